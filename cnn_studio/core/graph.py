@@ -1,0 +1,395 @@
+"""The graph model: nodes with stable string ids, typed ports and edges. Knows nothing of Qt.
+
+Observers subscribe to past-tense events on ``graph.events`` (``node_added``, ``node_removed``,
+``node_changed``, ``node_moved``, ``edge_added``, ``edge_removed``, ``graph_reset``,
+``meta_changed``). An event fires only when a value really changed.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .errors import GraphEditError
+from .layers import get_spec, has_spec
+
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class Events:
+    """A minimal synchronous observer list: ``connect(name, fn)``, ``emit(name, *args)``."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, list[Callable[..., Any]]] = {}
+
+    def connect(self, name: str, fn: Callable[..., Any]) -> None:
+        self._subs.setdefault(name, []).append(fn)
+
+    def disconnect(self, name: str, fn: Callable[..., Any]) -> None:
+        subs = self._subs.get(name, [])
+        if fn in subs:
+            subs.remove(fn)
+
+    def emit(self, name: str, *args: Any) -> None:
+        for fn in list(self._subs.get(name, ())):
+            fn(*args)
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+
+    def to_config(self) -> dict:
+        return {"src": [self.src, self.src_port], "dst": [self.dst, self.dst_port]}
+
+
+class Node:
+    __slots__ = ("id", "type", "config", "pos")
+
+    def __init__(self, node_id: str, type_id: str, config: dict, pos: tuple[float, float]):
+        self.id = node_id
+        self.type = type_id
+        self.config = config
+        self.pos = pos
+
+    @property
+    def spec(self):
+        return get_spec(self.type)
+
+    def num_inputs(self) -> int:
+        return self.spec.num_inputs(self.config) if has_spec(self.type) else 1
+
+    def to_config(self) -> dict:
+        return {"id": self.id, "type": self.type, "config": copy.deepcopy(self.config), "pos": [float(self.pos[0]), float(self.pos[1])]}
+
+    def __repr__(self) -> str:
+        return f"Node({self.id!r}, {self.type!r}, {self.config!r})"
+
+
+class Graph:
+    def __init__(self, name: str = "untitled") -> None:
+        self.name = name
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self.training: dict = {}
+        self.meta: dict = {}
+        self.events = Events()
+        self.revision = 0
+
+    # ---------------------------------------------------------------- queries
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return self._nodes
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise GraphEditError(f"there is no node '{node_id}'") from None
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        return sorted((e for e in self._edges if e.dst == node_id), key=lambda e: e.dst_port)
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.src == node_id]
+
+    def edge_into(self, node_id: str, port: int) -> Edge | None:
+        for e in self._edges:
+            if e.dst == node_id and e.dst_port == port:
+                return e
+        return None
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return [e.src for e in self.in_edges(node_id)]
+
+    def successors(self, node_id: str) -> list[str]:
+        return [e.dst for e in self.out_edges(node_id)]
+
+    def nodes_of_role(self, role: str) -> list[Node]:
+        return [n for n in self._nodes.values() if has_spec(n.type) and n.spec.role == role]
+
+    def input_node(self) -> Node | None:
+        found = self.nodes_of_role("input")
+        return found[0] if len(found) == 1 else None
+
+    def output_node(self) -> Node | None:
+        found = self.nodes_of_role("output")
+        return found[0] if len(found) == 1 else None
+
+    def reaches(self, start: str, target: str) -> bool:
+        """True if target is reachable from start along edges."""
+        seen = set()
+        stack = [start]
+        while stack:
+            n = stack.pop()
+            if n == target:
+                return True
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(self.successors(n))
+        return False
+
+    def topological_order(self) -> tuple[list[str], list[str]]:
+        """Kahn's algorithm. Returns (order, nodes_on_or_after_cycles)."""
+        indeg = {n: 0 for n in self._nodes}
+        succ: dict[str, list[str]] = {n: [] for n in self._nodes}
+        for e in self._edges:
+            indeg[e.dst] += 1
+            succ[e.src].append(e.dst)
+        ready = [n for n in self._nodes if indeg[n] == 0]
+        order = []
+        while ready:
+            n = ready.pop(0)
+            order.append(n)
+            for m in succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    ready.append(m)
+        rest = [n for n in self._nodes if n not in set(order)]
+        return order, rest
+
+    def new_id(self, prefix: str) -> str:
+        prefix = re.sub(r"[^A-Za-z0-9_]", "_", prefix) or "node"
+        if not re.match(r"[A-Za-z_]", prefix):
+            prefix = "n_" + prefix
+        i = 1
+        while f"{prefix}{i}" in self._nodes:
+            i += 1
+        return f"{prefix}{i}"
+
+    # ---------------------------------------------------------------- edits
+    def _touch(self) -> None:
+        self.revision += 1
+
+    def add_node(self, type_id: str, config: dict | None = None, pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None) -> Node:
+        if not has_spec(type_id):
+            raise GraphEditError(f"unknown layer type '{type_id}'")
+        spec = get_spec(type_id)
+        if node_id is None:
+            node_id = self.new_id(spec.short.lower().replace(" ", "") or type_id)
+        if not ID_RE.match(node_id):
+            raise GraphEditError(f"'{node_id}' is not a valid node id; use letters, digits and _ and start with a letter")
+        if node_id in self._nodes:
+            raise GraphEditError(f"a node with id '{node_id}' already exists")
+        full = spec.defaults()
+        full.update(copy.deepcopy(config or {}))
+        node = Node(node_id, type_id, full, _pos(pos))
+        self._nodes[node_id] = node
+        self._touch()
+        self.events.emit("node_added", node)
+        return node
+
+    def remove_node(self, node_id: str) -> Node:
+        node = self.node(node_id)
+        for e in [e for e in self._edges if e.src == node_id or e.dst == node_id]:
+            self.disconnect(e)
+        del self._nodes[node_id]
+        self._touch()
+        self.events.emit("node_removed", node)
+        return node
+
+    def set_param(self, node_id: str, key: str, value: Any) -> bool:
+        node = self.node(node_id)
+        if node.config.get(key, _MISSING) == value and type(node.config.get(key)) is type(value):
+            return False
+        old_inputs = node.num_inputs()
+        node.config[key] = copy.deepcopy(value)
+        self._after_config_change(node, old_inputs)
+        return True
+
+    def set_config(self, node_id: str, config: dict) -> bool:
+        node = self.node(node_id)
+        if node.config == config:
+            return False
+        old_inputs = node.num_inputs()
+        node.config = copy.deepcopy(config)
+        self._after_config_change(node, old_inputs)
+        return True
+
+    def _after_config_change(self, node: Node, old_inputs: int) -> None:
+        self._touch()
+        self.events.emit("node_changed", node)
+        new_inputs = node.num_inputs()
+        if new_inputs < old_inputs:
+            for e in self.in_edges(node.id):
+                if e.dst_port >= new_inputs:
+                    self.disconnect(e)
+
+    def move_node(self, node_id: str, pos: Iterable[float]) -> bool:
+        node = self.node(node_id)
+        pos = _pos(pos)
+        if pos == node.pos:
+            return False
+        node.pos = pos
+        self.events.emit("node_moved", node)
+        return True
+
+    def rename_node(self, old: str, new: str) -> None:
+        if old == new:
+            return
+        node = self.node(old)
+        if not ID_RE.match(new):
+            raise GraphEditError(f"'{new}' is not a valid node id; use letters, digits and _ and start with a letter")
+        if new in self._nodes:
+            raise GraphEditError(f"a node with id '{new}' already exists")
+        edges = [e for e in self._edges if e.src == old or e.dst == old]
+        for e in edges:
+            self.disconnect(e)
+        self.remove_node(old)
+        self.add_node(node.type, node.config, node.pos, new)
+        for e in edges:
+            self.connect(new if e.src == old else e.src, new if e.dst == old else e.dst, e.src_port, e.dst_port)
+
+    def can_connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0) -> str | None:
+        """None if the edge may be added, else the reason it may not."""
+        if src not in self._nodes or dst not in self._nodes:
+            return "both ends must be existing nodes"
+        if src == dst:
+            return "a node cannot feed itself"
+        if src_port != 0:
+            return "layers have a single output (port 0)"
+        n_in = self._nodes[dst].num_inputs()
+        if not 0 <= dst_port < n_in:
+            return f"'{dst}' has no input port {dst_port}" if n_in else f"'{dst}' takes no input"
+        if self.edge_into(dst, dst_port) is not None:
+            return f"input {dst_port} of '{dst}' is already connected; disconnect it first"
+        if self.reaches(dst, src):
+            return "that connection would create a cycle"
+        return None
+
+    def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0, allow_cycle: bool = False) -> Edge:
+        reason = self.can_connect(src, dst, src_port, dst_port)
+        if reason and not (allow_cycle and reason == "that connection would create a cycle"):
+            raise GraphEditError(f"cannot connect '{src}' to '{dst}': {reason}")
+        edge = Edge(src, src_port, dst, dst_port)
+        self._edges.append(edge)
+        self._touch()
+        self.events.emit("edge_added", edge)
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        try:
+            self._edges.remove(edge)
+        except ValueError:
+            raise GraphEditError(f"there is no edge from '{edge.src}' to '{edge.dst}'") from None
+        self._touch()
+        self.events.emit("edge_removed", edge)
+
+    def set_name(self, name: str) -> None:
+        if name != self.name:
+            self.name = name
+            self.events.emit("meta_changed", "name")
+
+    def set_training(self, training: dict) -> None:
+        if training != self.training:
+            self.training = copy.deepcopy(training)
+            self.events.emit("meta_changed", "training")
+
+    # ---------------------------------------------------------------- config
+    def to_config(self) -> dict:
+        return {
+            "name": self.name,
+            "nodes": [n.to_config() for n in self._nodes.values()],
+            "edges": [e.to_config() for e in self._edges],
+            "training": copy.deepcopy(self.training),
+            "meta": copy.deepcopy(self.meta),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Graph":
+        """Build every node first, then wire the edges (cycles kept so validation can report them).
+
+        Expects an already-validated structure (see core.project for the user-facing checks).
+        """
+        g = cls(config.get("name", "untitled"))
+        g.training = copy.deepcopy(config.get("training") or {})
+        g.meta = copy.deepcopy(config.get("meta") or {})
+        g._load(config)
+        return g
+
+    def _load(self, config: dict) -> None:
+        for n in config.get("nodes", []):
+            node = Node(n["id"], n["type"], copy.deepcopy(n.get("config") or {}), _pos(n.get("pos", (0, 0))))
+            if node.id in self._nodes:
+                raise GraphEditError(f"node id '{node.id}' appears twice")
+            self._nodes[node.id] = node
+        for e in config.get("edges", []):
+            (s, sp), (d, dp) = e["src"], e["dst"]
+            edge = Edge(s, int(sp), d, int(dp))
+            if s not in self._nodes or d not in self._nodes:
+                missing = s if s not in self._nodes else d
+                raise GraphEditError(f"an edge refers to node '{missing}', which does not exist")
+            if edge in self._edges:
+                raise GraphEditError(f"the edge from '{s}' to '{d}' appears twice")
+            self._edges.append(edge)
+
+    def replace_with(self, config: dict) -> None:
+        """Replace the whole graph (undo of bulk edits, revert). Emits graph_reset."""
+        self._nodes.clear()
+        self._edges.clear()
+        self.name = config.get("name", self.name)
+        self.training = copy.deepcopy(config.get("training") or {})
+        self.meta = copy.deepcopy(config.get("meta") or {})
+        self._load(config)
+        self._touch()
+        self.events.emit("graph_reset")
+
+    def copy(self) -> "Graph":
+        return Graph.from_config(self.to_config())
+
+    def structure(self) -> dict:
+        """Everything but positions: what determines the network."""
+        cfg = self.to_config()
+        for n in cfg["nodes"]:
+            n.pop("pos")
+        cfg["nodes"].sort(key=lambda n: n["id"])
+        cfg["edges"].sort(key=lambda e: (e["dst"], e["src"]))
+        cfg.pop("meta")
+        return cfg
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        a, b = self.to_config(), other.to_config()
+        a["edges"].sort(key=lambda e: (e["dst"], e["src"]))
+        b["edges"].sort(key=lambda e: (e["dst"], e["src"]))
+        return a == b
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_MISSING = object()
+
+
+def _pos(pos: Iterable[float]) -> tuple[float, float]:
+    x, y = pos
+    return float(x), float(y)
+
+
+def chain(graph: Graph, steps: list[tuple[str, dict] | tuple[str, dict, str]], start: str | None = None) -> str:
+    """Append a linear sequence of layers after ``start`` (or as a new chain); returns the last id."""
+    prev = start
+    for step in steps:
+        type_id, cfg = step[0], step[1]
+        node_id = step[2] if len(step) > 2 else None
+        node = graph.add_node(type_id, cfg, node_id=node_id)
+        if prev is not None:
+            graph.connect(prev, node.id)
+        prev = node.id
+    assert prev is not None
+    return prev
