@@ -206,15 +206,22 @@ def _check_structure(doc: dict, source: str) -> None:
 def _migrate_1_to_2(doc: dict) -> dict:
     """Version 1 kept positions in a separate "layout" map and edges as "a:0" -> "b:0" strings."""
     doc = dict(doc)
-    layout = doc.pop("layout", {}) or {}
-    nodes = []
-    for n in doc.get("nodes", []) or []:
-        if isinstance(n, dict):
-            n = dict(n)
-            n.setdefault("pos", list(layout.get(n.get("id"), [0, 0])) if isinstance(layout, dict) else [0, 0])
-            n.setdefault("config", n.pop("params", {}))
-        nodes.append(n)
-    doc["nodes"] = nodes
+    layout = doc.pop("layout", {})
+    if not isinstance(layout, dict):
+        layout = {}
+    if isinstance(doc.get("nodes"), list):
+        nodes = []
+        for n in doc["nodes"]:
+            if isinstance(n, dict):
+                n = dict(n)
+                nid = n.get("id")
+                pos = layout.get(nid, [0, 0]) if isinstance(nid, str) else [0, 0]
+                n.setdefault("pos", list(pos) if isinstance(pos, (list, tuple)) else pos)
+                n.setdefault("config", n.pop("params", {}))
+            nodes.append(n)
+        doc["nodes"] = nodes
+    if not isinstance(doc.get("edges", []), list):
+        return doc
     edges = []
     for e in doc.get("edges", []) or []:
         if isinstance(e, dict) and isinstance(e.get("from"), str) and isinstance(e.get("to"), str):
