@@ -18,8 +18,21 @@ from ..core.layers import Shape
 from .modules import BUILDERS, make_loss
 
 
+# Attributes GraphModule sets on itself; a node id equal to one of them (or to anything nn.Module
+# defines, or a Python keyword) gets a trailing underscore as its module name.
+GRAPHMODULE_ATTRS = frozenset(
+    {
+        "training", "graph_config", "loss_type", "loss_config", "input_node_id", "input_shape", "output_shape",
+        "node_shapes", "module_names", "output_source_id",
+    }
+)
+
+
 def module_name(node_id: str) -> str:
-    return node_id + "_" if hasattr(nn.Module, node_id) or node_id.startswith("_") else node_id
+    import keyword
+
+    clash = hasattr(nn.Module, node_id) or node_id in GRAPHMODULE_ATTRS or keyword.iskeyword(node_id) or node_id.startswith("_")
+    return node_id + "_" if clash else node_id
 
 
 class GraphModule(nn.Module):

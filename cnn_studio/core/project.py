@@ -70,6 +70,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as e:
         raise ProjectFileError(f"cannot save '{path}': {e.strerror or e}; choose a folder you can write to") from None
     try:
+        try:  # mkstemp makes 0600 files; give the file the mode a plain open() would
+            mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+            os.fchmod(fd, mode)
+        except (OSError, AttributeError):
+            pass
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -89,6 +94,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_project(path: str | os.PathLike) -> Graph:
