@@ -1,0 +1,484 @@
+"""The canvas scene: mirrors the document's graph from its events and turns gestures into undo
+commands (Orange's scheme / scene / commands split).
+
+Structure follows ``graph.events`` one item at a time (never a rebuild on an edit; only
+``graph_reset`` rebuilds); shapes, parameter counts, issues and link labels follow
+``Document.analysis_changed`` and touch only the items whose text or colour changed.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsScene
+
+from ...core.errors import GraphEditError
+from ...core.graph import Edge
+from ...core.layers import fmt_shape
+from .. import edits, theme
+from ..commands import ConnectCommand, DisconnectCommand, delete_command
+from ..document import Document
+from .items import NODE_W, EdgeItem, LinkDragItem, NodeItem, PortItem
+
+GRID = 24.0
+SCENE_MARGIN = 1500.0
+
+
+class CanvasScene(QGraphicsScene):
+    node_activated = Signal(str)  # double-click on a card
+    selection_ids_changed = Signal(list)  # ids of the selected nodes
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.graph = document.graph
+        self.node_items: dict[str, NodeItem] = {}
+        self.edge_items: dict[Edge, EdgeItem] = {}
+        self.read_only = False
+        self._link: dict | None = None
+        self._link_item: LinkDragItem | None = None
+        self._highlight = None
+        self._applying_selection = False
+        self._handlers = []
+        for name in ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset"):
+            fn = getattr(self, f"_on_graph_{name}")
+            self.graph.events.connect(name, fn)
+            self._handlers.append((name, fn))
+        document.analysis_changed.connect(self._on_document_analysis_changed)
+        self.selectionChanged.connect(self._on_scene_selection_changed)
+        self._rect_timer = QTimer(self)
+        self._rect_timer.setSingleShot(True)
+        self._rect_timer.setInterval(0)
+        self._rect_timer.timeout.connect(self.update_scene_rect)
+        self._rebuild()
+
+    def close(self) -> None:
+        for name, fn in self._handlers:
+            self.graph.events.disconnect(name, fn)
+        self._handlers.clear()
+        try:
+            self.document.analysis_changed.disconnect(self._on_document_analysis_changed)
+        except (RuntimeError, TypeError):
+            pass
+
+    # ------------------------------------------------------------------ mirror the model
+    def _rebuild(self) -> None:
+        self._cancel_link()
+        self.clear()
+        self.node_items.clear()
+        self.edge_items.clear()
+        for node in self.graph.nodes.values():
+            self._on_graph_node_added(node)
+        for e in self.graph.edges:
+            self._on_graph_edge_added(e)
+        self._apply_analysis(self.document.analysis)
+        self.update_scene_rect()
+
+    def _on_graph_graph_reset(self) -> None:
+        self._rebuild()
+
+    def _on_graph_node_added(self, node) -> None:
+        item = NodeItem(node.id, node.type, node.config)
+        item.setPos(QPointF(*node.pos))
+        if self.read_only:
+            item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, False)
+        self.addItem(item)
+        self.node_items[node.id] = item
+        self._rect_timer.start()
+
+    def _on_graph_node_removed(self, node) -> None:
+        item = self.node_items.pop(node.id, None)
+        if item is not None:
+            if self._highlight is item:
+                self._highlight = None
+            self.removeItem(item)
+        self._rect_timer.start()
+
+    def _on_graph_node_changed(self, node) -> None:
+        item = self.node_items.get(node.id)
+        if item is not None:
+            item.set_config(node.config)
+            for e in list(item.edges):
+                e.update_path()
+
+    def _on_graph_node_moved(self, node) -> None:
+        item = self.node_items.get(node.id)
+        if item is not None:
+            p = QPointF(*node.pos)
+            if item.pos() != p:
+                item.setPos(p)
+        self._rect_timer.start()
+
+    def _on_graph_edge_added(self, edge: Edge) -> None:
+        src, dst = self.node_items.get(edge.src), self.node_items.get(edge.dst)
+        if src is None or dst is None:
+            return
+        item = EdgeItem(edge, src, dst)
+        info = self.document._analysis.nodes.get(edge.src)  # label may lag one analysis; refreshed right after
+        item.set_label(fmt_shape(info.output_shape) if info and info.output_shape else "")
+        self.addItem(item)
+        self.edge_items[edge] = item
+        self._update_port_state(dst)
+        self._update_port_state(src)
+
+    def _on_graph_edge_removed(self, edge: Edge) -> None:
+        item = self.edge_items.pop(edge, None)
+        if item is not None:
+            item.detach()
+            if self._highlight is item:
+                self._highlight = None
+            self.removeItem(item)
+            self._update_port_state(item.dst)
+            self._update_port_state(item.src)
+
+    def _update_port_state(self, node_item: NodeItem) -> None:
+        if node_item.scene() is not self:
+            return
+        for port in node_item.inputs:
+            connected = self.graph.edge_into(node_item.node_id, port.index) is not None if node_item.node_id in self.graph.nodes else False
+            if port.connected != connected:
+                port.connected = connected
+                port.update()
+        if node_item.output is not None:
+            connected = any(e.edge.src == node_item.node_id for e in node_item.edges)
+            if node_item.output.connected != connected:
+                node_item.output.connected = connected
+                node_item.output.update()
+
+    def _on_document_analysis_changed(self, analysis) -> None:
+        self._apply_analysis(analysis)
+
+    def _apply_analysis(self, analysis) -> None:
+        by_node: dict[str, list] = {}
+        for issue in analysis.issues:
+            if issue.node_id is not None:
+                by_node.setdefault(issue.node_id, []).append(issue)
+        for nid, item in self.node_items.items():
+            item.set_info(analysis.nodes.get(nid), by_node.get(nid, ()))
+        for edge, item in self.edge_items.items():
+            info = analysis.nodes.get(edge.src)
+            item.set_label(fmt_shape(info.output_shape) if info and info.output_shape else "")
+
+    def update_scene_rect(self) -> None:
+        r = self.itemsBoundingRect()
+        if r.isNull():
+            r = QRectF(-400, -300, 800, 600)
+        self.setSceneRect(r.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
+
+    def apply_theme(self) -> None:
+        for item in self.items():
+            item.update()
+        self.invalidate(self.sceneRect(), QGraphicsScene.SceneLayer.BackgroundLayer)
+        self.update()
+
+    # ------------------------------------------------------------------ selection
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, ids, clear: bool = True) -> None:
+        self._applying_selection = True
+        try:
+            if clear:
+                self.clearSelection()
+            for nid in ids:
+                item = self.node_items.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self._applying_selection = False
+        self._on_scene_selection_changed()
+
+    def _on_scene_selection_changed(self) -> None:
+        if not self._applying_selection:
+            self.selection_ids_changed.emit(self.selected_node_ids())
+
+    # ------------------------------------------------------------------ read-only
+    def set_read_only(self, on: bool) -> None:
+        self.read_only = on
+        for item in self.node_items.values():
+            item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, not on)
+
+    def _refuse_if_read_only(self) -> bool:
+        if self.read_only:
+            self.document.message.emit("The network is locked while it is in use (e.g. training)")
+        return self.read_only
+
+    # ------------------------------------------------------------------ hit testing
+    def target_at(self, pos: QPointF):
+        """The port, card or link under ``pos`` (ports first), or None."""
+        found_node = found_edge = None
+        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemShape, Qt.SortOrder.DescendingOrder, QTransform()):
+            if not item.isVisible() or item is self._link_item:
+                continue
+            if isinstance(item, PortItem):
+                return item
+            if isinstance(item, NodeItem) and found_node is None:
+                found_node = item
+            elif isinstance(item, EdgeItem) and found_edge is None:
+                found_edge = item
+        return found_node or found_edge
+
+    # ------------------------------------------------------------------ drop a layer
+    def drop_layer(self, type_id: str, pos: QPointF) -> str | None:
+        """Create a layer where the palette entry was dropped: on a card (or its output) it is
+        appended after it, on an input port it feeds that port, on a link it is inserted into it,
+        elsewhere it is a free layer. Returns the new node's id."""
+        self.clear_drop_highlight()
+        if self._refuse_if_read_only():
+            return None
+        target = self.target_at(pos)
+        g = self.graph
+        try:
+            if isinstance(target, PortItem) and target.kind == "in":
+                cmd, new_id = edits.prepend_before(g, type_id, target.node.node_id, target.index)
+            elif isinstance(target, (PortItem, NodeItem)):
+                node = target.node if isinstance(target, PortItem) else target
+                cmd, new_id = edits.append_after(g, type_id, node.node_id)
+            elif isinstance(target, EdgeItem):
+                cmd, new_id = edits.insert_on_edge(g, type_id, target.edge)
+            else:
+                cmd, new_id = edits.add_node(g, type_id, (pos.x(), pos.y()))
+        except GraphEditError as e:
+            # refused as a link: still create the layer, beside the target, and say why
+            self.document.message.emit(str(e))
+            near = target.node if isinstance(target, PortItem) else target
+            p = (near.pos().x() + NODE_W + 30, near.pos().y()) if isinstance(near, NodeItem) else (pos.x(), pos.y())
+            try:
+                cmd, new_id = edits.add_node(g, type_id, p)
+            except GraphEditError as e2:
+                self.document.message.emit(str(e2))
+                return None
+        self.document.push(cmd)
+        self.select_nodes([new_id])
+        return new_id
+
+    def highlight_drop_target(self, pos: QPointF) -> None:
+        target = self.target_at(pos)
+        if isinstance(target, PortItem):
+            target = target.node
+        if target is not self._highlight:
+            self.clear_drop_highlight()
+            if target is not None:
+                target.set_drop_highlight(True)
+            self._highlight = target
+
+    def clear_drop_highlight(self) -> None:
+        if self._highlight is not None:
+            self._highlight.set_drop_highlight(False)
+            self._highlight = None
+
+    # ------------------------------------------------------------------ draw a link
+    def begin_link(self, port: PortItem, pos: QPointF) -> bool:
+        if self._refuse_if_read_only():
+            return False
+        node = port.node
+        link = {"port": port, "rewire": None}
+        if port.kind == "out":
+            anchor, from_output = node.output_anchor(), True
+        else:
+            existing = self.graph.edge_into(node.node_id, port.index)
+            if existing is not None:  # pick up the end of an existing link to re-route or drop it
+                link["rewire"] = existing
+                item = self.edge_items.get(existing)
+                if item is not None:
+                    item.setVisible(False)
+                anchor, from_output = self.node_items[existing.src].output_anchor(), True
+            else:
+                anchor, from_output = node.input_anchor(port.index), False
+        self._link = link
+        self._link_item = LinkDragItem(anchor, from_output)
+        self.addItem(self._link_item)
+        self._link_item.set_end(pos)
+        return True
+
+    def _link_endpoints(self, pos: QPointF):
+        """(src, src_port, dst, dst_port) for the link being drawn if released at pos, or a reason
+        string, or None when released over nothing."""
+        link = self._link
+        target = self.target_at(pos)
+        if target is None or isinstance(target, EdgeItem):
+            return None
+        port: PortItem = link["port"]
+        rewire: Edge | None = link["rewire"]
+        if port.kind == "out" or rewire is not None:
+            src = rewire.src if rewire is not None else port.node.node_id
+            if isinstance(target, PortItem):
+                if target.kind != "in":
+                    return "connect an output to an input port (the top of a card)"
+                dst, dst_port = target.node.node_id, target.index
+            else:
+                dst = target.node_id
+                free = [p.index for p in target.inputs if self.graph.edge_into(dst, p.index) is None or rewire == self.graph.edge_into(dst, p.index)]
+                if not free:
+                    if not target.inputs:
+                        return f"'{dst}' takes no input"
+                    return f"every input of '{dst}' is already connected; disconnect one first"
+                dst_port = free[0]
+            return src, 0, dst, dst_port
+        # from a free input port to an output
+        dst, dst_port = port.node.node_id, port.index
+        if isinstance(target, PortItem):
+            if target.kind != "out":
+                return "connect an input to an output port (the bottom of a card)"
+            src = target.node.node_id
+        else:
+            src = target.node_id
+            if target.output is None:
+                return f"'{src}' has no output"
+        return src, 0, dst, dst_port
+
+    def _check(self, ends) -> str | None:
+        src, sp, dst, dp = ends
+        rewire = self._link["rewire"] if self._link else None
+        if rewire is not None and (src, sp, dst, dp) == (rewire.src, rewire.src_port, rewire.dst, rewire.dst_port):
+            return None
+        existing = self.graph.edge_into(dst, dp)
+        if rewire is not None and existing == rewire:
+            # the port is only "taken" by the link being moved
+            if src == dst:
+                return "a node cannot feed itself"
+            return "that connection would create a cycle" if self.graph.reaches(dst, src) else None
+        return self.graph.can_connect(src, dst, sp, dp)
+
+    def update_link(self, pos: QPointF) -> None:
+        if self._link_item is None:
+            return
+        ends = self._link_endpoints(pos)
+        valid = None if ends is None else (False if isinstance(ends, str) else self._check(ends) is None)
+        self._link_item.set_end(pos, valid)
+
+    def finish_link(self, pos: QPointF) -> None:
+        if self._link is None:
+            return
+        ends = self._link_endpoints(pos)
+        rewire: Edge | None = self._link["rewire"]
+        self._cancel_link()
+        if ends is None:
+            if rewire is not None:  # dragged a link end off into empty space: remove the link
+                self.document.try_edit(lambda: DisconnectCommand(self.graph, rewire))
+            return
+        if isinstance(ends, str):
+            self.document.message.emit(f"Cannot connect: {ends}")
+            return
+        reason = self._check(ends)
+        if reason:
+            self.document.message.emit(f"Cannot connect '{ends[0]}' to '{ends[2]}': {reason}")
+            return
+        src, sp, dst, dp = ends
+        if rewire is not None:
+            if (src, sp, dst, dp) == (rewire.src, rewire.src_port, rewire.dst, rewire.dst_port):
+                return
+
+            def build():
+                from ..commands import Macro
+
+                macro = Macro(f"Reconnect '{src}' to '{dst}'")
+                DisconnectCommand(self.graph, rewire, parent=macro)
+                ConnectCommand(self.graph, src, dst, sp, dp, parent=macro, check=False)
+                return macro
+
+            self.document.try_edit(build)
+            return
+        self.document.try_edit(lambda: ConnectCommand(self.graph, src, dst, sp, dp))
+
+    def _cancel_link(self) -> None:
+        if self._link is not None and self._link.get("rewire") is not None:
+            item = self.edge_items.get(self._link["rewire"])
+            if item is not None:
+                item.setVisible(True)
+        if self._link_item is not None:
+            self.removeItem(self._link_item)
+        self._link = None
+        self._link_item = None
+
+    # ------------------------------------------------------------------ moves
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        self.commit_moves()
+
+    def commit_moves(self) -> None:
+        """Turn the cards a drag moved into one undo step."""
+        moves = {}
+        for nid, item in self.node_items.items():
+            node = self.graph.nodes.get(nid)
+            if node is None:
+                continue
+            p = (item.pos().x(), item.pos().y())
+            if p != node.pos:
+                moves[nid] = (node.pos, p)
+        if not moves:
+            return
+        if self.read_only:
+            for nid, (old, _) in moves.items():
+                self.node_items[nid].setPos(QPointF(*old))
+            return
+        from ..commands import MoveNodesCommand
+
+        self.document.push(MoveNodesCommand(self.graph, moves))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        item = self.itemAt(event.scenePos(), QTransform())
+        while item is not None and not isinstance(item, NodeItem):
+            item = item.parentItem()
+        if isinstance(item, NodeItem):
+            self.node_activated.emit(item.node_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    # ------------------------------------------------------------------ edit actions
+    def delete_selection(self) -> bool:
+        if self._refuse_if_read_only():
+            return False
+        ids, edges_ = self.selected_node_ids(), self.selected_edges()
+        if not ids and not edges_:
+            self.document.message.emit("Select layers or links to delete")
+            return False
+        return self.document.try_edit(lambda: delete_command(self.graph, ids, edges_)) is not None
+
+    def copy_payload(self) -> dict | None:
+        try:
+            return edits.copy_payload(self.graph, self.selected_node_ids())
+        except GraphEditError as e:
+            self.document.message.emit(str(e))
+            return None
+
+    def paste_payload(self, payload: dict, offset=None) -> list[str]:
+        if self._refuse_if_read_only():
+            return []
+        result = self.document.try_edit(lambda: edits.paste_command(self.graph, payload, offset))
+        if result is None:
+            return []
+        ids = result[1]
+        self.select_nodes(ids)
+        return ids
+
+    def auto_layout(self) -> bool:
+        if self._refuse_if_read_only():
+            return False
+        return self.document.try_edit(lambda: edits.layout_command(self.graph)) is not None
+
+    # ------------------------------------------------------------------ background
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        c = theme.colours()
+        painter.fillRect(rect, c.background)
+        scale = painter.worldTransform().m11()
+        if GRID * scale < 9:
+            return
+        pen = QPen(c.grid, 2.0 / max(scale, 0.3))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        left = int(rect.left() // GRID) * GRID
+        top = int(rect.top() // GRID) * GRID
+        points = []
+        y = top
+        while y < rect.bottom():
+            x = left
+            while x < rect.right():
+                points.append(QPointF(x, y))
+                x += GRID
+            y += GRID
+        if points:
+            painter.drawPoints(points)

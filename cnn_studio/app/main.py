@@ -1,0 +1,140 @@
+"""Start the desktop app: ``run_app(project_path_or_None) -> exit status``.
+
+The start-up path imports Qt and ``cnn_studio.core`` only; torch is never imported here (the
+training panel loads it after the window has painted). An excepthook shows unexpected errors in a
+dialog and the log, after writing the recovery file, instead of a raw traceback.
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import traceback
+import weakref
+from pathlib import Path
+
+log = logging.getLogger("cnn_studio.app")
+
+
+def setup_logging() -> Path | None:
+    from .paths import log_dir
+
+    try:
+        folder = log_dir(create=True)
+    except OSError:
+        return None
+    path = folder / "app.log"
+    root = logging.getLogger("cnn_studio")
+    if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+        try:
+            h = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+        except OSError:
+            return None
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(h)
+        root.setLevel(logging.INFO)
+    return path
+
+
+def create_application(argv: list[str] | None = None):
+    """The QApplication with CNN Studio's name, icon, style and theme (reuses an existing one)."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from . import theme
+    from .icons import app_icon
+    from .paths import app_settings
+
+    QCoreApplication.setOrganizationName("CNN Studio")
+    QCoreApplication.setApplicationName("cnn-studio")
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    QGuiApplication.setApplicationDisplayName("CNN Studio")
+    QGuiApplication.setDesktopFileName("cnn-studio")
+    app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    mode = str(app_settings().value("theme", "system"))
+    manager = getattr(app, "_cnn_studio_theme", None)
+    if manager is None:
+        manager = theme.ThemeManager(app, mode)
+        manager.changed.connect(theme.set_colours)
+        app._cnn_studio_theme = manager  # keep it alive with the app
+    theme.set_colours(manager.colours)
+    return app, manager
+
+
+class ExceptionHandler:
+    """sys.excepthook for the GUI: autosave first, then log and show the error in a dialog."""
+
+    def __init__(self, window, log_path: Path | None) -> None:
+        self._window = weakref.ref(window)
+        self.log_path = log_path
+        self._busy = False
+
+    def __call__(self, etype, value, tb) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.quit()
+            return
+        text = "".join(traceback.format_exception(etype, value, tb))
+        log.error("unexpected error\n%s", text)
+        if self._busy:  # an error while reporting an error: don't loop
+            print(text, file=sys.stderr)
+            return
+        self._busy = True
+        try:
+            window = self._window()
+            saved = False
+            if window is not None:
+                try:
+                    saved = window.recovery.save_now()
+                except Exception:  # pragma: no cover - last resort
+                    saved = False
+                where = f" Details are in {self.log_path}." if self.log_path else ""
+                safe = " Your unsaved changes were written to the recovery file." if saved else ""
+                from PySide6.QtWidgets import QMessageBox
+
+                window.inform(
+                    "Unexpected error",
+                    f"Something went wrong: {etype.__name__}: {value}.{safe} You can keep working; please save "
+                    f"your project soon and report the problem.{where}",
+                    QMessageBox.Icon.Critical,
+                    details=text,
+                )
+            else:
+                print(text, file=sys.stderr)
+        finally:
+            self._busy = False
+
+
+def run_app(project: str | None = None) -> int:
+    log_path = setup_logging()
+    app, manager = create_application()
+    from PySide6.QtCore import QTimer
+
+    from ..core.errors import ProjectFileError
+    from ..core.project import load_project
+    from .mainwindow import MainWindow
+
+    graph, path, error = None, None, None
+    if project:
+        try:
+            graph, path = load_project(project), Path(project).resolve()
+        except ProjectFileError as e:
+            error = str(e)
+    window = MainWindow(graph, path, theme_manager=manager)
+    if path is not None:
+        window._add_recent(str(path))
+    sys.excepthook = ExceptionHandler(window, log_path)
+    window.show()
+    if error:
+        QTimer.singleShot(0, lambda: window.inform("Cannot open project", error))
+    else:
+        QTimer.singleShot(0, window.offer_recovery)
+    log.info("started (project=%s)", project)
+    rc = app.exec()
+    sys.excepthook = sys.__excepthook__
+    return int(rc)

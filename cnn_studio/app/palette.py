@@ -1,0 +1,137 @@
+"""The layer palette: every layer type grouped by category, with a search box.
+
+Drag an entry onto the canvas to add it (onto a card to append it, onto a link to insert it);
+double-click or press Enter to append it after the selected layer. The drag carries
+``application/x-cnnstudio-layer`` with the type id (see :func:`PaletteWidget.mime_for`).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from ..core.layers import CATEGORIES, all_specs
+from .edits import LAYER_MIME
+from .icons import category_icon, layer_icon
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _tooltip(spec) -> str:
+    parts = spec.help.split(". ")
+    text = ". ".join(parts[:2])
+    if not text.endswith("."):
+        text += "."
+    return f"<b>{spec.title}</b><br>{text}<br><i>Drag onto the canvas; drop on a layer to append, on a link to insert.</i>"
+
+
+class _Tree(QTreeWidget):
+    def mimeTypes(self) -> list[str]:
+        return [LAYER_MIME, "text/plain"]
+
+    def mimeData(self, items) -> QMimeData:
+        for item in items:
+            type_id = item.data(0, TYPE_ROLE)
+            if type_id:
+                return PaletteWidget.mime_for(type_id)
+        return QMimeData()
+
+    def supportedDropActions(self):
+        return Qt.DropAction.CopyAction
+
+
+class PaletteWidget(QWidget):
+    layer_activated = Signal(str)  # double-click / Enter on an entry
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("palette")
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search layers…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.set_filter)
+        self.tree = _Tree(self)
+        self.tree.setHeaderHidden(True)
+        self.tree.setIconSize(QSize(20, 20))
+        self.tree.setIndentation(12)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.tree.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.tree.setUniformRowHeights(True)
+        self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.search.returnPressed.connect(self._on_search_return_pressed)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addWidget(self.search)
+        lay.addWidget(self.tree)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.categories: dict[str, QTreeWidgetItem] = {}
+        self._populate()
+
+    @staticmethod
+    def mime_for(type_id: str) -> QMimeData:
+        mime = QMimeData()
+        mime.setData(LAYER_MIME, type_id.encode("utf-8"))
+        mime.setText(type_id)
+        return mime
+
+    def _populate(self) -> None:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        specs = all_specs()
+        for cat in CATEGORIES:
+            members = [s for s in specs if s.category == cat]
+            if not members:
+                continue
+            top = QTreeWidgetItem([cat])
+            top.setIcon(0, category_icon(cat))
+            top.setFont(0, bold)
+            top.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.tree.addTopLevelItem(top)
+            self.categories[cat] = top
+            for spec in members:
+                it = QTreeWidgetItem([spec.title])
+                it.setIcon(0, layer_icon(spec.type_id))
+                it.setData(0, TYPE_ROLE, spec.type_id)
+                it.setToolTip(0, _tooltip(spec))
+                it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                it.setData(0, Qt.ItemDataRole.UserRole + 2, " ".join((spec.title, spec.type_id, spec.short, cat, spec.help)).lower())
+                top.addChild(it)
+                self.items[spec.type_id] = it
+            top.setExpanded(True)
+
+    def set_filter(self, text: str) -> None:
+        words = text.lower().split()
+        first_visible = None
+        for top in self.categories.values():
+            any_visible = False
+            for i in range(top.childCount()):
+                it = top.child(i)
+                hay = it.data(0, Qt.ItemDataRole.UserRole + 2)
+                title = it.text(0).lower()
+                visible = all(w in hay for w in words)
+                it.setHidden(not visible)
+                if visible:
+                    any_visible = True
+                    if first_visible is None or (words and title.startswith(words[0]) and not first_visible.text(0).lower().startswith(words[0])):
+                        first_visible = it
+            top.setHidden(not any_visible)
+            if words and any_visible:
+                top.setExpanded(True)
+        if words and first_visible is not None:
+            self.tree.setCurrentItem(first_visible)
+
+    def visible_types(self) -> list[str]:
+        return [t for t, it in self.items.items() if not it.isHidden() and not it.parent().isHidden()]
+
+    def _on_tree_item_activated(self, item, _col) -> None:
+        type_id = item.data(0, TYPE_ROLE)
+        if type_id:
+            self.layer_activated.emit(type_id)
+
+    def _on_search_return_pressed(self) -> None:
+        item = self.tree.currentItem()
+        if item is not None and not item.isHidden() and item.data(0, TYPE_ROLE):
+            self.layer_activated.emit(item.data(0, TYPE_ROLE))

@@ -1,0 +1,193 @@
+"""The issues list and the per-layer summary table (docks), both fed by ``Document.analysis_changed``."""
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QListWidget, QListWidgetItem, QStyle, QTableView, QVBoxLayout, QWidget
+
+from ..core.layers import get_spec, has_spec
+from . import fmt, theme
+from .document import Document
+from .icons import layer_icon
+
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class IssuesWidget(QWidget):
+    """Every error and warning; clicking one selects and centres its layer."""
+
+    node_requested = Signal(str)
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("issues")
+        self.document = document
+        self.list = QListWidget(self)
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(False)
+        self.list.setIconSize(QSize(16, 16))
+        self.list.setAlternatingRowColors(True)
+        self.list.itemClicked.connect(self._on_list_item_clicked)
+        self.list.itemActivated.connect(self._on_list_item_clicked)
+        self.empty = QLabel("No problems: the network is valid.", self)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.list)
+        lay.addWidget(self.empty)
+        self._last: list | None = None
+        document.analysis_changed.connect(self._on_document_analysis_changed)
+        self._on_document_analysis_changed(document.analysis)
+
+    def _on_document_analysis_changed(self, analysis) -> None:
+        issues = [(i.severity, str(i), i.node_id) for i in analysis.issues]
+        issues.sort(key=lambda t: 0 if t[0] == "error" else 1)
+        if issues == self._last:
+            return
+        self._last = issues
+        self.list.clear()
+        st = self.style()
+        icons = {"error": st.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical), "warning": st.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}
+        for severity, text, node_id in issues:
+            item = QListWidgetItem(icons.get(severity, icons["warning"]), text)
+            item.setData(NODE_ROLE, node_id)
+            item.setToolTip(text + ("\n\nClick to show the layer." if node_id else ""))
+            self.list.addItem(item)
+        self.list.setVisible(bool(issues))
+        self.empty.setVisible(not issues)
+
+    def counts(self) -> tuple[int, int]:
+        a = self.document.analysis
+        return len(a.errors), len(a.warnings)
+
+    def _on_list_item_clicked(self, item: QListWidgetItem) -> None:
+        node_id = item.data(NODE_ROLE)
+        if node_id:
+            self.node_requested.emit(node_id)
+
+
+COLUMNS = ("Layer", "Type", "Output", "Params", "MACs", "Receptive field")
+
+
+class SummaryModel(QAbstractTableModel):
+    """One row per layer in topological order; refreshes only the rows whose values changed."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[tuple] = []
+        self.ids: list[str] = []
+        self.errors: set[str] = set()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row[col]
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            t = row[6]
+            return layer_icon(t) if t else None
+        if role == Qt.ItemDataRole.ForegroundRole and self.ids[index.row()] in self.errors:
+            return theme.colours().error
+        if role == NODE_ROLE:
+            return self.ids[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole and col == 3:
+            return row[7]
+        return None
+
+    def set_analysis(self, analysis) -> None:
+        ids = list(analysis.order)
+        rows = []
+        for nid in ids:
+            i = analysis.nodes[nid]
+            title = get_spec(i.type).title if has_spec(i.type) else i.type
+            params_tip = f"{i.params:,} ({i.trainable:,} trainable, {i.non_trainable:,} fixed)"
+            rows.append((nid, title, fmt.shape(i.output_shape) if i.output_shape else "?", fmt.full(i.params), fmt.count(i.macs) if i.macs else "0", fmt.rf(i), i.type, params_tip))
+        self.errors = {i.node_id for i in analysis.errors if i.node_id}
+        if ids != self.ids:
+            self.beginResetModel()
+            self.ids, self.rows = ids, rows
+            self.endResetModel()
+            return
+        changed = [r for r in range(len(rows)) if rows[r] != self.rows[r]]
+        self.rows = rows
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
+        # error colouring may change without the values changing
+        self.dataChanged.emit(self.index(0, 0), self.index(max(0, len(rows) - 1), 0), [Qt.ItemDataRole.ForegroundRole])
+
+
+class SummaryWidget(QWidget):
+    """Per-layer table plus totals."""
+
+    node_requested = Signal(str)
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("summary")
+        self.document = document
+        self.model = SummaryModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.setIconSize(QSize(14, 14))
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        h.setStretchLastSection(False)
+        for col, w in enumerate((160, 160, 100, 90, 80, 110)):
+            if col != 1:
+                self.table.setColumnWidth(col, w)
+        self.table.clicked.connect(self._on_table_clicked)
+        self.totals = QLabel(self)
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.totals.setContentsMargins(6, 2, 6, 4)
+        f = QFont(self.totals.font())
+        f.setBold(True)
+        self.totals.setFont(f)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.table)
+        lay.addWidget(self.totals)
+        document.analysis_changed.connect(self._on_document_analysis_changed)
+        self._on_document_analysis_changed(document.analysis)
+
+    def _on_document_analysis_changed(self, a) -> None:
+        self.model.set_analysis(a)
+        self.totals.setText(totals_text(a))
+
+    def _on_table_clicked(self, index: QModelIndex) -> None:
+        nid = self.model.data(index, NODE_ROLE)
+        if nid:
+            self.node_requested.emit(nid)
+
+
+def totals_text(a) -> str:
+    parts = [
+        f"Input {fmt.shape(a.input_shape) if a.input_shape else '-'}",
+        f"Output {fmt.shape(a.output_shape) if a.output_shape else '-'}",
+        f"{fmt.full(a.total_params)} parameters ({fmt.full(a.trainable_params)} trainable)",
+        f"{fmt.count(a.total_macs)} MACs",
+        f"activations {fmt.mem(a.activation_bytes)} per sample",
+    ]
+    return "  ·  ".join(parts)

@@ -1,0 +1,190 @@
+"""Writes CNN Studio's SVG icons into cnn_studio/resources/icons/ (the package data the app loads).
+
+One icon per layer type, one per palette category and the application icon. Every layer icon is a
+24x24 rounded tile in its category's colour with a white line glyph, so the set reads as one family
+at 16 px in the palette and scales cleanly on HiDPI screens. Run it after changing a glyph:
+
+    python resources/make_icons.py
+
+The colours are the single source of truth for category colours; the app reads them back from
+``cnn_studio/resources/icons/categories.json`` so canvas cards and icons always match.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "cnn_studio" / "resources" / "icons"
+
+CATEGORY_COLOURS = {
+    "Input": "#64748b",
+    "Convolution": "#2563eb",
+    "Pooling": "#0891b2",
+    "Activation": "#16a34a",
+    "Normalization & regularization": "#c026d3",
+    "Fully connected": "#ea580c",
+    "Merge": "#7c3aed",
+    "Output / loss": "#4f46e5",
+}
+
+STROKE = 'fill="none" stroke="#fff" stroke-linecap="round" stroke-linejoin="round"'
+SOLID = 'fill="#fff"'
+FAINT = 'fill="#fff" fill-opacity="0.45"'
+
+# glyphs drawn inside the 24x24 tile, in the 4..20 area
+GLYPHS: dict[str, tuple[str, str]] = {
+    "input": (
+        "Input",
+        f'<rect x="4.5" y="5.5" width="15" height="13" rx="1.5" {STROKE} stroke-width="1.6"/>'
+        f'<circle cx="9" cy="9.5" r="1.6" {SOLID}/>'
+        f'<path d="M5 17l4.5-4.5 3 3 2.5-2.5 4.5 4.5" {STROKE} stroke-width="1.6"/>',
+    ),
+    "conv2d": (
+        "Convolution",
+        f'<rect x="4" y="4" width="16" height="16" rx="1" {STROKE} stroke-width="1.6" stroke-opacity="0.55"/>'
+        f'<path d="M9.33 4v16M14.67 4v16M4 9.33h16M4 14.67h16" {STROKE} stroke-width="1" stroke-opacity="0.55"/>'
+        f'<rect x="4" y="4" width="10.67" height="10.67" rx="1" {STROKE} stroke-width="2"/>',
+    ),
+    "maxpool2d": (
+        "Pooling",
+        f'<rect x="3.5" y="6.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="6.5" width="4.5" height="4.5" {SOLID}/>'
+        f'<rect x="3.5" y="11.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="11.5" width="4.5" height="4.5" {FAINT}/>'
+        f'<path d="M14.5 11.25h2.5" {STROKE} stroke-width="1.6"/><rect x="17.5" y="9" width="4" height="4.5" {SOLID}/>',
+    ),
+    "avgpool2d": (
+        "Pooling",
+        f'<rect x="3.5" y="6.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="6.5" width="4.5" height="4.5" {FAINT}/>'
+        f'<rect x="3.5" y="11.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="11.5" width="4.5" height="4.5" {FAINT}/>'
+        f'<path d="M14.5 11.25h2.5" {STROKE} stroke-width="1.6"/><rect x="17.5" y="9" width="4" height="4.5" {FAINT}/>'
+        f'<rect x="17.5" y="9" width="4" height="4.5" {STROKE} stroke-width="1"/>',
+    ),
+    "adaptive_avgpool2d": (
+        "Pooling",
+        f'<rect x="4" y="4" width="16" height="16" rx="1.5" {STROKE} stroke-width="1.6" stroke-opacity="0.6"/>'
+        f'<path d="M7 7l3 3M17 7l-3 3M7 17l3-3M17 17l-3-3" {STROKE} stroke-width="1.6"/>'
+        f'<rect x="10.5" y="10.5" width="3" height="3" {FAINT}/><rect x="10.5" y="10.5" width="3" height="3" {STROKE} stroke-width="1"/>',
+    ),
+    "adaptive_maxpool2d": (
+        "Pooling",
+        f'<rect x="4" y="4" width="16" height="16" rx="1.5" {STROKE} stroke-width="1.6" stroke-opacity="0.6"/>'
+        f'<path d="M7 7l3 3M17 7l-3 3M7 17l3-3M17 17l-3-3" {STROKE} stroke-width="1.6"/>'
+        f'<rect x="10.25" y="10.25" width="3.5" height="3.5" {SOLID}/>',
+    ),
+    "relu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 16h8l8-10" {STROKE} stroke-width="2"/>'),
+    "leaky_relu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5l8-1.5 8-10" {STROKE} stroke-width="2"/>'),
+    "tanh": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 18c5 0 5.5-1 8-6s3-6 8-6" {STROKE} stroke-width="2"/>'),
+    "sigmoid": ("Activation", f'<path d="M4 18h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c5 0 5.5-.5 8-5.5s3-6.5 8-6.5" {STROKE} stroke-width="2"/>'),
+    "gelu": ("Activation", f'<path d="M4 14h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 14c3 0 5 1.8 7 .6S15 10 20 5" {STROKE} stroke-width="2"/>'),
+    "elu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c4 0 6-1 8-5.5L20 4" {STROKE} stroke-width="2"/>'),
+    "silu": ("Activation", f'<path d="M4 13h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 13c3 0 4.5 2.5 6.5 1.5S14 10 20 5" {STROKE} stroke-width="2"/>'),
+    "softmax": (
+        "Activation",
+        f'<rect x="5" y="13" width="3.2" height="6" rx="0.6" {FAINT}/><rect x="10.4" y="9" width="3.2" height="10" rx="0.6" {FAINT}/>'
+        f'<rect x="15.8" y="5" width="3.2" height="14" rx="0.6" {SOLID}/>',
+    ),
+    "batchnorm2d": (
+        "Normalization & regularization",
+        f'<path d="M4 19h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
+        f'<path d="M4 18.5c3.5 0 4.5-12 8-12s4.5 12 8 12" {STROKE} stroke-width="2"/><path d="M12 6.5V19" {STROKE} stroke-width="1" stroke-dasharray="1.5 1.5"/>',
+    ),
+    "batchnorm1d": (
+        "Normalization & regularization",
+        f'<path d="M4 16h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
+        f'<path d="M4 15.5c3.5 0 4.5-10 8-10s4.5 10 8 10" {STROKE} stroke-width="2"/>'
+        f'<path d="M6 19.5h12" {STROKE} stroke-width="1.6" stroke-dasharray="2 1.5"/>',
+    ),
+    "dropout": (
+        "Normalization & regularization",
+        "".join(
+            f'<circle cx="{x}" cy="{y}" r="1.9" {SOLID}/>' if (i + j) % 3 else f'<circle cx="{x}" cy="{y}" r="1.5" {STROKE} stroke-width="1.1"/>'
+            for i, x in enumerate((7, 12, 17))
+            for j, y in enumerate((7, 12, 17))
+        ),
+    ),
+    "dropout2d": (
+        "Normalization & regularization",
+        f'<rect x="9" y="4" width="10" height="10" rx="1" {FAINT}/>'
+        f'<rect x="7" y="7" width="10" height="10" rx="1" {STROKE} stroke-width="1.6" stroke-dasharray="2 1.6"/>'
+        f'<rect x="5" y="10" width="10" height="10" rx="1" {SOLID}/>',
+    ),
+    "flatten": (
+        "Fully connected",
+        f'<rect x="3.5" y="7.5" width="8" height="8" {STROKE} stroke-width="1.3"/><path d="M3.5 11.5h8M7.5 7.5v8" {STROKE} stroke-width="1"/>'
+        f'<path d="M12.5 11.5h2.5" {STROKE} stroke-width="1.6"/><rect x="16.5" y="3.5" width="3.5" height="16" {STROKE} stroke-width="1.3"/>'
+        f'<path d="M16.5 7.5h3.5M16.5 11.5h3.5M16.5 15.5h3.5" {STROKE} stroke-width="1"/>',
+    ),
+    "linear": (
+        "Fully connected",
+        f'<path d="M6 6L18 9M6 6l12 6M6 6l12 9M6 12l12-3M6 12h12M6 12l12 3M6 18l12-9M6 18l12-6M6 18l12-3" {STROKE} stroke-width="0.8" stroke-opacity="0.7"/>'
+        f'<circle cx="6" cy="6" r="1.9" {SOLID}/><circle cx="6" cy="12" r="1.9" {SOLID}/><circle cx="6" cy="18" r="1.9" {SOLID}/>'
+        f'<circle cx="18" cy="9" r="1.9" {SOLID}/><circle cx="18" cy="12" r="1.9" {SOLID}/><circle cx="18" cy="15" r="1.9" {SOLID}/>',
+    ),
+    "add": ("Merge", f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><path d="M12 8v8M8 12h8" {STROKE} stroke-width="2"/>'),
+    "concat": (
+        "Merge",
+        f'<rect x="4" y="4" width="5" height="7" rx="0.8" {FAINT}/><rect x="15" y="4" width="5" height="7" rx="0.8" {SOLID}/>'
+        f'<path d="M6.5 11.5v1.5l3 2M17.5 11.5v1.5l-3 2" {STROKE} stroke-width="1.2"/>'
+        f'<rect x="7" y="15.5" width="5" height="4.5" rx="0.6" {FAINT}/><rect x="12" y="15.5" width="5" height="4.5" rx="0.6" {SOLID}/>',
+    ),
+    "cross_entropy": (
+        "Output / loss",
+        f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="4" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="1.5" {SOLID}/>',
+    ),
+    "mse": (
+        "Output / loss",
+        f'<path d="M4 19h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
+        f'<path d="M5 5c2 9 4.5 12 7 12s5-3 7-12" {STROKE} stroke-width="2"/><circle cx="12" cy="17" r="1.5" {SOLID}/>',
+    ),
+}
+
+CATEGORY_GLYPH = {
+    "Input": "input",
+    "Convolution": "conv2d",
+    "Pooling": "maxpool2d",
+    "Activation": "relu",
+    "Normalization & regularization": "batchnorm2d",
+    "Fully connected": "linear",
+    "Merge": "add",
+    "Output / loss": "cross_entropy",
+}
+
+
+def tile(colour: str, glyph: str) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24">'
+        f'<rect x="0.5" y="0.5" width="23" height="23" rx="5" fill="{colour}"/>'
+        f"{glyph}</svg>\n"
+    )
+
+
+def slug(category: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in category.lower()).strip("_").replace("__", "_").replace("__", "_")
+
+
+APP_ICON = """<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+<defs><linearGradient id="bg" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2563eb"/><stop offset="1" stop-color="#7c3aed"/></linearGradient></defs>
+<rect x="2" y="2" width="60" height="60" rx="14" fill="url(#bg)"/>
+<rect x="10" y="14" width="20" height="20" rx="2.5" fill="#fff" fill-opacity="0.35"/>
+<rect x="14" y="18" width="20" height="20" rx="2.5" fill="#fff" fill-opacity="0.6"/>
+<rect x="18" y="22" width="20" height="20" rx="2.5" fill="#fff"/>
+<path d="M18 28.7h20M18 35.3h20M24.7 22v20M31.3 22v20" stroke="#2563eb" stroke-opacity="0.35" stroke-width="1.2"/>
+<rect x="18" y="22" width="13.3" height="13.3" rx="2" fill="none" stroke="#2563eb" stroke-width="2.4"/>
+<path d="M40 32l8-8M40 32l8 0M40 32l8 8" stroke="#fff" stroke-width="1.6" stroke-opacity="0.8"/>
+<circle cx="48.5" cy="24" r="3.2" fill="#fff"/><circle cx="48.5" cy="32" r="3.2" fill="#fff"/><circle cx="48.5" cy="40" r="3.2" fill="#fff"/>
+</svg>
+"""
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for type_id, (category, glyph) in GLYPHS.items():
+        (OUT / f"{type_id}.svg").write_text(tile(CATEGORY_COLOURS[category], glyph))
+    for category, type_id in CATEGORY_GLYPH.items():
+        (OUT / f"category_{slug(category)}.svg").write_text(tile(CATEGORY_COLOURS[category], GLYPHS[type_id][1]))
+    (OUT / "cnn-studio.svg").write_text(APP_ICON)
+    (OUT / "categories.json").write_text(json.dumps({"colours": CATEGORY_COLOURS, "files": {c: f"category_{slug(c)}.svg" for c in CATEGORY_COLOURS}}, indent=2) + "\n")
+    print(f"wrote {len(GLYPHS) + len(CATEGORY_GLYPH) + 1} icons to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
