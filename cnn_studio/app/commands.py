@@ -195,13 +195,15 @@ class DisconnectCommand(GraphCommand):
             raise GraphEditError(f"there is no edge from '{edge.src}' to '{edge.dst}'")
         super().__init__(graph, f"Disconnect '{edge.src}' from '{edge.dst}'", parent)
         self.edge = edge
+        self._index: int | None = None
 
     def redo(self) -> None:
+        self._index = self.graph.edge_index(self.edge)
         self.graph.disconnect(self.edge)
 
     def undo(self) -> None:
         e = self.edge
-        self.graph.connect(e.src, e.dst, e.src_port, e.dst_port, allow_cycle=True)
+        self.graph.connect(e.src, e.dst, e.src_port, e.dst_port, allow_cycle=True, index=self._index)
 
 
 class RemoveNodeCommand(GraphCommand):
@@ -217,14 +219,16 @@ class RemoveNodeCommand(GraphCommand):
                 skip.add(e)
                 DisconnectCommand(graph, e, parent=self, check=False)
         self.removed_edges = skip
+        self._index: int | None = None
 
     def redo(self) -> None:
         super().redo()  # children: drop the links
+        self._index = self.graph.node_index(self.saved["id"])
         self.graph.remove_node(self.saved["id"])
 
     def undo(self) -> None:
         s = self.saved
-        self.graph.add_node(s["type"], s["config"], s["pos"], s["id"])
+        self.graph.add_node(s["type"], s["config"], s["pos"], s["id"], index=self._index)
         super().undo()  # children, in reverse: restore the links
 
 
@@ -259,7 +263,7 @@ class SetConfigCommand(GraphCommand):
         self.node_id = node_id
         self.old = copy.deepcopy(node.config)
         self.new = copy.deepcopy(config)
-        self.old_in_edges = graph.in_edges(node_id)
+        self.old_edges = graph.edges  # order included, so undo puts cut links back where they were
         self.merge_key = merge_key
 
     def redo(self) -> None:
@@ -268,9 +272,9 @@ class SetConfigCommand(GraphCommand):
     def undo(self) -> None:
         self.graph.set_config(self.node_id, self.old)
         present = set(self.graph.edges)
-        for e in self.old_in_edges:
+        for i, e in enumerate(self.old_edges):
             if e not in present:
-                self.graph.connect(e.src, e.dst, e.src_port, e.dst_port, allow_cycle=True)
+                self.graph.connect(e.src, e.dst, e.src_port, e.dst_port, allow_cycle=True, index=i)
 
     def merge(self, other: "Step") -> bool:
         """Absorb the next edit of the same field in the same editing session."""

@@ -176,7 +176,17 @@ class Graph:
     def _touch(self) -> None:
         self.revision += 1
 
-    def add_node(self, type_id: str, config: dict | None = None, pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None) -> Node:
+    def node_index(self, node_id: str) -> int:
+        """Position of a node in the graph's order (as to_config lists them)."""
+        return list(self._nodes).index(node_id)
+
+    def edge_index(self, edge: Edge) -> int:
+        return self._edges.index(edge)
+
+    def add_node(
+        self, type_id: str, config: dict | None = None, pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None, index: int | None = None
+    ) -> Node:
+        """Add a node (at the end of the order, or at ``index``, so undo can restore the exact order)."""
         if not has_spec(type_id):
             raise GraphEditError(f"unknown layer type '{type_id}'")
         spec = get_spec(type_id)
@@ -189,7 +199,12 @@ class Graph:
         full = spec.defaults()
         full.update(copy.deepcopy(config or {}))
         node = Node(node_id, type_id, full, _pos(pos))
-        self._nodes[node_id] = node
+        if index is None or index >= len(self._nodes):
+            self._nodes[node_id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(max(0, index), (node_id, node))
+            self._nodes = dict(items)
         self._touch()
         self.events.emit("node_added", node)
         return node
@@ -247,13 +262,14 @@ class Graph:
             raise GraphEditError(f"'{new}' is not a valid node id; use letters, digits and _ and start with a letter")
         if new in self._nodes:
             raise GraphEditError(f"a node with id '{new}' already exists")
-        edges = [e for e in self._edges if e.src == old or e.dst == old]
-        for e in edges:
+        positions = [(i, e) for i, e in enumerate(self._edges) if e.src == old or e.dst == old]
+        index = self.node_index(old)
+        for _, e in positions:
             self.disconnect(e)
         self.remove_node(old)
-        self.add_node(node.type, node.config, node.pos, new)
-        for e in edges:
-            self.connect(new if e.src == old else e.src, new if e.dst == old else e.dst, e.src_port, e.dst_port)
+        self.add_node(node.type, node.config, node.pos, new, index=index)
+        for i, e in positions:  # same places in the edge list as before
+            self.connect(new if e.src == old else e.src, new if e.dst == old else e.dst, e.src_port, e.dst_port, allow_cycle=True, index=i)
 
     def can_connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0) -> str | None:
         """None if the edge may be added, else the reason it may not."""
@@ -272,12 +288,15 @@ class Graph:
             return "that connection would create a cycle"
         return None
 
-    def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0, allow_cycle: bool = False) -> Edge:
+    def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0, allow_cycle: bool = False, index: int | None = None) -> Edge:
         reason = self.can_connect(src, dst, src_port, dst_port)
         if reason and not (allow_cycle and reason == "that connection would create a cycle"):
             raise GraphEditError(f"cannot connect '{src}' to '{dst}': {reason}")
         edge = Edge(src, src_port, dst, dst_port)
-        self._edges.append(edge)
+        if index is None:
+            self._edges.append(edge)
+        else:
+            self._edges.insert(max(0, index), edge)
         self._touch()
         self.events.emit("edge_added", edge)
         return edge

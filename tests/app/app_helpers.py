@@ -11,11 +11,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 
 def norm(cfg: dict) -> dict:
-    """A graph config with nodes and edges in a canonical order (undo re-adds at the end)."""
-    cfg = copy.deepcopy(cfg)
-    cfg["nodes"].sort(key=lambda n: n["id"])
-    cfg["edges"].sort(key=lambda e: (e["dst"], e["src"]))
-    return cfg
+    """A copy of a graph config for comparison. Exact, order included: undo puts nodes and links
+    back at the positions they had."""
+    return copy.deepcopy(cfg)
 
 
 # ------------------------------------------------------------------------------------- helpers

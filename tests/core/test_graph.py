@@ -90,3 +90,19 @@ def test_rename_keeps_edges():
     g.rename_node("c3", "conv_b")
     assert g.predecessors("conv_b") == ["s2"]
     assert g.successors("conv_b") == ["c3_act"]
+
+
+def test_rename_and_reinsertion_keep_the_exact_order():
+    g = templates.build("resnet18", (3, 32, 32), 10)
+    before = g.to_config()
+    g.rename_node("layer1_0_conv1", "first_conv")
+    g.rename_node("first_conv", "layer1_0_conv1")
+    assert g.to_config() == before
+    idx = g.node_index("layer2_0_add")
+    saved = g.nodes["layer2_0_add"].to_config()
+    edges = [(g.edge_index(e), e) for e in g.edges if "layer2_0_add" in (e.src, e.dst)]
+    g.remove_node("layer2_0_add")
+    g.add_node(saved["type"], saved["config"], saved["pos"], saved["id"], index=idx)
+    for i, e in sorted(edges, key=lambda t: t[0]):
+        g.connect(e.src, e.dst, e.src_port, e.dst_port, index=i)
+    assert g.to_config() == before
