@@ -1,0 +1,434 @@
+"""``cnn-studio train``: headless training on the same engine the app uses.
+
+    cnn-studio train MODEL [--data NAME_OR_PATH] [--epochs N] [--batch-size B] [--lr X] ...
+    cnn-studio train --resume RUN_DIR [--epochs N]
+
+MODEL is a template name or a project file. A template is built for the data: its channels, image
+size and class count. A project keeps its network: the data is converted to the project's input
+shape, and a class count that differs from the data's is an error.
+
+``--data`` takes ``shapes`` (the built-in set, the default) or a path. The built-in set takes options
+after a colon: ``shapes:train=512,test=128,size=16`` (``train``/``test`` sizes, ``size`` or
+``height``/``width``, ``channels``); the shape options also work after any path name that does not
+exist as given (``digits.npz:size=28,channels=1``).
+
+Progress goes to stderr (one refreshing line on a terminal, one line per epoch otherwise); the
+summary to stdout. Ctrl+C stops after the current batch, writes a resumable checkpoint, prints how to
+resume and exits with 130. Bad input exits with 2 and one line on stderr; a run stopped by a NaN/inf
+loss exits with 1.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+from .cli import UsageError
+
+EXIT_INTERRUPTED = 130
+EXIT_DIVERGED = 1
+
+_DATA_OPTS = {"train": "shapes_train", "test": "shapes_test", "size": None, "height": "height", "width": "width", "channels": "channels"}
+
+
+# ---- argument types (messages name the option and give an example) ----------------------------------
+def _positive_float(name: str):
+    def conv(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise UsageError(f"{name} must be a number, e.g. {name} 0.001; got '{text}'") from None
+        if not math.isfinite(v) or v <= 0:
+            raise UsageError(f"{name} must be a positive number, e.g. {name} 0.001; got '{text}'")
+        return v
+    return conv
+
+
+def _nonneg_float(name: str, hi: float = math.inf):
+    def conv(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise UsageError(f"{name} must be a number; got '{text}'") from None
+        if not math.isfinite(v) or v < 0 or v > hi:
+            raise UsageError(f"{name} must be a number from 0{'' if hi == math.inf else f' to {hi:g}'}; got '{text}'")
+        return v
+    return conv
+
+
+def _int_at_least(name: str, lo: int):
+    def conv(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise UsageError(f"{name} must be a whole number; got '{text}'") from None
+        if v < lo:
+            raise UsageError(f"{name} must be at least {lo}; got '{text}'")
+        return v
+    return conv
+
+
+def _choice(name: str, options: tuple[str, ...]):
+    def conv(text: str) -> str:
+        t = text.strip().lower()
+        if t not in options:
+            raise UsageError(f"unknown {name} '{text}'; choose one of {', '.join(options)}")
+        return t
+    return conv
+
+
+def parse_data_spec(spec: str) -> tuple[str, dict]:
+    """``"shapes:train=512,size=16"`` -> ``("shapes", {"shapes_train": 512, "height": 16, "width": 16})``.
+
+    A spec that exists as a path is taken as it is, colons and all."""
+    if os.path.exists(spec) or ":" not in spec:
+        return spec, {}
+    source, _, opts = spec.rpartition(":")
+    if not source or re.fullmatch(r"[A-Za-z]", source) or "=" not in opts:  # 'C:\\data' or a plain path
+        return spec, {}
+    out: dict = {}
+    for item in opts.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if key not in _DATA_OPTS or not sep:
+            raise UsageError(f"unknown data option '{item}' in '{spec}'; use {', '.join(k + '=N' for k in _DATA_OPTS)}")
+        try:
+            n = int(value)
+        except ValueError:
+            raise UsageError(f"data option '{key}' needs a whole number, got '{value}' in '{spec}'") from None
+        if key == "size":
+            out["height"] = out["width"] = n
+        else:
+            out[_DATA_OPTS[key]] = n
+    if ("shapes_train" in out or "shapes_test" in out) and source != "shapes":
+        raise UsageError(f"train= and test= sizes apply to the built-in 'shapes' data only, not to '{source}'")
+    return source, out
+
+
+# ---- progress display ---------------------------------------------------------------------------
+def _fmt_eta(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _num(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4f}"
+
+
+def _progress_callback(stream=None):
+    from .training import Callback
+
+    class ConsoleProgress(Callback):
+        """One refreshing line on a terminal (at most 10 times a second), one line per epoch otherwise."""
+
+        def __init__(self, stream):
+            self.stream = stream
+            self.tty = bool(getattr(stream, "isatty", lambda: False)())
+            self._last_draw = 0.0
+            self._width = 0
+            self._notes_shown = 0
+
+        def _write(self, text: str) -> None:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+        def _clear(self) -> None:
+            if self.tty and self._width:
+                self._write("\r" + " " * self._width + "\r")
+                self._width = 0
+
+        def _notes(self, trainer) -> None:
+            notes = trainer.state.notes
+            for n in notes[self._notes_shown:]:
+                self._clear()
+                self._write(f"note: {n}\n")
+            self._notes_shown = len(notes)
+
+        def on_fit_start(self, trainer):
+            b, st = trainer.bundle, trainer.state
+            parts = [f"train {len(b.train.y)}"]
+            if b.val is not None:
+                parts.append(f"val {len(b.val.y)}")
+            if getattr(b, "test", None) is not None:
+                parts.append(f"test {len(b.test.y)}")
+            shape = "x".join(map(str, b.input_shape()))
+            start = f", resuming at epoch {st.epoch + 1}" + (f" batch {trainer._start_batch + 1}" if trainer._start_batch else "") if st.global_step else ""
+            self._write(f"training '{trainer.name}' on {b.num_classes} classes ({', '.join(parts)}; {shape}) on {st.device}{start}\n")
+            self._write(f"run folder: {trainer.run_dir.path}\n")
+            self._notes(trainer)
+
+        def on_batch_end(self, trainer, m):
+            if not (self.tty and m["synced"]):
+                return
+            now = time.monotonic()
+            st = trainer.state
+            if now - self._last_draw < 0.1 and m["batch"] < st.batches_per_epoch:
+                return
+            self._last_draw = now
+            line = (f"epoch {m['epoch']}/{st.epochs}  batch {m['batch']}/{st.batches_per_epoch}  loss {_num(m['loss'])}  "
+                    f"acc {_pct(m['accuracy'])}  {m['samples_per_sec']:.0f} samples/s  ETA {_fmt_eta(m['eta_s'])}")
+            self._write("\r" + line.ljust(self._width))
+            self._width = len(line)
+
+        def on_epoch_end(self, trainer, m):
+            st = trainer.state
+            self._clear()
+            sps = m.get("samples_per_sec")
+            line = (f"epoch {m['epoch']}/{st.epochs}  loss {_num(m['train_loss'])}  acc {_pct(m['train_accuracy'])}  "
+                    f"val_loss {_num(m['val_loss'])}  val_acc {_pct(m['val_accuracy'])}  lr {m['lr']:.3g}  "
+                    f"{(sps or 0):.0f} samples/s  {m['seconds']:.1f}s  ETA {_fmt_eta(st.eta_s)}")
+            self._write(line + "\n")
+            self._notes(trainer)
+
+        def on_fit_end(self, trainer):
+            self._clear()
+            self._notes(trainer)
+
+    return ConsoleProgress(stream if stream is not None else sys.stderr)
+
+
+# ---- the command ------------------------------------------------------------------------------------
+_TRAIN_FLAGS = ("data", "data_format", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "momentum",
+                "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic")
+
+
+def register(subparsers) -> None:
+    s = subparsers.add_parser(
+        "train",
+        help="train a template or project on a data set (headless)",
+        description="Train a network without the GUI. Writes a run folder with config.json, metrics.csv, "
+        "summary.json and checkpoints/{last,best}.pt. Ctrl+C stops cleanly; continue with --resume.",
+        epilog="Exit status: 0 finished (or stopped early), 1 stopped because the loss became NaN/inf, "
+        "2 bad input, 130 interrupted with Ctrl+C (resumable).",
+    )
+    s.add_argument("model", nargs="?", metavar="MODEL", help="template name or project file; left out with --resume")
+    s.add_argument("--data", metavar="NAME_OR_PATH",
+                   help="'shapes' (built-in, default; options like shapes:train=512,test=128,size=16) or a data set folder/file")
+    s.add_argument("--data-format", metavar="F", help="auto (default), folder, idx, cifar, csv or npz")
+    s.add_argument("--epochs", type=_int_at_least("--epochs", 1), metavar="N", help="epochs in total (default 10; with --resume: the new total)")
+    s.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), metavar="B", help="batch size (default 64)")
+    s.add_argument("--lr", type=_positive_float("--lr"), metavar="X", help="learning rate (default 0.001)")
+    s.add_argument("--optimizer", type=_choice("optimizer", ("sgd", "adam", "adamw", "rmsprop")), metavar="NAME",
+                   help="sgd, adam (default), adamw or rmsprop")
+    s.add_argument("--momentum", type=_nonneg_float("--momentum", 1.0), metavar="M", help="momentum for sgd/rmsprop (default 0.9)")
+    s.add_argument("--schedule", type=_choice("schedule", ("constant", "step", "cosine", "onecycle", "plateau")), metavar="NAME",
+                   help="learning-rate schedule: constant (default), step, cosine, onecycle or plateau")
+    s.add_argument("--weight-decay", type=_nonneg_float("--weight-decay"), metavar="W", help="weight decay (default 0)")
+    s.add_argument("--augment", metavar="SPEC", help="training augmentation, e.g. hflip,shift=0.1,zoom=0.1,rotate=10")
+    s.add_argument("--early-stopping", type=_int_at_least("--early-stopping", 1), metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without improvement of --monitor")
+    s.add_argument("--monitor", type=_choice("monitor", ("val_loss", "val_accuracy")), metavar="M",
+                   help="val_loss (default) or val_accuracy: picks best.pt and drives early stopping")
+    s.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
+    s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
+    s.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels (slower on GPU)")
+    s.add_argument("--seed", type=_int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
+    s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
+                   help="share of the training data held out for validation (default 0.1)")
+    s.add_argument("--out", metavar="DIR", help="run folder (default <studio home>/runs/<name>-<time>)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    s.add_argument("--workers", type=_int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
+    s.add_argument("--threads", type=_int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
+    s.set_defaults(func=cmd_train)
+
+
+def _train_config(args, base: dict):
+    from .training import TrainConfig
+
+    d = dict(base)
+    for arg, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("optimizer", "optimizer"),
+                     ("momentum", "momentum"), ("schedule", "schedule"), ("weight_decay", "weight_decay"), ("device", "device"),
+                     ("seed", "seed"), ("threads", "num_threads"), ("monitor", "monitor"), ("amp", "amp"),
+                     ("deterministic", "deterministic")):
+        v = getattr(args, arg)
+        if v is not None:
+            d[key] = v
+    if args.early_stopping is not None:
+        d["early_stopping"] = True
+        d["patience"] = args.early_stopping
+    return TrainConfig.from_dict(d)
+
+
+def _project_training(graph) -> dict:
+    """Training settings saved in a project file (unknown keys are left to the app)."""
+    from dataclasses import fields
+
+    from .training import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
+    t = graph.training if isinstance(getattr(graph, "training", None), dict) else {}
+    return {k: v for k, v in t.items() if k in known}
+
+
+def _classes_of(graph) -> int | None:
+    out = graph.output_node()
+    if out is None or not graph.in_edges(out.id):
+        return None
+    src = graph.nodes[graph.in_edges(out.id)[0].src]
+    return src.config.get("out_features") if src.type == "linear" else None
+
+
+def _has_fixed_size(bundle) -> bool:
+    """False when the source's images differ in size (the data layer then picks the most common one)."""
+    flag = getattr(bundle, "size_chosen", None)
+    if flag is not None:
+        return not flag
+    return not any("the most common size" in str(w) for w in getattr(bundle, "warnings", ()))
+
+
+def _prepare_new_run(args):
+    """Build (graph, bundle, data_config, train_config) for a fresh run."""
+    from .cli import load_model_arg, reshape_graph
+    from .core import templates
+    from .core.project import load_project
+    from .data import AugmentConfig, DataConfig, load_dataset
+
+    if not args.model:
+        raise UsageError("give MODEL (a template or project file) or --resume RUN_DIR")
+    is_template = args.model in templates.names()
+    if not is_template and not os.path.exists(args.model):
+        raise UsageError(f"'{args.model}' is neither a template ({', '.join(templates.names())}) nor an existing project file")
+    source, data_opts = parse_data_spec(args.data or "shapes")
+    if source != "shapes" and os.path.exists(source):
+        source = os.path.abspath(source)  # so --resume works from any folder
+    dc = {"source": source, **data_opts}
+    if args.data_format:
+        dc["format"] = args.data_format
+    if args.val_fraction is not None:
+        dc["val_fraction"] = args.val_fraction
+    if args.seed is not None:
+        dc["seed"] = args.seed
+    if args.workers is not None:
+        dc["workers"] = args.workers
+    if args.augment is not None:
+        dc["augment"] = AugmentConfig.parse(args.augment).to_dict()
+    graph = None
+    if not is_template:
+        graph = load_project(args.model)
+        inp = graph.input_node()
+        if inp is None:
+            raise UsageError(f"the project '{args.model}' has no Input layer")
+        # the data is converted to the project's input shape
+        dc["channels"], dc["height"], dc["width"] = (inp.config.get("channels"), inp.config.get("height"), inp.config.get("width"))
+    data_config = DataConfig.from_dict(dc)
+    bundle = load_dataset(data_config)
+    if graph is None and not _has_fixed_size(bundle) and data_config.height is None and data_config.width is None:
+        # images of mixed sizes: the template's own input size is as good a choice as the most common one
+        _, th, tw = templates.get(args.model).default_input
+        data_config = DataConfig.from_dict({**data_config.to_dict(), "height": th, "width": tw})
+        bundle = load_dataset(data_config)
+    if graph is None:
+        graph = load_model_arg(args.model, tuple(int(v) for v in bundle.input_shape()), int(bundle.num_classes))
+    else:
+        classes = _classes_of(graph)
+        if classes is not None and classes != bundle.num_classes:
+            raise UsageError(
+                f"the project '{os.path.basename(args.model)}' classifies {classes} classes but the data has {bundle.num_classes} "
+                f"({', '.join(map(str, bundle.class_names[:6]))}{', ...' if bundle.num_classes > 6 else ''}); "
+                "change the last Fully connected layer's units or pick matching data"
+            )
+        if classes is None:
+            reshape_graph(graph, None, int(bundle.num_classes))
+    cfg = _train_config(args, _project_training(graph))
+    return graph, bundle, data_config, cfg
+
+
+def cmd_train(args) -> int:
+    from .training import Trainer
+
+    progress = _progress_callback()
+    if args.resume:
+        if args.model:
+            raise UsageError("give either MODEL or --resume RUN_DIR, not both (a resumed run keeps its model)")
+        fixed = [f"--{k.replace('_', '-')}" for k in _TRAIN_FLAGS if getattr(args, k, None) is not None]
+        if fixed:
+            raise UsageError(f"{', '.join(fixed)} cannot change when resuming; a resumed run keeps its settings (only --epochs, --device, --threads, --workers may change)")
+        if not os.path.isdir(args.resume):
+            raise UsageError(f"run folder '{args.resume}' does not exist; give the folder a previous 'cnn-studio train' printed")
+        overrides = {}
+        if args.device is not None:
+            overrides["device"] = args.device
+        if args.threads is not None:
+            overrides["num_threads"] = args.threads
+        data = None
+        if args.workers is not None:
+            from .data import DataConfig
+            from .training.checkpoint import load_checkpoint
+
+            d = load_checkpoint(args.resume).get("data")
+            if d is not None:
+                data = DataConfig.from_dict({**d, "workers": args.workers})
+        trainer = Trainer.from_run(args.resume, epochs=args.epochs, callbacks=[progress], data=data, **overrides)
+    else:
+        graph, bundle, data_config, cfg = _prepare_new_run(args)
+        trainer = Trainer(graph, bundle, cfg, run_dir=args.out, callbacks=[progress], data_config=data_config)
+
+    interrupted = threading.Event()
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():  # a second Ctrl+C: give up at once
+            raise KeyboardInterrupt
+        interrupted.set()
+        trainer.request_stop()
+        try:
+            sys.stderr.write("\nstopping after the current batch (Ctrl+C again to abort without saving)...\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = trainer.fit()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    _print_summary(summary)
+    reason = summary["stop_reason"]
+    if reason == "stopped_by_user":
+        run = summary["run_dir"]
+        print(f"interrupted; continue with: cnn-studio train --resume {_quote(run)} --epochs {summary['epochs']}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted.is_set() else 0
+    if reason == "nan_loss":
+        print("cnn-studio: training stopped: the loss became NaN/inf; try a lower --lr", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
+
+
+def _quote(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path) if os.name != "nt" else f'"{path}"'
+
+
+def _print_summary(s: dict) -> None:
+    reasons = {"finished": "finished", "early_stopping": "stopped early (no improvement)", "stopped_by_user": "stopped by user",
+               "nan_loss": "stopped: loss became NaN/inf", "error": "failed"}
+    lines = [
+        f"{reasons.get(s['stop_reason'], s['stop_reason'])} after {s['epochs_completed']} of {s['epochs']} epochs",
+        f"best val accuracy:  {_pct(s['best_val_accuracy'])}" + (f" (epoch {s['best_epoch']}, by {s['monitor']})" if s.get("best_epoch") else ""),
+        f"final val accuracy: {_pct(s['final_val_accuracy'])}",
+        f"test accuracy:      {_pct(s['test_accuracy']) if s['test_accuracy'] is not None else 'n/a'}",
+        f"run folder:         {s['run_dir']}",
+    ]
+    print("\n".join(lines))
+    sys.stdout.flush()

@@ -1,0 +1,108 @@
+"""Devices, optimizers and learning-rate schedules from a :class:`TrainConfig`."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..core.errors import StudioError
+from .config import TrainConfig
+
+# Schedules stepped after every batch; the others after every epoch.
+PER_BATCH_SCHEDULES = ("cosine", "onecycle")
+
+
+class DeviceError(StudioError):
+    """The requested device does not exist on this machine."""
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device '{spec}' asked for, but CUDA is not available on this machine; use --device cpu (or auto)")
+        dev = torch.device(spec)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device '{spec}' does not exist: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0")
+        return dev
+    if spec == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError("device 'mps' asked for, but Apple Metal (MPS) is not available here; use --device cpu (or auto)")
+        return torch.device("mps")
+    raise DeviceError(f"unknown device '{spec}'; use auto, cpu, cuda, cuda:N or mps")
+
+
+def device_string(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})"
+    return str(dev)
+
+
+def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise StudioError(f"unknown optimizer '{cfg.optimizer}'")
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, batches_per_epoch: int):
+    """The torch scheduler for ``cfg.schedule`` (None for constant). cosine and onecycle run per
+    batch over ``epochs * batches_per_epoch`` steps (onecycle gets one spare step so the scheduler
+    may step after the last batch too); step and plateau run per epoch."""
+    total = max(1, cfg.epochs * max(1, batches_per_epoch))
+    S = torch.optim.lr_scheduler
+    if cfg.schedule == "constant":
+        return None
+    if cfg.schedule == "step":
+        return S.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.schedule == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=total, eta_min=cfg.min_lr)
+    if cfg.schedule == "onecycle":
+        m = cfg.beta1 if cfg.optimizer in ("adam", "adamw") else cfg.momentum
+        cycle = m > 0
+        return S.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=total + 1, pct_start=cfg.warmup_fraction,
+            cycle_momentum=cycle, base_momentum=min(0.85, m) if cycle else 0.85, max_momentum=m if cycle else 0.95,
+        )
+    if cfg.schedule == "plateau":
+        mode = "max" if cfg.monitor == "val_accuracy" else "min"
+        return S.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience, min_lr=cfg.min_lr, eps=1e-12)
+    raise StudioError(f"unknown schedule '{cfg.schedule}'")
+
+
+def load_scheduler_state(scheduler, state: dict | None, cfg: TrainConfig) -> None:
+    """Restore a scheduler; when the run was extended (more epochs) the per-batch schedules keep their
+    position but stretch to the new length."""
+    if scheduler is None or state is None:
+        return
+    fresh = scheduler.state_dict()
+    state = dict(state)
+    if cfg.schedule == "cosine":
+        state["T_max"] = fresh["T_max"]
+    elif cfg.schedule == "onecycle":
+        state["total_steps"] = fresh["total_steps"]
+        state["_schedule_phases"] = fresh["_schedule_phases"]
+    scheduler.load_state_dict(state)
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def trainable_parameters(model: nn.Module):
+    return [p for p in model.parameters() if p.requires_grad]

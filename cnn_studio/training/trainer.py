@@ -1,0 +1,783 @@
+"""The headless training engine: ``Trainer(graph, data, config).fit()``.
+
+Pure torch, no Qt. The app runs ``fit()`` in a worker thread and talks to it through callbacks
+(out) and ``request_stop`` / ``request_pause`` / ``request_resume`` (in, from any thread; they take
+effect between batches).
+
+The hot loop does what a minimal hand-written PyTorch loop does and little more: the running loss
+and correct count stay on the device and are read back only every ``metrics_interval`` seconds (or
+``metrics_every`` batches); on the CPU the loss is read every batch (a plain memory read there) so a
+NaN/inf loss is caught before its step is applied. On an accelerator a NaN is caught at the next
+sync; when the weights are no longer finite by then they are restored from the end of the last good
+epoch.
+
+Distributed training can subclass this: ``_wrap_model`` (DDP), ``_make_train_iterator`` (sharding),
+``_reduce`` (all-reduce of metric sums), ``_evaluate`` and ``is_main_process`` (file writes) are the
+seams.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.errors import StudioError
+from ..core.graph import Graph
+from . import checkpoint as ckpt
+from .callbacks import Callback, CallbackList, State
+from .config import TrainConfig
+from .metrics import evaluate, loss_target
+from .optim import (
+    PER_BATCH_SCHEDULES,
+    build_optimizer,
+    build_scheduler,
+    current_lr,
+    device_string,
+    load_scheduler_state,
+    resolve_device,
+    trainable_parameters,
+)
+from .rundir import RunDir, new_run_path
+
+
+class TrainingError(StudioError):
+    """The run cannot start or go on (data and model do not fit together, nothing left to train...)."""
+
+
+def _to_list(v) -> list | None:
+    if v is None:
+        return None
+    if isinstance(v, torch.Tensor):
+        return [float(a) for a in v.detach().cpu().reshape(-1).tolist()]
+    if isinstance(v, np.ndarray):
+        return [float(a) for a in v.reshape(-1).tolist()]
+    if isinstance(v, (list, tuple)):
+        return [float(a) for a in v]
+    return [float(v)]
+
+
+def _finite(v) -> float | None:
+    return v if (v is not None and math.isfinite(v)) else None
+
+
+def _cpu_copy(model: nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _all_finite(model: nn.Module) -> bool:
+    with torch.no_grad():
+        return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+class Trainer:
+    """Train a graph on a data set.
+
+    graph: a core ``Graph`` (or its config dict). data: a loaded ``DatasetBundle`` or a
+    ``DataConfig`` (loaded inside ``fit()``, so in the worker thread). config: ``TrainConfig``.
+    run_dir: folder for this run's files (default ``<studio_home>/runs/<name>-<timestamp>``).
+    callbacks: :class:`Callback` objects. resume: a checkpoint file or run folder to continue from
+    (or its loaded dict). data_config: the ``DataConfig`` a ready bundle came from, when the bundle
+    does not carry it as ``.config`` (stored in the run so ``--resume`` can reload the data).
+    """
+
+    def __init__(
+        self,
+        graph: Graph | dict,
+        data: Any,
+        config: TrainConfig | None = None,
+        run_dir: str | Path | None = None,
+        callbacks: Iterable[Callback] = (),
+        *,
+        resume: str | Path | dict | None = None,
+        name: str | None = None,
+        data_config: Any = None,
+    ):
+        from ..compiler import compile_model
+
+        self.config = config if config is not None else TrainConfig()
+        self.config.validate()
+        self.graph = Graph.from_config(graph) if isinstance(graph, dict) else graph
+        self.name = name or self.graph.name or "run"
+        if isinstance(resume, (str, Path)):
+            resume = ckpt.load_checkpoint(resume)
+        self._resume_payload: dict | None = resume
+        with torch.random.fork_rng(devices=[]):  # weights follow the seed without touching the caller's RNG
+            torch.manual_seed(self.config.seed)
+            self.model = compile_model(self.graph)
+        self.data_config, self.bundle = self._split_data_arg(data)
+        if data_config is not None:  # the settings a ready bundle was loaded with (kept for resuming)
+            self.data_config = data_config
+        self._run_dir_arg = run_dir
+        self.run_dir: RunDir | None = None
+        self.callbacks = CallbackList(callbacks)
+        self.state = State(epochs=self.config.epochs, monitor=self.config.monitor)
+        self.device = torch.device("cpu")
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler = None
+        self.scaler = None
+        self.criterion: nn.Module | None = None
+        self.summary: dict | None = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self._wake = threading.Event()
+        self._fitted = False
+        self._amp = False
+
+    # ---- control from any thread -------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Stop after the current batch (a paused run stops at once); a resumable checkpoint is written."""
+        self._stop.set()
+        self._wake.set()
+
+    def request_pause(self) -> None:
+        """Pause between batches; the training thread blocks (no CPU) until resume or stop."""
+        self._wake.clear()
+        self._pause.set()
+
+    def request_resume(self) -> None:
+        self._pause.clear()
+        self._wake.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # ---- seams for distributed training --------------------------------------------------------
+    @property
+    def is_main_process(self) -> bool:
+        """Only the main process writes files and prints."""
+        return True
+
+    def _wrap_model(self, model: nn.Module) -> nn.Module:
+        """The module the hot loop calls (a DDP wrapper would go here)."""
+        return model
+
+    def _make_train_iterator(self, split, batch_size: int, generator: torch.Generator):
+        from ..data import BatchIterator
+
+        drop_last = len(split.y) % batch_size == 1 and len(split.y) > 1  # a batch of one breaks BatchNorm
+        return BatchIterator(split, batch_size, shuffle=True, generator=generator, drop_last=drop_last, device=self.device)
+
+    def _reduce(self, values: list[float]) -> list[float]:
+        """Sum metric counts over processes (identity on one process)."""
+        return values
+
+    def _evaluate(self, split) -> dict:
+        return evaluate(
+            self.model, split, self.bundle, self.device, max(self.config.batch_size * 2, 64),
+            criterion=self.criterion, amp=self._amp,
+        )
+
+    # ---- set-up ---------------------------------------------------------------------------------
+    @staticmethod
+    def _split_data_arg(data):
+        from ..data import DataConfig
+
+        if isinstance(data, DataConfig):
+            return data, None
+        if isinstance(data, dict):
+            return DataConfig.from_dict(data), None
+        if hasattr(data, "train") and hasattr(data, "num_classes"):
+            return getattr(data, "config", None), data
+        raise TypeError(f"data must be a DatasetBundle or a DataConfig, got {type(data).__name__}")
+
+    def _load_data(self) -> None:
+        if self.bundle is None:
+            from ..data import load_dataset
+
+            self.bundle = load_dataset(self.data_config, cancel=self._stop)
+        b = self.bundle
+        for w in getattr(b, "warnings", None) or []:
+            self.state.notes.append(str(w))
+        if b.train is None or len(b.train.y) == 0:
+            raise TrainingError("the training split is empty; give a data set with training images")
+        model_shape = tuple(self.model.input_shape)
+        data_shape = tuple(b.input_shape())
+        if model_shape != data_shape:
+            raise TrainingError(
+                f"the network expects {'x'.join(map(str, model_shape))} input but the data is {'x'.join(map(str, data_shape))}; "
+                "set the data's channels/height/width to the network's input, or change the Input layer"
+            )
+        scores = self.model.node_shapes.get(self.model.output_source_id)
+        n_out = int(scores[0]) if scores and len(scores) == 1 else None
+        if n_out != int(b.num_classes):
+            raise TrainingError(
+                f"the network has {n_out} outputs but the data has {b.num_classes} classes; "
+                f"set out_features of '{self.model.output_source_id}' to {b.num_classes}"
+            )
+
+    def _augment_config(self):
+        aug = getattr(self.data_config, "augment", None) if self.data_config is not None else None
+        return aug if aug is not None and aug.enabled() else None
+
+    def _setup(self) -> None:
+        cfg = self.config
+        self.device = resolve_device(cfg.device)
+        self.state.device = device_string(self.device)
+        self._amp = bool(cfg.amp and self.device.type == "cuda")
+        sync = self.sync_loss_every_batch
+        self._sync_every_batch = (self.device.type == "cpu") if sync is None else bool(sync)
+        if cfg.amp and not self._amp:
+            self.state.notes.append(f"mixed precision (amp) works on CUDA only; training in full precision on {self.device.type}")
+        self._load_data()
+        b = self.bundle
+        self.model.to(self.device)
+        self.train_model = self._wrap_model(self.model)
+        self.criterion = self.model.make_loss().to(self.device)
+        self.optimizer = build_optimizer(trainable_parameters(self.model), cfg)
+        self._shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+        self._aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self._batches = self._make_train_iterator(b.train, cfg.batch_size, self._shuffle_gen)
+        nb = len(self._batches)
+        self.scheduler = build_scheduler(self.optimizer, cfg, nb)
+        self.scaler = torch.amp.GradScaler("cuda") if self._amp else None
+        aug_cfg = self._augment_config()
+        if aug_cfg is not None:
+            from ..data import Augmenter
+
+            self._augmenter = Augmenter(aug_cfg, b.mean, b.std)  # mean/std: black level and clamping of normalised pixels
+        else:
+            self._augmenter = None
+        st = self.state
+        st.epochs, st.batches_per_epoch, st.monitor = cfg.epochs, nb, cfg.monitor
+        self._has_val = b.val is not None and len(b.val.y) > 0
+        if not self._has_val:
+            st.monitor = cfg.monitor.replace("val_", "train_")
+            st.notes.append(f"no validation split: {st.monitor} picks the best epoch" + (" and drives early stopping" if cfg.early_stopping else ""))
+        # running sums of the epoch in progress
+        self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
+        self._start_batch = 0
+        self._es_wait = 0
+        self._epoch_shuffle_state = self._shuffle_gen.get_state()
+        if self._resume_payload is not None:
+            self._restore(self._resume_payload)
+        else:
+            torch.manual_seed(cfg.seed)
+            np.random.seed(cfg.seed % 2**32)
+            random.seed(cfg.seed)
+        if st.epoch >= cfg.epochs:
+            raise TrainingError(
+                f"this run already has {st.epoch} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
+            )
+        self._good_weights = _cpu_copy(self.model)
+        self._best_weights = _cpu_copy(self.model) if (cfg.restore_best_weights and st.best_epoch is not None) else None
+        st.lr = current_lr(self.optimizer)
+        if self.is_main_process:
+            if self.run_dir is None:
+                self.run_dir = RunDir(self._run_dir_arg if self._run_dir_arg is not None else new_run_path(self.name))
+            self.run_dir.create()
+            self.run_dir.write_config(self._config_record())
+            self.run_dir.rewrite_metrics(st.history)
+
+    def _config_record(self) -> dict:
+        import sys
+
+        from .. import __version__
+
+        b = self.bundle
+        return {
+            "name": self.name,
+            "graph": self.graph.to_config(),
+            "data": self.data_config.to_dict() if self.data_config is not None else None,
+            "train": self.config.to_dict(),
+            "class_names": list(b.class_names),
+            "num_classes": int(b.num_classes),
+            "input_shape": list(b.input_shape()),
+            "mean": _to_list(b.mean),
+            "std": _to_list(b.std),
+            "device": self.state.device,
+            "cnn_studio_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": sys.version.split()[0],
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def _checkpoint_payload(self, epoch: int, batch: int) -> dict:
+        rng = ckpt.capture_global_rng()
+        rng["shuffle"] = (self._epoch_shuffle_state if batch > 0 else self._shuffle_gen.get_state()).clone()
+        rng["augment"] = self._aug_gen.get_state().clone()
+        b = self.bundle
+        st = self.state
+        return {
+            "format": ckpt.FORMAT,
+            "version": ckpt.VERSION,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng,
+            "progress": {"epoch": epoch, "batch": batch, "global_step": st.global_step, "epoch_complete": batch == 0},
+            "running": {"loss_sum": float(self._run_loss), "correct": int(self._run_correct), "seen": int(self._run_seen),
+                        "seconds": float(self._run_seconds)},
+            "best": {"metric": st.best_metric, "epoch": st.best_epoch, "val_accuracy": st.best_val_accuracy, "monitor": st.monitor},
+            "early_stopping": {"wait": int(self._es_wait)},
+            "history": [dict(h) for h in st.history],
+            "graph": self.graph.to_config(),
+            "data": self.data_config.to_dict() if self.data_config is not None else None,
+            "train": self.config.to_dict(),
+            "class_names": list(b.class_names),
+            "mean": _to_list(b.mean),
+            "std": _to_list(b.std),
+            "input_shape": list(b.input_shape()),
+        }
+
+    def _save_checkpoint(self, epoch: int, batch: int, best: bool) -> None:
+        if not (self.config.save_checkpoints and self.is_main_process and self.run_dir is not None):
+            return
+        path = ckpt.save_checkpoint(self.run_dir.last_checkpoint, self._checkpoint_payload(epoch, batch))
+        self.callbacks.call("on_checkpoint", self, path)
+        if best:
+            path = ckpt.copy_checkpoint(path, self.run_dir.best_checkpoint)
+            self.callbacks.call("on_checkpoint", self, path)
+
+    def _restore(self, data: dict) -> None:
+        b = self.bundle
+        if data.get("class_names") is not None and list(data["class_names"]) != list(b.class_names):
+            raise TrainingError(
+                f"the checkpoint was trained on classes {', '.join(data['class_names'])} but the data has {', '.join(b.class_names)}"
+            )
+        try:
+            self.model.load_state_dict(data["model"])
+        except RuntimeError as e:
+            raise TrainingError(f"the checkpoint's weights do not fit this network: {str(e).splitlines()[0]}") from None
+        self.model.to(self.device)
+        if data.get("optimizer") is not None:
+            try:
+                self.optimizer.load_state_dict(data["optimizer"])
+            except (ValueError, KeyError) as e:
+                raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {e}") from None
+        if data.get("scheduler") is not None and self.scheduler is not None:
+            try:
+                load_scheduler_state(self.scheduler, data["scheduler"], self.config)
+            except (KeyError, ValueError, TypeError):
+                self.state.notes.append("the learning-rate schedule changed since the checkpoint: it starts afresh")
+        if data.get("scaler") is not None and self.scaler is not None:
+            self.scaler.load_state_dict(data["scaler"])
+        rng = data.get("rng") or {}
+        if rng:
+            ckpt.restore_global_rng(rng)
+            if rng.get("shuffle") is not None:
+                self._shuffle_gen.set_state(rng["shuffle"])
+            if rng.get("augment") is not None:
+                try:
+                    self._aug_gen.set_state(rng["augment"].to(self._aug_gen.get_state().device))
+                except RuntimeError:  # resumed on another kind of device
+                    self.state.notes.append("augmentation random state restarted (the device changed)")
+        prog = data["progress"]
+        st = self.state
+        st.epoch = int(prog["epoch"])
+        st.global_step = int(prog.get("global_step", 0))
+        self._start_batch = int(prog.get("batch", 0))
+        if self._start_batch >= st.batches_per_epoch:
+            self._start_batch = 0  # pragma: no cover - a stop exactly at the end is stored as epoch complete
+        run = data.get("running") or {}
+        if self._start_batch > 0:
+            self._run_loss = float(run.get("loss_sum", 0.0))
+            self._run_correct = int(run.get("correct", 0))
+            self._run_seen = int(run.get("seen", 0))
+            self._run_seconds = float(run.get("seconds", 0.0))
+            self._epoch_shuffle_state = self._shuffle_gen.get_state()
+        best = data.get("best") or {}
+        st.best_metric = best.get("metric")
+        st.best_epoch = best.get("epoch")
+        st.best_val_accuracy = best.get("val_accuracy")
+        self._es_wait = int((data.get("early_stopping") or {}).get("wait", 0))
+        st.history = [dict(h) for h in data.get("history") or []]
+
+    # ---- the run --------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train; returns the summary dict (also written to ``summary.json``). Exceptions are
+        re-raised after ``on_exception``, ``summary.json`` (stop_reason "error") and ``on_fit_end``."""
+        if self._fitted:
+            raise TrainingError("this Trainer has already run; make a new one (use resume= to continue)")
+        self._fitted = True
+        cfg = self.config
+        old_threads = torch.get_num_threads()
+        old_det = torch.are_deterministic_algorithms_enabled()
+        old_det_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+        old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+        self._t_fit = time.perf_counter()
+        self._train_time = 0.0
+        self._amp = False
+        try:
+            if cfg.num_threads:
+                torch.set_num_threads(cfg.num_threads)
+            if cfg.deterministic:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+            try:
+                self._setup()
+            except StudioError as e:
+                from ..data import DataCancelled
+
+                if not (isinstance(e, DataCancelled) and self._stop.is_set()):
+                    raise
+                self.state.stop_reason = "stopped_by_user"  # stopped while the data was loading
+                self.state.notes.append("stopped while loading the data")
+                self._write_summary()
+                self.callbacks.call("on_fit_end", self)
+                return self.summary
+            self.callbacks.call("on_fit_start", self)
+            self._loop()
+            self._finish()
+        except BaseException as exc:
+            self.error = exc
+            self.state.stop_reason = "error"
+            for hook, args in (("on_exception", (exc,)), (None, ()), ("on_fit_end", ())):
+                try:
+                    if hook is None:
+                        self._write_summary()
+                    else:
+                        self.callbacks.call(hook, self, *args)
+                except Exception:  # noqa: BLE001, S110 - the original error is the one worth reporting
+                    pass
+            raise
+        finally:
+            if cfg.num_threads:
+                torch.set_num_threads(old_threads)
+            if cfg.deterministic:
+                torch.use_deterministic_algorithms(old_det, warn_only=old_det_warn)
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
+        self._write_summary()
+        self.callbacks.call("on_fit_end", self)
+        return self.summary
+
+    def _loop(self) -> None:
+        cfg, st = self.config, self.state
+        while st.epoch < cfg.epochs:
+            start = self._start_batch
+            if start == 0:
+                self._epoch_shuffle_state = self._shuffle_gen.get_state()
+                self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
+            else:
+                self._shuffle_gen.set_state(self._epoch_shuffle_state)
+            self._start_batch = 0
+            st.step = start
+            self.callbacks.call("on_epoch_start", self)
+            t0 = time.perf_counter()
+            outcome = self._train_epoch(start)
+            self._run_seconds += time.perf_counter() - t0 - self._paused_s
+            if outcome == "nan":
+                self._on_nan()
+                return
+            if outcome == "stopped":
+                st.stop_reason = "stopped_by_user"
+                self._save_checkpoint(st.epoch, st.step, best=False)
+                return
+            stop = self._end_epoch()
+            if stop is not None:
+                st.stop_reason = stop
+                return
+        st.stop_reason = "finished"
+
+    def _train_epoch(self, start: int) -> str:
+        """One pass over the training batches from ``start``; returns "done", "stopped" or "nan"."""
+        cfg, st = self.config, self.state
+        model, opt, crit, scaler = self.train_model, self.optimizer, self.criterion, self.scaler
+        normalize = self.bundle.normalize
+        augment, aug_gen = self._augmenter, self._aug_gen
+        sched = self.scheduler if cfg.schedule in PER_BATCH_SCHEDULES else None
+        one_hot = self.model.loss_type == "mse"
+        n_classes = int(self.bundle.num_classes)
+        cpu_sync = self._sync_every_batch
+        autocast = torch.autocast(device_type="cuda") if self._amp else contextlib.nullcontext()
+        stop_set, pause_set = self._stop.is_set, self._pause.is_set
+        on_batch_end = self.callbacks.call
+        every, interval = cfg.metrics_every, cfg.metrics_interval
+        nb = st.batches_per_epoch
+        bs_nominal = cfg.batch_size
+
+        # CPU: the loss is read every batch (a memory read there) and summed in Python; accelerators:
+        # summed on the device (float32, started from the saved partial sum so a resume adds up alike)
+        loss_sum = self._run_loss
+        loss_acc = torch.full((), self._run_loss, dtype=torch.float32, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        base_correct, base_seen = self._run_correct, self._run_seen
+        seen = 0
+        last_loss = math.nan
+        batch = start
+        self._paused_s = 0.0
+        t_start = time.perf_counter()
+        t_sync = t_start
+        model.train()
+        if stop_set():
+            return "stopped"
+        for x, y in self._batches.iter_from(start):
+            xb = normalize(x)
+            if augment is not None:
+                xb = augment(xb, aug_gen)
+            target = loss_target("mse", y, n_classes) if one_hot else y
+            opt.zero_grad(set_to_none=True)
+            with autocast:
+                scores = model(xb)
+                loss = crit(scores, target)
+            if cpu_sync:
+                last_loss = loss.item()
+                if not math.isfinite(last_loss):
+                    self._run_seen = base_seen + seen
+                    return "nan"
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            if sched is not None:
+                sched.step()
+            n = y.shape[0]
+            if cpu_sync:
+                loss_sum += last_loss * n
+            else:
+                loss_acc.add_(loss.detach().float(), alpha=n)
+            correct += (scores.argmax(1) == y).sum()
+            seen += n
+            batch += 1
+            st.step = batch
+            st.global_step += 1
+            now = time.perf_counter()
+            if (now - t_sync >= interval if every <= 0 else batch % every == 0) or batch == nb:
+                t_sync = now
+                if not cpu_sync:
+                    cur_loss_sum = float(loss_acc)
+                    if not math.isfinite(cur_loss_sum):
+                        self._run_seen = base_seen + seen
+                        return "nan"
+                    last_loss = float(loss.detach())
+                else:
+                    cur_loss_sum = loss_sum
+                seen_all = base_seen + seen
+                n_correct = base_correct + int(correct)
+                elapsed = now - t_start - self._paused_s
+                sps = seen / elapsed if elapsed > 0 else 0.0
+                remaining = (nb - batch) * bs_nominal + (cfg.epochs - st.epoch - 1) * nb * bs_nominal
+                val_s = self._last_val_seconds * (cfg.epochs - st.epoch) if self._has_val else 0.0
+                st.train_loss = cur_loss_sum / seen_all
+                st.train_accuracy = n_correct / seen_all
+                st.samples_per_sec = sps
+                st.eta_s = remaining / sps + val_s if sps > 0 else None
+                st.lr = current_lr(opt)
+                on_batch_end("on_batch_end", self, {
+                    "epoch": st.epoch + 1, "batch": batch, "global_step": st.global_step, "size": n, "synced": True,
+                    "loss": st.train_loss, "accuracy": st.train_accuracy, "batch_loss": last_loss,
+                    "samples_per_sec": sps, "eta_s": st.eta_s, "lr": st.lr,
+                })
+            else:
+                on_batch_end("on_batch_end", self, {"epoch": st.epoch + 1, "batch": batch, "global_step": st.global_step,
+                                                    "size": n, "synced": False})
+            if pause_set():
+                self._wait_while_paused()
+            if stop_set():
+                break
+        # fold this session's sums into the epoch's running totals
+        total = loss_sum if cpu_sync else float(loss_acc)
+        self._run_loss = total
+        self._run_correct = base_correct + int(correct)
+        self._run_seen = base_seen + seen
+        elapsed = time.perf_counter() - t_start - self._paused_s
+        self._train_time += elapsed
+        if not cpu_sync and not math.isfinite(total):
+            return "nan"
+        return "done" if batch >= nb else "stopped"
+
+    _last_val_seconds = 0.0
+    _paused_s = 0.0
+    #: read the loss back after every batch (catches NaN before its step; free on CPU). None: on CPU only.
+    #: False on CPU runs the accelerator code path (device-side sums, NaN caught at the next sync).
+    sync_loss_every_batch: bool | None = None
+
+    def _wait_while_paused(self) -> None:
+        st = self.state
+        t0 = time.perf_counter()
+        st.paused = True
+        self.callbacks.call("on_pause", self)
+        while self._pause.is_set() and not self._stop.is_set():
+            self._wake.wait(1.0)
+        st.paused = False
+        self._paused_s += time.perf_counter() - t0
+        self.callbacks.call("on_resume", self)
+
+    def _on_nan(self) -> None:
+        st = self.state
+        st.stop_reason = "nan_loss"
+        if not _all_finite(self.model):
+            self.model.load_state_dict(self._good_weights)
+            when = f"the end of epoch {len(st.history)}" if st.history else "the start of the run"
+            st.notes.append(f"the loss became NaN/inf; the weights went non-finite and were restored to {when}")
+        else:
+            st.notes.append(f"the loss became NaN/inf at epoch {st.epoch + 1}, batch {st.step + 1}; "
+                            "the weights from before that step are kept; try a lower learning rate")
+
+    def _monitor_value(self, row: dict) -> float | None:
+        return _finite(row.get(self.state.monitor))
+
+    def _end_epoch(self) -> str | None:
+        """Validation, history, metrics.csv, best/early stopping, per-epoch schedule, hooks, checkpoint."""
+        cfg, st = self.config, self.state
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = self._reduce([self._run_loss, float(self._run_correct), float(self._run_seen)])
+        lr_used = current_lr(self.optimizer)
+        val = self._evaluate(self.bundle.val) if self._has_val else None
+        self._last_val_seconds = time.perf_counter() - t0
+        st.last_validation = val
+        row = {
+            "epoch": st.epoch + 1,
+            "train_loss": _finite(loss_sum / seen) if seen else None,
+            "train_accuracy": correct / seen if seen else None,
+            "val_loss": val["loss"] if val else None,
+            "val_accuracy": val["accuracy"] if val else None,
+            "val_top5_accuracy": val["top5_accuracy"] if val else None,
+            "val_per_class_accuracy": val["per_class_accuracy"] if val else None,
+            "lr": lr_used,
+            "seconds": self._run_seconds + self._last_val_seconds,
+            "samples_per_sec": (seen / self._run_seconds) if self._run_seconds > 0 else None,
+        }
+        st.history.append(row)
+        st.train_loss = row["train_loss"] if row["train_loss"] is not None else math.nan
+        st.train_accuracy = row["train_accuracy"] if row["train_accuracy"] is not None else math.nan
+        if row["val_accuracy"] is not None and (st.best_val_accuracy is None or row["val_accuracy"] > st.best_val_accuracy):
+            st.best_val_accuracy = row["val_accuracy"]
+        # best epoch and early stopping follow the monitor
+        value = self._monitor_value(row)
+        maximize = st.monitor.endswith("accuracy")
+        improved = value is not None and (
+            st.best_metric is None
+            or (value > st.best_metric + cfg.min_delta if maximize else value < st.best_metric - cfg.min_delta)
+        )
+        if improved:
+            st.best_metric, st.best_epoch, self._es_wait = value, st.epoch + 1, 0
+            if cfg.restore_best_weights:
+                self._best_weights = _cpu_copy(self.model)
+        else:
+            self._es_wait += 1
+        stop = None
+        if cfg.early_stopping and self._es_wait >= cfg.patience:
+            stop = "early_stopping"
+        if self.scheduler is not None and cfg.schedule not in PER_BATCH_SCHEDULES:
+            if cfg.schedule == "plateau":
+                if value is not None:
+                    self.scheduler.step(value)
+            else:
+                self.scheduler.step()
+        st.lr = current_lr(self.optimizer)
+        if self.is_main_process and self.run_dir is not None:
+            self.run_dir.append_metrics(row)
+        self._good_weights = _cpu_copy(self.model)
+        st.eta_s = (cfg.epochs - st.epoch - 1) * row["seconds"]
+        self.callbacks.call("on_epoch_end", self, dict(row, val_confusion_matrix=val["confusion_matrix"] if val else None))
+        done_epoch = st.epoch + 1
+        st.epoch = done_epoch
+        st.step = 0
+        if stop is None and self._stop.is_set():
+            stop = "stopped_by_user" if done_epoch < cfg.epochs else None
+        last = done_epoch >= cfg.epochs
+        if improved or last or stop is not None or done_epoch % cfg.checkpoint_every == 0:
+            self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
+            self._save_checkpoint(done_epoch, 0, best=improved)
+        return stop
+
+    def _finish(self) -> None:
+        st, cfg = self.state, self.config
+        if st.stop_reason in ("finished", "early_stopping"):
+            if cfg.restore_best_weights and self._best_weights is not None and st.best_epoch != len(st.history):
+                self.model.load_state_dict(self._best_weights)
+                st.notes.append(f"restored the weights of the best epoch ({st.best_epoch}) before testing")
+            if getattr(self.bundle, "test", None) is not None and len(self.bundle.test.y) > 0:
+                st.test_metrics = self._evaluate(self.bundle.test)
+
+    def _write_summary(self) -> None:
+        st = self.state
+        hist = st.history
+        final = hist[-1] if hist else {}
+        test = st.test_metrics
+        val = st.last_validation
+        rd = self.run_dir
+        summary = {
+            "name": self.name,
+            "run_dir": str(rd.path) if rd is not None else None,
+            "stop_reason": st.stop_reason,
+            "error": (str(self.error) or type(self.error).__name__) if self.error is not None else None,
+            "epochs_completed": len(hist),
+            "epochs": self.config.epochs,
+            "global_step": st.global_step,
+            "monitor": st.monitor,
+            "best_metric": st.best_metric,
+            "best_epoch": st.best_epoch,
+            "best_val_accuracy": st.best_val_accuracy,
+            "final_val_accuracy": final.get("val_accuracy"),
+            "final_val_loss": final.get("val_loss"),
+            "final_train_loss": final.get("train_loss"),
+            "final_train_accuracy": final.get("train_accuracy"),
+            "test_accuracy": test["accuracy"] if test else None,
+            "test_loss": test["loss"] if test else None,
+            "test_top5_accuracy": test["top5_accuracy"] if test else None,
+            "test_per_class_accuracy": test["per_class_accuracy"] if test else None,
+            "test_confusion_matrix": test["confusion_matrix"] if test else None,
+            "val_per_class_accuracy": val["per_class_accuracy"] if val else None,
+            "val_confusion_matrix": val["confusion_matrix"] if val else None,
+            "class_names": list(self.bundle.class_names) if self.bundle is not None else None,
+            "train_seconds": self._train_time,
+            "samples_per_sec": st.samples_per_sec,
+            "device": st.device,
+            "notes": list(st.notes),
+            "checkpoints": {
+                "last": str(rd.last_checkpoint) if rd is not None and rd.last_checkpoint.exists() else None,
+                "best": str(rd.best_checkpoint) if rd is not None and rd.best_checkpoint.exists() else None,
+            },
+        }
+        self.summary = summary
+        if self.is_main_process and rd is not None and rd.path.is_dir():
+            rd.write_summary(summary)
+
+    # ---- resuming a run folder -------------------------------------------------------------------
+    @classmethod
+    def from_run(
+        cls,
+        run_dir: str | Path,
+        epochs: int | None = None,
+        callbacks: Iterable[Callback] = (),
+        data: Any = None,
+        **overrides: Any,
+    ) -> "Trainer":
+        """Continue the run in ``run_dir`` from ``checkpoints/last.pt`` (up to ``epochs`` in total).
+
+        Model, data and training settings come from the checkpoint; ``overrides`` may change
+        training settings that do not alter the model (device, num_threads, metrics_interval...)."""
+        from ..data import DataConfig
+
+        rd = RunDir(run_dir)
+        if not rd.path.is_dir():
+            raise TrainingError(f"run folder '{rd.path}' does not exist")
+        payload = ckpt.load_checkpoint(rd.last_checkpoint)
+        train = dict(payload["train"])
+        train.update(overrides)
+        if epochs is not None:
+            train["epochs"] = epochs
+        cfg = TrainConfig.from_dict(train)
+        done = int(payload["progress"].get("epoch", 0))
+        if done >= cfg.epochs:
+            raise TrainingError(
+                f"the run in '{rd.path}' already has {done} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
+            )
+        if data is None:
+            if payload.get("data") is None:
+                raise TrainingError(f"the checkpoint in '{rd.path}' does not say which data it was trained on; pass the data explicitly")
+            data = DataConfig.from_dict(payload["data"])
+        name = None
+        try:
+            name = rd.read_config().get("name")
+        except StudioError:
+            pass
+        trainer = cls(Graph.from_config(payload["graph"]), data, cfg, run_dir=rd.path, callbacks=callbacks, resume=payload, name=name)
+        trainer.run_dir = rd
+        return trainer
