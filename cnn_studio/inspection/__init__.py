@@ -1,10 +1,27 @@
-"""Inspection engine (torch + numpy, no Qt): feature maps, Grad-CAM, saliency, evaluation, rendering."""
-from .evaluation import confusion_matrix, misclassified, per_class, predict_all, summarize
-from .maps import conv_layers, feature_maps, grad_cam, predict, saliency
-from .render import channel_grid, colormap_lut, image_to_rgb, overlay, save_png, scale
+"""Inspection engine (torch + numpy, no Qt): feature maps, Grad-CAM, saliency, evaluation, rendering,
+and the model holder the app's views share (``inspection.model``).
 
-__all__ = [
-    "confusion_matrix", "misclassified", "per_class", "predict_all", "summarize", "conv_layers",
-    "feature_maps", "grad_cam", "predict", "saliency", "channel_grid", "colormap_lut", "image_to_rgb",
-    "overlay", "save_png", "scale",
-]
+Names resolve lazily, so importing ``cnn_studio.inspection.model`` (which the GUI does at start-up)
+does not import torch; ``from cnn_studio.inspection import grad_cam`` does.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "confusion_matrix": "evaluation", "misclassified": "evaluation", "per_class": "evaluation",
+    "predict_all": "evaluation", "summarize": "evaluation",
+    "conv_layers": "maps", "feature_maps": "maps", "grad_cam": "maps", "predict": "maps", "saliency": "maps",
+    "channel_grid": "render", "colormap_lut": "render", "image_to_rgb": "render", "overlay": "render",
+    "save_png": "render", "scale": "render",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'cnn_studio.inspection' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,145 @@
+"""`cnn-studio evaluate` and `cnn-studio featuremaps` on a tiny run folder."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app_inspect"))
+
+from inspect_helpers import TINY_DATA, make_run
+
+from cnn_studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli_inspect_home")
+
+
+@pytest.fixture(scope="module")
+def bundle(home):
+    from cnn_studio.data import DataConfig, load_dataset
+
+    with mock.patch.dict(os.environ, {"CNN_STUDIO_HOME": str(home)}):
+        return load_dataset(DataConfig(**TINY_DATA))
+
+
+@pytest.fixture(scope="module")
+def run(bundle, tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("cli_runs") / "tiny", bundle, dict(TINY_DATA))
+
+
+@pytest.fixture(autouse=True)
+def _same_home(home, monkeypatch):
+    monkeypatch.setenv("CNN_STUDIO_HOME", str(home))  # the data cache is shared by the module's tests
+
+
+def run_cli(capsys, *args):
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_evaluate_json(run, bundle, capsys):
+    rc, out, err = run_cli(capsys, "evaluate", run, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert set(d) >= {"accuracy", "per_class", "confusion_matrix", "split", "samples"}
+    assert d["split"] == "test"  # the data has a test split
+    n = len(bundle.test.y)
+    cm = np.asarray(d["confusion_matrix"])
+    assert d["samples"] == n == cm.sum() and cm.shape == (10, 10)
+    assert d["accuracy"] == pytest.approx(np.trace(cm) / n)
+    support = [c["support"] for c in d["per_class"]]
+    assert cm.sum(axis=1).tolist() == support == np.bincount(bundle.test.y.numpy(), minlength=10).tolist()
+    assert [c["class"] for c in d["per_class"]] == list(bundle.class_names)
+    for i, c in enumerate(d["per_class"]):
+        assert set(c) == {"class", "precision", "recall", "accuracy", "f1", "support"}
+        col = cm[:, i].sum()
+        assert c["precision"] == pytest.approx(cm[i, i] / col if col else 0.0)
+        assert c["recall"] == pytest.approx(cm[i, i] / cm[i].sum() if cm[i].sum() else 0.0)
+
+
+def test_evaluate_val_split_and_text_report(run, bundle, capsys):
+    rc, out, err = run_cli(capsys, "evaluate", run, "--split", "val", "--json")
+    assert rc == 0 and json.loads(out)["samples"] == len(bundle.val.y) and json.loads(out)["split"] == "val"
+    rc, out, err = run_cli(capsys, "evaluate", run)
+    assert rc == 0
+    assert "accuracy:" in out and "confusion matrix (rows: true class" in out
+    assert "circle" in out and f"{len(bundle.test.y):,} samples" in out
+
+
+def test_evaluate_on_other_data(run, capsys):
+    rc, out, err = run_cli(capsys, "evaluate", run, "--data", "shapes:train=40,test=0,size=24", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["split"] == "all" and d["samples"] == 40  # no test split: all of it, resized to 16x16
+
+
+def test_featuremaps_png_size_matches_the_grid(run, tmp_path, capsys, bundle):
+    from PIL import Image
+
+    from cnn_studio.inspection.tiles import GridGeometry
+    from cnn_studio.inspection import channel_grid
+
+    out_png = tmp_path / "conv1.png"
+    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv1", "--sample", 3, "-o", out_png)
+    assert rc == 0, err
+    g = GridGeometry.for_maps((16, 16, 16))
+    im = Image.open(out_png)
+    assert im.size == (g.width, g.height) == (197, 197)
+    assert "conv1 (16x16x16)" in out and "16 tiles" in out
+    # the pixels are the channel grid of the real maps of validation sample 3
+    from cnn_studio.inspection.model import InspectModel
+
+    m = InspectModel.from_run(run, load_data=False)
+    maps = m.feature_maps(bundle.val.x[3], "conv1")
+    np.testing.assert_array_equal(np.asarray(im.convert("RGB")), channel_grid(maps))
+    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv2", "--split", "test", "--sample", 0,
+                           "-o", tmp_path / "c2.png", "--cmap", "gray", "--shared-scale")
+    assert rc == 0 and Image.open(tmp_path / "c2.png").size == (GridGeometry.for_maps((8, 6, 6)).width,) * 2
+
+
+def test_featuremaps_from_an_image_file(run, tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(tmp_path / "in.jpg")
+    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "relu2", "--image", tmp_path / "in.jpg", "-o", tmp_path / "o.png")
+    assert rc == 0, err
+    assert "in.jpg" in out and Image.open(tmp_path / "o.png").size[0] > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["featuremaps", "{run}", "--layer", "nope", "--sample", "0", "-o", "{tmp}/a.png"], "no layer 'nope'"),
+        (["featuremaps", "{run}", "--layer", "conv1", "--sample", "999", "-o", "{tmp}/a.png"], "out of range"),
+        (["featuremaps", "{tmp}/missing_run", "--layer", "conv1", "-o", "{tmp}/a.png"], "does not exist"),
+        (["featuremaps", "{run}", "--layer", "conv1", "--image", "{tmp}/broken.png", "-o", "{tmp}/a.png"], "not an image"),
+        (["featuremaps", "{run}", "--layer", "conv1", "--sample", "0", "-o", "{tmp}/no/dir/a.png"], "does not exist"),
+        (["featuremaps", "{run}", "--layer", "conv1", "--cmap", "rainbow", "-o", "{tmp}/a.png"], "unknown colour map"),
+        (["evaluate", "{tmp}/missing_run"], "does not exist"),
+        (["evaluate", "{run}", "--split", "sideways"], "unknown split"),
+        (["evaluate", "{run}", "--data", "{tmp}/no_such_data"], "no_such_data"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(run, tmp_path, capsys, args, message):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    argv = [a.format(run=run, tmp=tmp_path) for a in args]
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cnn-studio: error:") and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_the_commands_do_not_load_qt():
+    code = ("import sys; from cnn_studio.cli import build_parser; build_parser(); import cnn_studio.cli_inspect; "
+            "import cnn_studio.inspection.model, cnn_studio.inspection.preprocess; print('PySide6' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
