@@ -130,8 +130,10 @@ class Macro(QUndoCommand):
         return True
 
 
-def as_macro(cmd) -> Macro:
-    return cmd if isinstance(cmd, Macro) else Macro(cmd.text(), [cmd])
+def as_macro(cmd) -> QUndoCommand:
+    """A step wrapped in a Macro; a ready QUndoCommand (a Macro, or a command with its own merging,
+    like the training-settings edit) goes on the stack as it is."""
+    return cmd if isinstance(cmd, QUndoCommand) else Macro(cmd.text(), [cmd])
 
 
 class GraphCommand(Step):

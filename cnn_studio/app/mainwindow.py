@@ -54,10 +54,34 @@ def first_run_graph() -> Graph:
     return templates.build("lenet5", (3, 32, 32), 10)
 
 
+def release_clipboard() -> None:
+    """Swap a QMimeData this process put on the clipboard for a Qt-made copy of its text.
+
+    A QMimeData created from Python and owned by the clipboard makes PySide crash at interpreter
+    exit; the plain-text JSON it also carries pastes the same (``paste`` falls back to text)."""
+    cb = QGuiApplication.clipboard()
+    mime = cb.mimeData() if cb is not None else None
+    if mime is not None and mime.hasFormat(NODES_MIME):
+        text = mime.text()
+        cb.setText(text)
+
+
+def data_paths_from_mime(mime) -> list[str]:
+    """Local folders or data files (not project files) dropped on the window: a data set to import."""
+    from .canvas.view import project_paths_from_mime
+
+    if mime is None or not mime.hasUrls() or project_paths_from_mime(mime):
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+
+
 class MainWindow(QMainWindow):
     selection_changed = Signal(list)
+    folder_dropped = Signal(str)  # a data folder or file dropped on the window
 
-    def __init__(self, graph: Graph | None = None, path: str | Path | None = None, theme_manager=None, autosave_interval_s: float = 60.0) -> None:
+    def __init__(
+        self, graph: Graph | None = None, path: str | Path | None = None, theme_manager=None, autosave_interval_s: float = 60.0, with_training: bool = True
+    ) -> None:
         super().__init__()
         self.setWindowIcon(app_icon())
         self.setObjectName("main_window")
@@ -67,6 +91,7 @@ class MainWindow(QMainWindow):
         self.theme = theme_manager
         self.editing_enabled = True
         self._closing_ok = False
+        self.close_guards: list = []  # callables returning False to keep the window open
 
         self.document = Document(graph if graph is not None else first_run_graph(), self)
         if path is not None:
@@ -107,6 +132,17 @@ class MainWindow(QMainWindow):
         self.inspector.rename_done.connect(lambda _old, new: self.select_nodes([new]))
         if self.theme is not None:
             self.theme.changed.connect(self._on_theme_changed)
+
+        self.training = None
+        if with_training:
+            from .training.attach import TrainingFeature
+
+            self.training = TrainingFeature(self)
+        self.inspect = None
+        if with_training:
+            from .inspect.attach import InspectFeature
+
+            self.inspect = InspectFeature(self, self.training)
 
         self._update_title()
         self._on_document_analysis_changed(self.document.analysis)
@@ -700,7 +736,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event) -> None:
         from .canvas.view import project_paths_from_mime
 
-        if project_paths_from_mime(event.mimeData()):
+        if project_paths_from_mime(event.mimeData()) or data_paths_from_mime(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -709,9 +745,13 @@ class MainWindow(QMainWindow):
         from .canvas.view import project_paths_from_mime
 
         paths = project_paths_from_mime(event.mimeData())
+        data = data_paths_from_mime(event.mimeData())
         if paths:
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_file(paths[0]))
+        elif data:
+            event.acceptProposedAction()
+            self.folder_dropped.emit(data[0])
         else:
             event.ignore()
 
@@ -719,7 +759,12 @@ class MainWindow(QMainWindow):
         if not self._closing_ok and not self.maybe_save():
             event.ignore()
             return
+        for guard in self.close_guards:
+            if not guard():
+                event.ignore()
+                return
         self._save_window_state()
+        release_clipboard()
         self.recovery.stop()
         self.scene.close()
         self.inspector.close_down()
@@ -734,9 +779,13 @@ class MainWindow(QMainWindow):
             w, h = min(w, int(avail.width() * 0.92)), min(h, int(avail.height() * 0.9))
         self.resize(max(w, 900), max(h, 600))
 
+    # Bump when the set of docks changes, so a layout saved by an older version is not restored
+    # over docks it does not know.
+    LAYOUT_VERSION = 2
+
     def _save_window_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(self.LAYOUT_VERSION))
         self.settings.sync()
 
     def _restore_window_state(self) -> None:
@@ -744,5 +793,7 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if geo is not None:
             self.restoreGeometry(geo)
+        self.resizeDocks([self.docks["Layers"], self.docks["Inspector"]], [250, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Summary"]], [250], Qt.Orientation.Vertical)
         if state is not None:
-            self.restoreState(state)
+            self.restoreState(state, self.LAYOUT_VERSION)

@@ -70,6 +70,19 @@ def make_window(qtbot):
             w._closing_ok = True
             w.close()
         w.deleteLater()
+    _destroy_now()
+
+
+def _destroy_now() -> None:
+    """Run the deferred deletes and collect the Python wrappers now, while Qt is in a sane state,
+    rather than whenever a later (non-Qt) test happens to trigger the garbage collector."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QApplication.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     QApplication.processEvents()
 
 

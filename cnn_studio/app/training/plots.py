@@ -167,6 +167,10 @@ class TrainingPlots(QWidget):
 
         ImageExporter(self.view.scene()).export(path)
 
+    def showEvent(self, event) -> None:  # a tab brought forward shows current data at once
+        super().showEvent(event)
+        self.redraw()
+
     def closeEvent(self, event) -> None:
         self.timer.stop()
         super().closeEvent(event)

@@ -1,0 +1,217 @@
+"""Training in the main window: Data and Training docks, the Train action (F5), a read-only canvas
+while a run goes, settings stored in the project file (as undoable edits), a clear dialog when a run
+fails, and a close that asks, stops and joins the training thread.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
+from PySide6.QtWidgets import QMessageBox, QScrollArea
+
+from ...core.paths import studio_home
+from .data_panel import DataPanel
+from .panel import TrainingPanel
+
+SETTINGS_MERGE_ID = 7302
+
+
+class TrainingSettingsCommand(QUndoCommand):
+    """One undo step for a change of the project's data/training settings (consecutive changes
+    within a short time merge, so spinning a box is one step)."""
+
+    def __init__(self, graph, new: dict):
+        super().__init__("Change training settings")
+        self.graph = graph
+        self.old = copy.deepcopy(graph.training)
+        self.new = copy.deepcopy(new)
+        self.stamp = time.monotonic()
+
+    def id(self) -> int:
+        return SETTINGS_MERGE_ID
+
+    def mergeWith(self, other) -> bool:
+        if not isinstance(other, TrainingSettingsCommand) or other.stamp - self.stamp > 1.5:
+            return False
+        self.new = copy.deepcopy(other.new)
+        self.stamp = other.stamp
+        if self.new == self.old:
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.graph.set_training(self.new)
+
+    def undo(self) -> None:
+        self.graph.set_training(self.old)
+
+
+def _scrolling(widget) -> QScrollArea:
+    """Long forms scroll inside their dock instead of forcing the window taller than the screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+class TrainingFeature(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self._loading_settings = False
+        self._pushing = False
+        self.data_panel = DataPanel()
+        self.panel = TrainingPanel(embed_plots=False)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        inspector = window.docks.get("Inspector")
+        self.data_dock = window.add_panel(_scrolling(self.data_panel), "Data", right, object_name="DataDock")
+        self.training_dock = window.add_panel(_scrolling(self.panel), "Training", right, object_name="TrainingDock")
+        if inspector is not None:
+            window.tabifyDockWidget(inspector, self.data_dock)
+        window.tabifyDockWidget(self.data_dock, self.training_dock)
+        self.curves_dock = window.add_panel(self.panel.plots, "Training curves", Qt.DockWidgetArea.BottomDockWidgetArea, object_name="CurvesDock")
+        summary = window.docks.get("Summary")
+        if summary is not None:
+            window.tabifyDockWidget(summary, self.curves_dock)
+            summary.raise_()
+        if inspector is not None:
+            inspector.raise_()
+        self.act_train = QAction("&Train", window)
+        self.act_train.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.act_train.setToolTip("Compile the network and train it on the chosen data (F5)")
+        self.act_train.triggered.connect(self.train)
+        self.act_stop = QAction("&Stop training", window)
+        self.act_stop.setShortcut(QKeySequence("Shift+F5"))
+        self.act_stop.setEnabled(False)
+        self.act_stop.triggered.connect(self.panel.stop_training)
+        window.network_menu.addSeparator()
+        window.network_menu.addAction(self.act_train)
+        window.network_menu.addAction(self.act_stop)
+        window.toolbar.addSeparator()
+        window.toolbar.addAction(self.act_train)
+        self.panel.train_button.clicked.connect(self.train)
+        self.panel.run_started.connect(self._on_panel_run_started)
+        self.panel.run_finished.connect(self._on_panel_run_finished)
+        self.panel.run_failed.connect(self._on_panel_run_failed)
+        self.panel.settings.changed.connect(self._on_settings_changed)
+        self.data_panel.changed.connect(self._on_settings_changed)
+        window.document.graph_replaced.connect(self._on_document_graph_replaced)
+        window.graph.events.connect("meta_changed", self._on_graph_meta_changed)
+        window.close_guards.append(self._close_guard)
+        window.folder_dropped.connect(self._on_window_folder_dropped)
+        self._on_document_graph_replaced()
+        # torch loads in a background thread once the window has painted (never on the start-up path)
+        QTimer.singleShot(1500, self.panel.settings, self.panel.settings.probe_devices)
+
+    # ------------------------------------------------------------------ settings <-> project
+    def settings_dict(self) -> dict:
+        return {"train": self.panel.settings.config(), "data": self.data_panel.config_dict()}
+
+    @Slot()
+    def _on_document_graph_replaced(self) -> None:
+        self._loading_settings = True
+        try:
+            t = self.window.graph.training or {}
+            self.panel.settings.set_config(t.get("train") or {})
+            self.data_panel.set_config(t.get("data") or {})
+        finally:
+            self._loading_settings = False
+
+    def _on_graph_meta_changed(self, what: str) -> None:
+        if what == "training" and not self._pushing:
+            self._on_document_graph_replaced()  # undo/redo of a settings change: show it
+
+    @Slot()
+    def _on_settings_changed(self) -> None:
+        if self._loading_settings:
+            return
+        new = self.settings_dict()
+        new["data"].pop("channels", None), new["data"].pop("height", None), new["data"].pop("width", None)
+        if new != self.window.graph.training:
+            self._pushing = True
+            try:
+                self.window.document.push(TrainingSettingsCommand(self.window.graph, new))
+            finally:
+                self._pushing = False
+
+    @Slot(str)
+    def _on_window_folder_dropped(self, path: str) -> None:
+        self.data_panel.set_source(path)
+        self.data_dock.raise_()
+        self.data_panel.load_preview()
+
+    # ------------------------------------------------------------------ running
+    def run_root(self) -> Path:
+        """Runs of a saved project go beside it (``<name>_runs/``); others under the user's data folder."""
+        path = self.window.document.path
+        if path is not None:
+            return Path(path).parent / f"{Path(path).stem}_runs"
+        return studio_home() / "runs"
+
+    @Slot()
+    def train(self) -> bool:
+        if self.panel.running:
+            return False
+        a = self.window.analysis
+        if not a.ok:
+            first = a.errors[0]
+            if first.node_id:
+                self.window.select_nodes([first.node_id], center=True)
+            more = f"\n\n({len(a.errors) - 1} more problem(s) in the Issues list.)" if len(a.errors) > 1 else ""
+            self.window.inform("The network cannot be trained yet", str(first) + more)
+            return False
+        from ...training.rundir import new_run_path
+
+        self.data_panel.target_shape = tuple(a.input_shape)
+        try:
+            data_config = self.data_panel.data_config()
+        except Exception as e:  # a DataError from the settings: say what is wrong
+            self.window.inform("Check the data settings", str(e))
+            return False
+        graph = self.window.graph
+        run_dir = new_run_path(graph.name or "run", self.run_root())
+        self.panel.start_training(graph.to_config(), data_config, str(run_dir))
+        self.training_dock.raise_()
+        self.curves_dock.raise_()
+        return True
+
+    @Slot()
+    def _on_panel_run_started(self) -> None:
+        self.window.set_editing_enabled(False)
+        self.act_train.setEnabled(False)
+        self.act_stop.setEnabled(True)
+        self.window.show_message("Training: the network is read-only until the run ends", 0)
+
+    def _run_ended(self) -> None:
+        self.window.set_editing_enabled(True)
+        self.act_train.setEnabled(True)
+        self.act_stop.setEnabled(False)
+
+    @Slot(dict)
+    def _on_panel_run_finished(self, summary: dict) -> None:
+        self._run_ended()
+        self.window.show_message(self.panel.status.text())
+
+    @Slot(str, str)
+    def _on_panel_run_failed(self, message: str, details: str) -> None:
+        self._run_ended()
+        self.window.inform("Training stopped with an error", message, icon=QMessageBox.Icon.Critical, details=details)
+
+    def _close_guard(self) -> bool:
+        """Called by the window before it closes: ask while training, then stop and join."""
+        if self.panel.running:
+            answer = self.window.ask(
+                "Training is running",
+                "Stop training and close? A resumable checkpoint of the run is kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self.panel.shutdown()
+        self.data_panel.shutdown()
+        return True

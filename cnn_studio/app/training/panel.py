@@ -1,0 +1,409 @@
+"""Training panel: settings form, run controls (Train/Pause/Stop), progress and live curves.
+
+The panel owns a :class:`TrainingController`; the main window gives it the graph and data settings
+through ``start_training`` and listens to ``run_started``/``run_finished`` to make the canvas
+read-only while a run is going. Nothing here imports torch until a run starts, except the device
+probe, which imports it in a background thread after the window has painted.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from .plots import TrainingPlots
+from .worker import TrainingController, TrainingWorker
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
+MONITORS = ("val_loss", "val_accuracy")
+
+STOP_TEXT = {
+    "finished": "Finished",
+    "early_stopping": "Stopped early: the validation metric stopped improving",
+    "stopped_by_user": "Stopped by you (a resumable checkpoint was written)",
+    "nan_loss": "Stopped: the loss became NaN or infinite; the last good weights were kept. Try a lower learning rate",
+    "error": "Stopped by an error",
+}
+
+
+class DeviceProbe(QThread):
+    """Imports torch off the GUI thread and lists the devices this machine really has."""
+
+    found = Signal(list)
+
+    def run(self) -> None:
+        devices = [("auto", "Auto (best available)"), ("cpu", "CPU")]
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                for i in range(torch.cuda.device_count()):
+                    devices.append((f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}"))
+            mps = getattr(torch.backends, "mps", None)
+            if mps is not None and mps.is_available():
+                devices.append(("mps", "Apple GPU (MPS)"))
+        except Exception:  # no torch: the list stays CPU-only, training will say why
+            pass
+        self.found.emit(devices)
+
+
+def _fmt_eta(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TrainingSettings(QWidget):
+    """Optimizer, learning rate, batch size, epochs, schedule, weight decay, early stopping, seed, device."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setContentsMargins(4, 4, 4, 4)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(OPTIMIZERS)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 10.0)
+        self.lr.setSingleStep(1e-4)
+        self.momentum = QDoubleSpinBox()
+        self.momentum.setRange(0.0, 0.999)
+        self.momentum.setSingleStep(0.05)
+        self.weight_decay = QDoubleSpinBox()
+        self.weight_decay.setDecimals(6)
+        self.weight_decay.setRange(0.0, 1.0)
+        self.weight_decay.setSingleStep(1e-4)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 65536)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100000)
+        self.schedule = QComboBox()
+        self.schedule.addItems(SCHEDULES)
+        self.early = QCheckBox("Stop when validation stops improving")
+        self.monitor = QComboBox()
+        self.monitor.addItems(MONITORS)
+        self.patience = QSpinBox()
+        self.patience.setRange(1, 1000)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.device = QComboBox()
+        self.device.addItem("Auto (best available)", "auto")
+        self.device.addItem("CPU", "cpu")
+        for label, w, tip in (
+            ("Optimizer", self.optimizer, "How the weights follow the gradient: SGD (with momentum) or adaptive methods (Adam, AdamW, RMSprop)."),
+            ("Learning rate", self.lr, "Step size of each update; too high diverges (NaN loss), too low crawls."),
+            ("Momentum", self.momentum, "SGD/RMSprop momentum: keeps moving in the recent direction."),
+            ("Weight decay", self.weight_decay, "L2 penalty on the weights: a regulariser against overfitting."),
+            ("Batch size", self.batch_size, "Images per optimizer step."),
+            ("Epochs", self.epochs, "Passes over the training set."),
+            ("LR schedule", self.schedule, "How the learning rate changes during the run."),
+            ("Early stopping", self.early, "Stops training when the monitored validation metric has not improved for 'patience' epochs."),
+            ("Monitor", self.monitor, "Validation metric early stopping and the best checkpoint watch."),
+            ("Patience", self.patience, "Epochs without improvement before stopping."),
+            ("Seed", self.seed, "Same seed, same data order, augmentation and initial weights: a repeatable run."),
+            ("Device", self.device, "Where to train: the CPU or a GPU this machine has."),
+        ):
+            w.setToolTip(tip)
+            form.addRow(label, w)
+        self.set_config({})
+        for w in (self.optimizer, self.schedule, self.monitor, self.device):
+            w.currentIndexChanged.connect(self.changed)
+        for w in (self.lr, self.momentum, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed):
+            w.valueChanged.connect(self.changed)
+        self.early.toggled.connect(self.changed)
+        self.early.toggled.connect(self._on_early_toggled)
+        self._probe: DeviceProbe | None = None
+
+    @Slot(bool)
+    def _on_early_toggled(self, on: bool) -> None:
+        self.monitor.setEnabled(on)
+        self.patience.setEnabled(on)
+
+    def probe_devices(self) -> DeviceProbe:
+        """List real devices in the background (imports torch off the GUI thread)."""
+        if self._probe is None:
+            self._probe = DeviceProbe(self)
+            self._probe.found.connect(self._on_probe_found)
+            self._probe.start()
+        return self._probe
+
+    @Slot(list)
+    def _on_probe_found(self, devices: list) -> None:
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        for key, label in devices:
+            self.device.addItem(label, key)
+        idx = self.device.findData(current)
+        self.device.setCurrentIndex(max(0, idx))
+        self.device.blockSignals(False)
+
+    def shutdown(self) -> None:
+        if self._probe is not None:
+            self._probe.quit()
+            self._probe.wait()
+
+    def config(self) -> dict:
+        return {
+            "optimizer": self.optimizer.currentText(),
+            "lr": float(self.lr.value()),
+            "momentum": float(self.momentum.value()),
+            "weight_decay": float(self.weight_decay.value()),
+            "batch_size": int(self.batch_size.value()),
+            "epochs": int(self.epochs.value()),
+            "schedule": self.schedule.currentText(),
+            "early_stopping": self.early.isChecked(),
+            "monitor": self.monitor.currentText(),
+            "patience": int(self.patience.value()),
+            "seed": int(self.seed.value()),
+            "device": self.device.currentData() or "auto",
+        }
+
+    def set_config(self, cfg: dict) -> None:
+        d = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
+             "schedule": "constant", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto"}
+        d.update({k: v for k, v in (cfg or {}).items() if k in d})
+        self.blockSignals(True)
+        try:
+            self.optimizer.setCurrentText(str(d["optimizer"]))
+            self.lr.setValue(float(d["lr"]))
+            self.momentum.setValue(float(d["momentum"]))
+            self.weight_decay.setValue(float(d["weight_decay"]))
+            self.batch_size.setValue(int(d["batch_size"]))
+            self.epochs.setValue(int(d["epochs"]))
+            self.schedule.setCurrentText(str(d["schedule"]))
+            self.early.setChecked(bool(d["early_stopping"]))
+            self.monitor.setCurrentText(str(d["monitor"]))
+            self.patience.setValue(int(d["patience"]))
+            self.seed.setValue(int(d["seed"]))
+            idx = self.device.findData(d["device"])
+            if idx < 0:
+                self.device.addItem(str(d["device"]), d["device"])
+                idx = self.device.count() - 1
+            self.device.setCurrentIndex(idx)
+        finally:
+            self.blockSignals(False)
+        self._on_early_toggled(self.early.isChecked())
+
+
+class TrainingPanel(QWidget):
+    """Settings, Train/Pause/Stop, progress, stop reason and live plots for one run at a time."""
+
+    run_started = Signal()
+    run_finished = Signal(dict)  # summary
+    run_failed = Signal(str, str)  # message, details
+    feature_maps = Signal(int, dict)
+    epoch_done = Signal(dict)
+
+    def __init__(self, parent=None, embed_plots: bool = True):
+        super().__init__(parent)
+        self.controller = TrainingController(self)
+        self.worker: TrainingWorker | None = None
+        self.last_summary: dict | None = None
+        self.run_dir: str | None = None
+        self._batches_per_epoch = 1
+        self._epoch_offset = 0
+        self._t_start = 0.0
+        self._last_batch: dict = {}
+
+        lay = QVBoxLayout(self)
+        box = QGroupBox("Training settings")
+        self.settings = TrainingSettings()
+        QVBoxLayout(box).addWidget(self.settings)
+        lay.addWidget(box)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Compile the network and train it (F5)")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.pause_button.setCheckable(True)
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Ready")
+        lay.addWidget(self.progress)
+        self.status = QLabel("Press Train (F5) to start.")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("trainingStatus")
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+        # The curves are wide: the main window docks them separately (``plots``); standalone, the
+        # panel shows them below its controls.
+        self.plots = TrainingPlots()
+        if embed_plots:
+            lay.addWidget(self.plots, 1)
+        self.pause_button.toggled.connect(self._on_pause_button_toggled)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self._set_running(False)
+
+    # ------------------------------------------------------------------ run control
+    @property
+    def running(self) -> bool:
+        return self.controller.running
+
+    def start_training(self, graph_config: dict, data_config, run_dir: str | None = None, resume=None) -> TrainingWorker:
+        """Start a run. ``data_config`` is a cnn_studio.data.DataConfig."""
+        import sys
+
+        if "torch._dynamo" not in sys.modules:  # first run: PyTorch loads in this thread (see prepare_torch)
+            from PySide6.QtCore import QCoreApplication
+            from PySide6.QtGui import QGuiApplication
+
+            self.status.setText("Loading PyTorch…")
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            QCoreApplication.processEvents()
+            try:
+                from .worker import prepare_torch
+
+                prepare_torch()
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+        from ...training import TrainConfig
+
+        cfg = TrainConfig.from_dict({**self.settings.config(), "metrics_interval": 0.1})
+        self.plots.clear()
+        self.last_summary = None
+        self.run_dir = run_dir
+        self._t_start = time.monotonic()
+        worker = TrainingWorker(graph_config, data_config, cfg, run_dir, resume=resume)
+        worker.data_progress.connect(self._on_worker_data_progress)
+        worker.started.connect(self._on_worker_started)
+        worker.batch_done.connect(self._on_worker_batch_done)
+        worker.epoch_done.connect(self._on_worker_epoch_done)
+        worker.feature_maps.connect(self.feature_maps)
+        worker.paused_changed.connect(self._on_worker_paused_changed)
+        worker.finished.connect(self._on_worker_finished)
+        worker.failed.connect(self._on_worker_failed)
+        self.worker = worker
+        self.controller.start(worker)
+        self._set_running(True)
+        self.progress.setFormat("Loading data…")
+        self.status.setText("Loading data…")
+        self.run_started.emit()
+        return worker
+
+    def stop_training(self) -> None:
+        self.controller.stop()
+
+    def shutdown(self) -> bool:
+        """Stop and join the training thread (window close). True when no thread is left."""
+        self.settings.shutdown()
+        ok = self.controller.shutdown()
+        self._set_running(False)
+        return ok
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.settings.setEnabled(not running)
+        if not running:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
+
+    @Slot(bool)
+    def _on_pause_button_toggled(self, on: bool) -> None:
+        if self.worker is None:
+            return
+        if on:
+            self.worker.request_pause()
+        else:
+            self.worker.request_resume()
+        self.pause_button.setText("Resume" if on else "Pause")
+
+    @Slot()
+    def _on_stop_button_clicked(self) -> None:
+        self.stop_training()
+        self.status.setText("Stopping after the current batch…")
+
+    # ------------------------------------------------------------------ worker signals
+    @Slot(int, int, str)
+    def _on_worker_data_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress.setValue(int(1000 * done / total))
+        self.progress.setFormat(f"Loading data {done}/{total}")
+        if message:
+            self.status.setText(message)
+
+    @Slot(dict)
+    def _on_worker_started(self, info: dict) -> None:
+        self._batches_per_epoch = max(1, int(info.get("batches_per_epoch") or 1))
+        self._epochs = int(info.get("epochs") or 1)
+        self.run_dir = info.get("run_dir") or self.run_dir
+        for row in info.get("history") or []:  # a resumed run shows its past
+            self.plots.add_epoch(row.get("epoch", 0), row)
+        self.device_text = info.get("device", "cpu")
+        notes = "; ".join(info.get("notes") or [])
+        self.status.setText(f"Training on {self.device_text}" + (f" ({notes})" if notes else ""))
+
+    @Slot(dict)
+    def _on_worker_batch_done(self, m: dict) -> None:
+        self._last_batch = m
+        epoch = int(m.get("epoch", 1))
+        batch = int(m.get("batch", 0))
+        x = (epoch - 1) + batch / self._batches_per_epoch
+        if m.get("batch_loss") is not None:
+            self.plots.add_batch(x, float(m["batch_loss"]), m.get("accuracy"), m.get("lr"), m.get("samples_per_sec"))
+        total = self._epochs * self._batches_per_epoch
+        done = (epoch - 1) * self._batches_per_epoch + batch
+        self.progress.setValue(int(1000 * done / max(1, total)))
+        sps = m.get("samples_per_sec") or 0.0
+        self.progress.setFormat(
+            f"Epoch {epoch}/{self._epochs} · batch {batch}/{self._batches_per_epoch} · ETA {_fmt_eta(m.get('eta_s'))} · {sps:,.0f} samples/s · {getattr(self, 'device_text', '')}"
+        )
+
+    @Slot(dict)
+    def _on_worker_epoch_done(self, row: dict) -> None:
+        self.plots.add_epoch(row.get("epoch", 0), row)
+        self.epoch_done.emit(row)
+
+    @Slot(bool)
+    def _on_worker_paused_changed(self, paused: bool) -> None:
+        self.status.setText("Paused" if paused else f"Training on {getattr(self, 'device_text', '')}")
+
+    @Slot(dict)
+    def _on_worker_finished(self, summary: dict) -> None:
+        self.controller.shutdown()
+        self.plots.redraw()
+        self.last_summary = summary
+        self._set_running(False)
+        reason = summary.get("stop_reason", "finished")
+        text = STOP_TEXT.get(reason, reason)
+        best = summary.get("best_val_accuracy")
+        test = summary.get("test_accuracy")
+        parts = [text]
+        if best is not None:
+            parts.append(f"best validation accuracy {best:.1%}")
+        if test is not None:
+            parts.append(f"test accuracy {test:.1%}")
+        if self.run_dir:
+            parts.append(f"run folder {self.run_dir}")
+        self.status.setText(" · ".join(parts))
+        self.progress.setFormat(text if reason != "finished" else "Finished")
+        if reason == "finished":
+            self.progress.setValue(1000)
+        self.run_finished.emit(summary)
+
+    @Slot(str, str)
+    def _on_worker_failed(self, message: str, details: str) -> None:
+        self.controller.shutdown()
+        self._set_running(False)
+        self.status.setText(message)
+        self.progress.setFormat("Error")
+        self.run_failed.emit(message, details)

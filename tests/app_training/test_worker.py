@@ -1,0 +1,83 @@
+"""The Qt worker drives the real Trainer in a QThread: signals arrive, pause/resume/stop act within
+a batch, errors become a signal (not a crash), and the thread is always joined."""
+import pytest
+
+from cnn_studio.app.training.worker import TrainingController, TrainingWorker
+from cnn_studio.core import templates
+from cnn_studio.data import DataConfig, load_dataset
+from cnn_studio.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    cfg = DataConfig(source="shapes", shapes_train=512, shapes_test=128, height=16, width=16, channels=3)
+    bundle = load_dataset(cfg)
+    graph = templates.build("tinyvgg", (3, 16, 16), bundle.num_classes)
+    return cfg, graph
+
+
+def _collect(worker):
+    got = {"batches": [], "epochs": [], "maps": [], "started": [], "finished": [], "failed": [], "paused": []}
+    worker.batch_done.connect(got["batches"].append)
+    worker.epoch_done.connect(got["epochs"].append)
+    worker.feature_maps.connect(lambda e, m: got["maps"].append((e, m)))
+    worker.started.connect(got["started"].append)
+    worker.finished.connect(got["finished"].append)
+    worker.failed.connect(lambda msg, det: got["failed"].append((msg, det)))
+    worker.paused_changed.connect(got["paused"].append)
+    return got
+
+
+def test_run_to_the_end_with_live_signals(qtbot, tiny, tmp_path):
+    cfg, graph = tiny
+    ctl = TrainingController()
+    worker = TrainingWorker(graph.to_config(), cfg, TrainConfig(epochs=2, batch_size=64, metrics_interval=0.0), str(tmp_path / "run"))
+    got = _collect(worker)
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        ctl.start(worker)
+    assert ctl.shutdown() and ctl.thread is None
+    assert got["failed"] == []
+    assert got["started"][0]["epochs"] == 2 and got["started"][0]["device"] == "cpu"
+    assert [e["epoch"] for e in got["epochs"]] == [1, 2]
+    assert all("val_accuracy" in e for e in got["epochs"])
+    assert got["batches"] and all(isinstance(b["loss"], float) for b in got["batches"] if "loss" in b)
+    snap_epochs = [e for e, _ in got["maps"]]
+    assert snap_epochs[:3] == [0, 1, 2]  # a snapshot before training and after each epoch
+    maps = got["maps"][-1][1]
+    assert maps["conv_1_1"].shape == (10, 14, 14)
+    assert got["finished"][0]["stop_reason"] == "finished"
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_pause_resume_and_stop_from_the_gui_thread(qtbot, tiny, tmp_path):
+    cfg, graph = tiny
+    ctl = TrainingController()
+    worker = TrainingWorker(graph.to_config(), cfg, TrainConfig(epochs=50, batch_size=32, metrics_interval=0.0), str(tmp_path / "run"))
+    got = _collect(worker)
+    with qtbot.waitSignal(worker.batch_done, timeout=120_000):
+        ctl.start(worker)
+    with qtbot.waitSignal(worker.paused_changed, timeout=10_000):
+        worker.request_pause()
+    steps = worker.trainer.state.global_step
+    qtbot.wait(300)
+    assert worker.trainer.state.global_step <= steps + 1  # paused within one batch
+    with qtbot.waitSignal(worker.paused_changed, timeout=10_000):
+        worker.request_resume()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        ctl.stop()
+    assert got["paused"] == [True, False]
+    assert got["finished"][0]["stop_reason"] == "stopped_by_user"
+    assert ctl.shutdown() and ctl.thread is None
+
+
+def test_an_error_in_training_becomes_a_signal(qtbot, tiny, tmp_path):
+    cfg, _ = tiny
+    wrong = templates.build("tinyvgg", (3, 16, 16), 3)  # class count does not match the data
+    ctl = TrainingController()
+    worker = TrainingWorker(wrong.to_config(), cfg, TrainConfig(epochs=1), str(tmp_path / "run"))
+    got = _collect(worker)
+    with qtbot.waitSignal(worker.failed, timeout=120_000):
+        ctl.start(worker)
+    msg, details = got["failed"][0]
+    assert "classes" in msg and "Traceback" in details
+    assert ctl.shutdown() and ctl.thread is None
