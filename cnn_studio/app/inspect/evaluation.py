@@ -68,8 +68,7 @@ class EvaluationView(DialogsMixin, QWidget):
         super().__init__(parent)
         self.setObjectName("evaluation_view")
         self._imodel: InspectModel | None = None
-        self._runner = runner or JobRunner(self, "cnn-studio-evaluation")
-        self._own_runner = runner is None
+        self._init_runner(runner, "cnn-studio-evaluation")
         self._runner.progress.connect(self._on_runner_progress)
         self._auto = auto_evaluate
         self.result: EvalResult | None = None
@@ -543,24 +542,7 @@ class EvaluationView(DialogsMixin, QWidget):
 
     def save_png(self, path: str) -> str | None:
         """The confusion matrix and the per-class table, as shown."""
-        if self.confusion is None:
-            self.show_error("Nothing to save yet")
-            return None
-        try:
-            save_widget_png(self.top, path)
-        except Exception as e:
-            self.show_error(str(e))
-            return None
-        self.status.setText(f"Saved {path}")
-        return path
-
-    def shutdown(self) -> None:
-        if self._own_runner:
-            self._runner.shutdown()
-
-    def closeEvent(self, ev):
-        self.shutdown()
-        super().closeEvent(ev)
+        return self._write_png(lambda p: save_widget_png(self.top, p), path, ready=self.confusion is not None)
 
     def wait_idle(self, timeout_ms: int = 60_000) -> bool:
         return self._runner.wait_idle(timeout_ms)

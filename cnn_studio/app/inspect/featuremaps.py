@@ -66,8 +66,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         super().__init__(parent)
         self.setObjectName("feature_map_view")
         self._imodel: InspectModel | None = None
-        self._runner = runner or JobRunner(self, "cnn-studio-featuremaps")
-        self._own_runner = runner is None
+        self._init_runner(runner, "cnn-studio-featuremaps")
         self._node: str | None = None
         self._input = None  # uint8 (C, H, W) tensor
         self._input_label: int | None = None
@@ -947,27 +946,10 @@ class FeatureMapView(DialogsMixin, QWidget):
 
     def save_png(self, path: str) -> str | None:
         """Write the channel grid as shown (same colours and scaling) to ``path``."""
-        if self.grid_rgb is None:
-            self.show_error("Nothing to save yet")
-            return None
-        try:
-            _render().save_png(self.grid_rgb, path)
-        except Exception as e:
-            self.show_error(str(e))
-            return None
-        self.status.setText(f"Saved {path}")
-        return path
+        return self._write_png(lambda p: _render().save_png(self.grid_rgb, p), path, ready=self.grid_rgb is not None)
 
     # ================================================================================ teardown
     def shutdown(self) -> None:
         """Stop background work (call before the widget goes away)."""
         self._live_timer.stop()
-        if self._own_runner:
-            self._runner.shutdown()
-
-    def closeEvent(self, ev):
-        self.shutdown()
-        super().closeEvent(ev)
-
-    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
-        return self._runner.wait_idle(timeout_ms)
+        super().shutdown()

@@ -50,8 +50,7 @@ class FiltersView(DialogsMixin, QWidget):
         super().__init__(parent)
         self.setObjectName("filters_view")
         self._imodel: InspectModel | None = None
-        self._runner = runner or JobRunner(self, "cnn-studio-filters")
-        self._own_runner = runner is None
+        self._init_runner(runner, "cnn-studio-filters")
         self._node: str | None = None
         self._input = None
         self.mode = "rgb"
@@ -361,28 +360,9 @@ class FiltersView(DialogsMixin, QWidget):
 
     def save_png(self, path: str, whole_view: bool = False) -> str | None:
         """The kernel tiles at their pixel size (``whole_view``: the view with its histograms)."""
-        try:
-            if whole_view:
-                return save_widget_png(self, path)
-            if self.grid_rgb is None:
-                self.show_error("Nothing to save yet")
-                return None
-            from ...inspection.render import save_png
+        if whole_view:
+            return self._write_png(lambda p: save_widget_png(self, p), path)
+        from ...inspection.render import save_png
 
-            save_png(self.grid_rgb, path)
-        except Exception as e:
-            self.show_error(str(e))
-            return None
-        self.status.setText(f"Saved {path}")
-        return path
+        return self._write_png(lambda p: save_png(self.grid_rgb, p), path, ready=self.grid_rgb is not None)
 
-    def shutdown(self) -> None:
-        if self._own_runner:
-            self._runner.shutdown()
-
-    def closeEvent(self, ev):
-        self.shutdown()
-        super().closeEvent(ev)
-
-    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
-        return self._runner.wait_idle(timeout_ms)

@@ -107,8 +107,7 @@ class InferenceView(DialogsMixin, QWidget):
         super().__init__(parent)
         self.setObjectName("inference_view")
         self._imodel: InspectModel | None = None
-        self._runner = runner or JobRunner(self, "cnn-studio-inference")
-        self._own_runner = runner is None
+        self._init_runner(runner, "cnn-studio-inference")
         self.inputs: list[tuple[str, object]] = []  # (name, uint8 (C, H, W) tensor)
         self.current: int | None = None
         self.target: int | None = None  # None: top-1
@@ -446,24 +445,5 @@ class InferenceView(DialogsMixin, QWidget):
 
     def save_png(self, path: str) -> str | None:
         """The input, Grad-CAM, saliency and top-5 bars as shown."""
-        if self.topk is None:
-            self.show_error("Nothing to save yet")
-            return None
-        try:
-            save_widget_png(self.result_box, path)
-        except Exception as e:
-            self.show_error(str(e))
-            return None
-        self.status.setText(f"Saved {path}")
-        return path
+        return self._write_png(lambda p: save_widget_png(self.result_box, p), path, ready=self.topk is not None)
 
-    def shutdown(self) -> None:
-        if self._own_runner:
-            self._runner.shutdown()
-
-    def closeEvent(self, ev):
-        self.shutdown()
-        super().closeEvent(ev)
-
-    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
-        return self._runner.wait_idle(timeout_ms)

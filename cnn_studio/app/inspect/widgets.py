@@ -408,7 +408,40 @@ def caption(text: str = "", bold: bool = False) -> QLabel:
 
 
 class DialogsMixin:
-    """File dialogs behind overridable methods, so tests give paths instead of driving modal loops."""
+    """What every inspection view shares: file dialogs behind overridable methods (tests give paths
+    instead of driving modal loops), its background job runner and teardown, and writing a PNG
+    with the outcome on the view's status line."""
+
+    def _init_runner(self, runner, name: str) -> None:
+        from .jobs import JobRunner
+
+        self._runner = runner or JobRunner(self, name)
+        self._own_runner = runner is None
+
+    def shutdown(self) -> None:
+        """Stop background work (call before the widget goes away)."""
+        if self._own_runner:
+            self._runner.shutdown()
+
+    def closeEvent(self, ev):
+        self.shutdown()
+        super().closeEvent(ev)
+
+    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
+        return self._runner.wait_idle(timeout_ms)
+
+    def _write_png(self, write, path: str, ready: bool = True) -> str | None:
+        """Run ``write(path)``; report "nothing to save" or the error on the status line."""
+        if not ready:
+            self.show_error("Nothing to save yet")
+            return None
+        try:
+            write(path)
+        except Exception as e:
+            self.show_error(str(e))
+            return None
+        self.status.setText(f"Saved {path}")
+        return path
 
     def get_open_paths(self, caption_text: str = "Open images", filter_text: str = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)") -> list[str]:
         paths, _ = QFileDialog.getOpenFileNames(self, caption_text, "", filter_text)  # type: ignore[arg-type]
