@@ -291,10 +291,19 @@ class EvaluationView(DialogsMixin, QWidget):
         cm = row.get("confusion_matrix")
         if not cm:
             return
+        if not self.isVisible():  # a hidden tab: keep the newest and draw it when shown
+            self._pending_epoch = row
+            return
+        self._pending_epoch = None
         self.set_confusion(np.asarray(cm, dtype=np.int64))
         ep = row.get("epoch")
         acc = float(np.trace(self.confusion) / self.confusion.sum()) if self.confusion.sum() else 0.0
         self.summary.setText(f"Validation after epoch {ep}: accuracy {100 * acc:.2f}% on {int(self.confusion.sum()):,} samples (live)")
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if getattr(self, "_pending_epoch", None) is not None:
+            self.update_from_epoch(self._pending_epoch)
 
     @Slot(dict)
     def _on_training_epoch_done(self, row: dict) -> None:

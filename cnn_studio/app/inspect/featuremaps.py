@@ -711,15 +711,22 @@ class FeatureMapView(DialogsMixin, QWidget):
         if self._imodel is None and new_nodes:
             self._fill_layers()
         if self._slider_epoch() is None and (self._node in maps):
-            if epoch < 0:
+            if epoch < 0 or not self.isVisible():  # hidden: render once shown (showEvent)
                 self._live_dirty = True
-                if not self._live_timer.isActive():
+                if self.isVisible() and not self._live_timer.isActive():
                     self._live_timer.start()
             else:
                 self._refresh()
 
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self._live_dirty:
+            self._live_timer.start()
+
     @Slot()
     def _on_live_timer_timeout(self) -> None:
+        if not self.isVisible():  # nothing to paint for: keep the data, draw when shown
+            return
         if self._live_dirty:
             self._live_dirty = False
             if self._slider_epoch() is None:
