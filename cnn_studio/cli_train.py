@@ -247,6 +247,9 @@ def register(subparsers) -> None:
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     s.add_argument("--workers", type=_int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
     s.add_argument("--threads", type=_int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
+    s.add_argument("--distributed", action="store_true",
+                   help="one process of a torchrun job (DistributedDataParallel; --batch-size is the global batch); "
+                        "see docs/distributed.md")
     s.set_defaults(func=cmd_train)
 
 
@@ -352,9 +355,25 @@ def _prepare_new_run(args):
 
 
 def cmd_train(args) -> int:
+    if not getattr(args, "distributed", False):
+        return _cmd_train(args, None)
+    from .training.distributed import distributed_session, torchrun_env
+
+    if torchrun_env() is None:
+        raise UsageError("--distributed needs the torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); "
+                         "launch with: torchrun --nproc_per_node=N -m cnn_studio train ... --distributed")
+    with distributed_session(args.device) as info:
+        return _cmd_train(args, info)
+
+
+def _cmd_train(args, dist_info) -> int:
     from .training import Trainer
 
-    progress = _progress_callback()
+    main = dist_info is None or dist_info.rank == 0  # under torchrun only rank 0 prints
+    if dist_info is not None:
+        from .training.distributed import DistributedTrainer as Trainer
+    progress = _progress_callback() if main else None
+    cbs = [progress] if progress is not None else []
     if args.resume:
         if args.model:
             raise UsageError("give either MODEL or --resume RUN_DIR, not both (a resumed run keeps its model)")
@@ -376,10 +395,10 @@ def cmd_train(args) -> int:
             d = load_checkpoint(args.resume).get("data")
             if d is not None:
                 data = DataConfig.from_dict({**d, "workers": args.workers})
-        trainer = Trainer.from_run(args.resume, epochs=args.epochs, callbacks=[progress], data=data, **overrides)
+        trainer = Trainer.from_run(args.resume, epochs=args.epochs, callbacks=cbs, data=data, **overrides)
     else:
         graph, bundle, data_config, cfg = _prepare_new_run(args)
-        trainer = Trainer(graph, bundle, cfg, run_dir=args.out, callbacks=[progress], data_config=data_config)
+        trainer = Trainer(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config)
 
     interrupted = threading.Event()
 
@@ -388,28 +407,39 @@ def cmd_train(args) -> int:
             raise KeyboardInterrupt
         interrupted.set()
         trainer.request_stop()
+        if not main:
+            return
         try:
             sys.stderr.write("\nstopping after the current batch (Ctrl+C again to abort without saving)...\n")
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
 
-    old = None
+    old = old_term = None
     if threading.current_thread() is threading.main_thread():
         old = signal.signal(signal.SIGINT, on_sigint)
+        if dist_info is not None:  # torchrun stops its workers with SIGTERM: stop cleanly, with a checkpoint
+            old_term = signal.signal(signal.SIGTERM, lambda signum, frame: trainer.request_stop())
     try:
         summary = trainer.fit()
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    _print_summary(summary)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if main:
+        _print_summary(summary)
     reason = summary["stop_reason"]
     if reason == "stopped_by_user":
-        run = summary["run_dir"]
-        print(f"interrupted; continue with: cnn-studio train --resume {_quote(run)} --epochs {summary['epochs']}", file=sys.stderr)
+        if main:
+            run = summary["run_dir"]
+            launch = "torchrun --nproc_per_node=N -m cnn_studio train" if dist_info is not None else "cnn-studio train"
+            tail = " --distributed" if dist_info is not None else ""
+            print(f"interrupted; continue with: {launch} --resume {_quote(run)} --epochs {summary['epochs']}{tail}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted.is_set() else 0
     if reason == "nan_loss":
-        print("cnn-studio: training stopped: the loss became NaN/inf; try a lower --lr", file=sys.stderr)
+        if main:
+            print("cnn-studio: training stopped: the loss became NaN/inf; try a lower --lr", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
 

@@ -10,9 +10,11 @@ from .metrics import evaluate
 from .optim import DeviceError, resolve_device
 from .rundir import METRIC_COLUMNS, RunDir, RunDirError, new_run_path
 from .trainer import Trainer, TrainingError
+from .distributed import DistributedError, DistributedTrainer, distributed_session, init_distributed, shutdown_distributed
 
 __all__ = [
     "Trainer", "TrainConfig", "TrainConfigError", "TrainingError", "Callback", "CallbackList", "State", "STOP_REASONS",
     "evaluate", "load_checkpoint", "save_checkpoint", "CheckpointError", "RunDir", "RunDirError", "new_run_path",
     "METRIC_COLUMNS", "resolve_device", "DeviceError", "OPTIMIZERS", "SCHEDULES", "MONITORS",
+    "DistributedTrainer", "DistributedError", "init_distributed", "shutdown_distributed", "distributed_session",
 ]
