@@ -1,0 +1,358 @@
+"""Training inside the desktop app: GUI responsiveness, throughput against the headless Trainer, memory.
+
+Runs the real app path: a shown ``MainWindow`` (offscreen by default) with its Training panel, the
+live curves dock and the feature-map view (a conv layer selected, so live maps refresh during the
+run); the run is started with ``TrainingFeature.train()`` exactly as the Train button does, with the
+data settings replaced by a sized built-in ``shapes`` set. Three figures (issue 5):
+
+1. Event-loop latency during training: a 10 ms precise ``QTimer`` in the GUI thread records how late
+   each tick is (actual interval minus 10 ms), from the run's start to its end. Goals: p99 < 30 ms,
+   max < 100 ms.
+2. Training samples/s in the app against the headless ``Trainer`` (same graph, data, batch size 64,
+   settings, torch threads, epochs). Samples/s is the Trainer's own training-only figure of each
+   epoch row (``samples_per_sec``: optimizer steps only; data loading, torch import, validation and
+   checkpoints are outside it), taken over the epochs after the first (warm-up). Headless and app
+   runs alternate in back-to-back pairs (order swapped each pair); the headline is the median of the
+   per-pair ratios app/headless. Goal >= 0.93.
+3. Resident memory over many training steps in the app (lenet5, batch 8): VmRSS after the first
+   epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
+   (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
+
+    python benchmarks/app_training.py               # lenet5 + tinyvgg, 3 pairs, 3000 steps of memory run
+    python benchmarks/app_training.py --steps 20000 # the memory figure over 20,000 steps
+    python benchmarks/app_training.py --quick       # a few seconds' smoke run
+    python benchmarks/app_training.py --json        # also JSON lines (one per report)
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_HOME = tempfile.TemporaryDirectory(prefix="cnn-studio-bench-")
+os.environ["CNN_STUDIO_HOME"] = _HOME.name  # runs, settings and autosaves go here, never the user's
+
+from _util import report  # noqa: E402
+
+THREADS = 2
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return math.nan
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, math.ceil(q / 100.0 * len(s)) - 1))
+    return s[k]
+
+
+def train_sps(rows: list[dict]) -> float:
+    """Training-only samples/s over the epochs after the first (the first is warm-up)."""
+    rows = [r for r in rows if r.get("samples_per_sec")]
+    use = rows[1:] if len(rows) > 1 else rows
+    if not use:
+        return math.nan
+    # equal samples per epoch: the time-weighted mean is the harmonic mean of the rates
+    return len(use) / sum(1.0 / float(r["samples_per_sec"]) for r in use)
+
+
+class LatencyProbe:
+    """A 10 ms precise timer in the GUI thread; records the lateness of each tick while armed."""
+
+    def __init__(self, interval_ms: int = 10):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.interval = interval_ms / 1000.0
+        self.late_ms: list[float] = []
+        self.armed = False
+        self._prev = None
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.armed and self._prev is not None:
+            self.late_ms.append(max(0.0, (now - self._prev - self.interval) * 1000.0))
+        self._prev = now
+
+    def arm(self, on: bool) -> None:
+        self.armed = on
+        self._prev = None
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+class AppSession:
+    """A shown main window holding ``graph``, ready to train it through the Train action."""
+
+    def __init__(self, app, manager, graph, probe: LatencyProbe):
+        from cnn_studio.app.mainwindow import MainWindow
+
+        self.app = app
+        self.probe = probe
+        self.window = w = MainWindow(graph=graph, theme_manager=manager, autosave_interval_s=3600.0)
+        w.resize(1400, 900)
+        w.show()
+        self._pump(0.5)
+        feat = w.training
+        self.rows: list[dict] = []
+        self.summary: dict | None = None
+        self.failure: str | None = None
+        self.on_epoch = None  # extra callable(row)
+        feat.panel.epoch_done.connect(self._on_epoch_done)
+        feat.panel.run_finished.connect(self._on_run_finished)
+        feat.panel.run_failed.connect(self._on_run_failed)
+        feat.panel.run_started.connect(self._on_run_started)
+        # the feature-map view follows the selected node: select the first conv layer so the live
+        # maps of the pinned sample refresh during the run, as when a user watches them
+        conv = [n.id for n in graph.nodes.values() if "conv" in str(getattr(n, "type", "")).lower()] if hasattr(graph, "nodes") else []
+        if conv:
+            w.select_nodes([conv[0]])
+        if w.inspect is not None and "Feature maps" in getattr(w.inspect, "docks", {}):
+            w.inspect.docks["Feature maps"].raise_()
+
+    def _pump(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self.app.processEvents()
+            time.sleep(0.005)
+
+    def _on_run_started(self) -> None:
+        # the probe counts from the trainer's start (data loaded, model built) to the run's end
+        worker = self.window.training.panel.worker
+        if worker is not None:
+            worker.started.connect(self._on_worker_started)
+
+    def _on_worker_started(self, _info: dict) -> None:
+        self.probe.arm(True)
+
+    def _on_epoch_done(self, row: dict) -> None:
+        self.rows.append(dict(row))
+        if self.on_epoch is not None:
+            self.on_epoch(row)
+
+    def _on_run_finished(self, summary: dict) -> None:
+        self.summary = dict(summary)
+        self.probe.arm(False)
+        self._loop.quit()
+
+    def _on_run_failed(self, message: str, details: str) -> None:
+        self.failure = f"{message}\n{details}"
+        self.probe.arm(False)
+        self._loop.quit()
+
+    def train(self, data_config, train_settings: dict, timeout_s: float = 3600.0) -> dict:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        feat = self.window.training
+        feat.panel.settings.set_config(train_settings)
+        feat.data_panel.data_config = lambda: data_config  # a sized shapes set, not the panel's default
+        self.rows, self.summary, self.failure = [], None, None
+        self._loop = QEventLoop()
+        if not feat.train():
+            raise RuntimeError("the app refused to start training (see the window's message)")
+        if self.summary is None and self.failure is None:
+            QTimer.singleShot(int(timeout_s * 1000), self._loop.quit)
+            self._loop.exec()
+        if self.failure:
+            raise RuntimeError("training failed in the app: " + self.failure)
+        if self.summary is None:
+            raise RuntimeError("training in the app did not finish in time")
+        self._pump(0.05)
+        return self.summary
+
+    def close(self) -> None:
+        w = self.window
+        if w.training is not None:
+            w.training.panel.shutdown()
+        w._closing_ok = True
+        w.close()
+        w.deleteLater()
+        self._pump(0.1)
+
+
+def headless_run(graph, bundle, train_settings: dict, run_dir: Path) -> tuple[float, dict]:
+    from cnn_studio.training import TrainConfig, Trainer
+
+    cfg = TrainConfig.from_dict({**train_settings, "metrics_interval": 0.1})  # as the panel builds it
+    t = Trainer(graph.to_config(), bundle, cfg, run_dir)
+    t.fit()
+    return train_sps(list(t.state.history)), t.summary
+
+
+def data_config(n_train: int, seed: int = 0):
+    from cnn_studio.data import DataConfig
+
+    return DataConfig(source="shapes", shapes_train=n_train, shapes_test=0, channels=3, height=32, width=32,
+                      val_fraction=0.1, seed=seed)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="lenet5,tinyvgg")
+    p.add_argument("--pairs", type=int, default=3, help="headless/app pairs per model (default 3)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps of the memory run (default 3000; the goal is stated for 20000)")
+    p.add_argument("--memory-batch-size", type=int, default=8)
+    p.add_argument("--quick", action="store_true", help="a few seconds: lenet5, 1 pair, tiny data, 300 memory steps")
+    p.add_argument("--json", action="store_true", help="also print one JSON line per report")
+    args = p.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(THREADS)
+    seen = []
+    th = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    th.start()
+    th.join()
+
+    from cnn_studio.app.main import create_application
+    from cnn_studio.app.training.worker import prepare_torch
+    from cnn_studio.core import templates
+    from cnn_studio.data import load_dataset
+
+    prepare_torch()  # the app does this before its first run too; not part of any figure
+    app, manager = create_application([sys.argv[0]])
+    probe = LatencyProbe(10)
+    runs_root = Path(_HOME.name) / "headless"
+
+    models = ["lenet5"] if args.quick else [m.strip() for m in args.models.split(",") if m.strip()]
+    pairs = 1 if args.quick else args.pairs
+    # sizes per model: ~1-3 s per epoch on an idle 2-core machine; 2 epochs (the first is warm-up)
+    sizes = {"lenet5": (4000, 3), "tinyvgg": (1500, 2)}
+    if args.quick:
+        sizes = {"lenet5": (600, 2)}
+    settings_base = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "schedule": "constant",
+                     "early_stopping": False, "seed": 0, "device": "cpu"}
+    print(f"torch {torch.__version__}, {THREADS} thread(s) (a new thread sees {seen[0]}), batch 64, "
+          f"{pairs} pair(s) per model, platform {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} CPU(s)", flush=True)
+
+    all_ok = True
+    for name in models:
+        n_train, epochs = sizes.get(name, (2000, 2))
+        dc = data_config(n_train)
+        bundle = load_dataset(dc)
+        graph = templates.build(name, (3, 32, 32), int(bundle.num_classes))
+        settings = dict(settings_base, epochs=epochs)
+        session = AppSession(app, manager, graph, probe)
+        head, appv, late = [], [], []
+        try:
+            # warm-up of both paths (allocator, oneDNN kernels), not timed
+            headless_run(graph, bundle, dict(settings, epochs=1), runs_root / f"{name}-warm")
+            session.train(dc, dict(settings, epochs=1))
+            for i in range(pairs):
+                order = ("headless", "app") if i % 2 == 0 else ("app", "headless")
+                for side in order:
+                    if side == "headless":
+                        sps, _ = headless_run(graph, bundle, settings, runs_root / f"{name}-{i}")
+                        head.append(sps)
+                    else:
+                        probe.late_ms = []
+                        session.train(dc, settings)
+                        appv.append(train_sps(session.rows))
+                        late.extend(probe.late_ms)
+                print(f"  {name} pair {i + 1}: headless {head[-1]:.0f}/s, app {appv[-1]:.0f}/s, ratio {appv[-1] / head[-1]:.3f}", flush=True)
+        finally:
+            session.close()
+        ratios = [a / h for a, h in zip(appv, head)]
+        fig = {
+            "model": name,
+            "train_samples_per_epoch": len(bundle.train.y),
+            "epochs_per_run": epochs,
+            "headless_samples_per_sec_median": statistics.median(head),
+            "app_samples_per_sec_median": statistics.median(appv),
+            "ratio_app_over_headless": statistics.median(ratios),
+            "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
+            "latency_ticks": len(late),
+            "latency_median_ms": statistics.median(late) if late else math.nan,
+            "latency_p99_ms": pct(late, 99),
+            "latency_max_ms": max(late) if late else math.nan,
+        }
+        goals = {"ratio_app_over_headless": ">= 0.93", "latency_p99_ms": "< 30", "latency_max_ms": "< 100"}
+        report(f"app_training_{name}", fig, goals)
+        all_ok &= fig["ratio_app_over_headless"] >= 0.93 and fig["latency_p99_ms"] < 30 and fig["latency_max_ms"] < 100
+
+    # ---- memory over many steps (lenet5, small batch) -------------------------------------------
+    steps = 300 if args.quick else args.steps
+    bs = args.memory_batch_size
+    n_train = 2000 if not args.quick else 400
+    dc = data_config(n_train)
+    bundle = load_dataset(dc)
+    per_epoch = math.ceil(len(bundle.train.y) / bs)
+    epochs = 1 + max(1, math.ceil(steps / per_epoch))  # epoch 1 is the warm-up
+    graph = templates.build("lenet5", (3, 32, 32), int(bundle.num_classes))
+    session = AppSession(app, manager, graph, probe)
+    marks: dict = {"peak": 0.0}
+
+    def on_epoch(row):
+        r = rss_mb()
+        marks["peak"] = max(marks["peak"], r)
+        if int(row.get("epoch", 0)) == 1:
+            marks["warm"] = r
+        marks["end_epoch"] = r
+
+    from PySide6.QtCore import QTimer
+
+    sampler = QTimer()
+    sampler.setInterval(500)
+    sampler.timeout.connect(lambda: marks.__setitem__("peak", max(marks["peak"], rss_mb())))
+    sampler.start()
+    session.on_epoch = on_epoch
+    probe.late_ms = []
+    t0 = time.perf_counter()
+    try:
+        summary = session.train(dc, dict(settings_base, batch_size=bs, epochs=epochs))
+        marks["end"] = rss_mb()
+    finally:
+        sampler.stop()
+        session.close()
+    wall = time.perf_counter() - t0
+    late = probe.late_ms
+    measured = int(summary.get("global_step", 0)) - per_epoch
+    fig = {
+        "model": "lenet5",
+        "batch_size": bs,
+        "steps_total": int(summary.get("global_step", 0)),
+        "steps_measured_after_warmup": measured,
+        "epochs": epochs,
+        "rss_after_warmup_mb": marks.get("warm", math.nan),
+        "rss_end_mb": marks["end"],
+        "rss_peak_mb": marks["peak"],
+        "rss_growth_mb": marks["end"] - marks.get("warm", math.nan),
+        "run_wall_s": wall,
+        "latency_median_ms": statistics.median(late) if late else math.nan,
+        "latency_p99_ms": pct(late, 99),
+        "latency_max_ms": max(late) if late else math.nan,
+    }
+    goal = "< 50 (over 20000 steps)" if measured < 20000 else "< 50"
+    report("app_training_memory", fig, {"rss_growth_mb": goal, "latency_p99_ms": "< 30", "latency_max_ms": "< 100"})
+    if measured < 20000:
+        print(f"  (memory measured over {measured} steps; run with --steps 20000 for the goal's length)")
+    all_ok &= fig["rss_growth_mb"] < 50
+    probe.stop()
+    print(f"goals {'met' if all_ok else 'NOT all met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
