@@ -368,10 +368,10 @@ def cmd_train(args) -> int:
 
 def _cmd_train(args, dist_info) -> int:
     from .training import Trainer
+    from .training.distributed import DistributedTrainer
 
     main = dist_info is None or dist_info.rank == 0  # under torchrun only rank 0 prints
-    if dist_info is not None:
-        from .training.distributed import DistributedTrainer as Trainer
+    trainer_cls = DistributedTrainer if dist_info is not None else Trainer
     progress = _progress_callback() if main else None
     cbs = [progress] if progress is not None else []
     if args.resume:
@@ -395,10 +395,10 @@ def _cmd_train(args, dist_info) -> int:
             d = load_checkpoint(args.resume).get("data")
             if d is not None:
                 data = DataConfig.from_dict({**d, "workers": args.workers})
-        trainer = Trainer.from_run(args.resume, epochs=args.epochs, callbacks=cbs, data=data, **overrides)
+        trainer = trainer_cls.from_run(args.resume, epochs=args.epochs, callbacks=cbs, data=data, **overrides)
     else:
         graph, bundle, data_config, cfg = _prepare_new_run(args)
-        trainer = Trainer(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config)
+        trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config)
 
     interrupted = threading.Event()
 
