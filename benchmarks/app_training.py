@@ -192,13 +192,35 @@ class AppSession:
         self._pump(0.1)
 
 
-def headless_run(graph, bundle, train_settings: dict, run_dir: Path) -> tuple[float, dict]:
-    from cnn_studio.training import TrainConfig, Trainer
+_HEADLESS = """
+import json, sys, torch
+torch.set_num_threads({threads})
+from cnn_studio.core import templates
+from cnn_studio.data import DataConfig, load_dataset
+from cnn_studio.training import TrainConfig, Trainer
+dc = DataConfig.from_dict(json.loads(sys.argv[1]))
+bundle = load_dataset(dc)
+graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
+cfg = TrainConfig.from_dict({{**json.loads(sys.argv[3]), "metrics_interval": 0.1}})  # as the panel builds it
+t = Trainer(graph.to_config(), bundle, cfg, sys.argv[4])
+t.fit()
+print(json.dumps([dict(r) for r in t.state.history]))
+"""
 
-    cfg = TrainConfig.from_dict({**train_settings, "metrics_interval": 0.1})  # as the panel builds it
-    t = Trainer(graph.to_config(), bundle, cfg, run_dir)
-    t.fit()
-    return train_sps(list(t.state.history)), t.summary
+
+def headless_run(name: str, dc, train_settings: dict, run_dir: Path) -> tuple[float, dict]:
+    """The headless Trainer as a user runs it (``cnn-studio train``): in its own process's main
+    thread. (Run in this process's main thread, its OpenMP team would compete with the app's
+    training thread and slow the app down — the very effect the app avoids.)"""
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", _HEADLESS.format(threads=THREADS), json.dumps(dc.to_dict()), name, json.dumps(train_settings), str(run_dir)],
+        capture_output=True, text=True, check=True,
+    )
+    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    return train_sps(rows), {}
 
 
 def data_config(n_train: int, seed: int = 0):
@@ -220,18 +242,13 @@ def main(argv=None) -> int:
 
     import torch
 
-    torch.set_num_threads(THREADS)
-    seen = []
-    th = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
-    th.start()
-    th.join()
-
     from cnn_studio.app.main import create_application
-    from cnn_studio.app.training.worker import prepare_torch
+    from cnn_studio.app.training.worker import prepare_torch, training_threads
     from cnn_studio.core import templates
     from cnn_studio.data import load_dataset
 
-    prepare_torch()  # the app does this before its first run too; not part of any figure
+    prepare_torch()  # as the app does before its first run (GUI thread single-threaded); not timed
+    seen = [training_threads()]
     app, manager = create_application([sys.argv[0]])
     probe = LatencyProbe(10)
     runs_root = Path(_HOME.name) / "headless"
@@ -244,7 +261,7 @@ def main(argv=None) -> int:
         sizes = {"lenet5": (600, 2)}
     settings_base = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "schedule": "constant",
                      "early_stopping": False, "seed": 0, "device": "cpu"}
-    print(f"torch {torch.__version__}, {THREADS} thread(s) (a new thread sees {seen[0]}), batch 64, "
+    print(f"torch {torch.__version__}, {THREADS} thread(s) (the app's training thread uses {seen[0]}), batch 64, "
           f"{pairs} pair(s) per model, platform {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} CPU(s)", flush=True)
 
     all_ok = True
@@ -258,13 +275,13 @@ def main(argv=None) -> int:
         head, appv, late = [], [], []
         try:
             # warm-up of both paths (allocator, oneDNN kernels), not timed
-            headless_run(graph, bundle, dict(settings, epochs=1), runs_root / f"{name}-warm")
+            headless_run(name, dc, dict(settings, epochs=1), runs_root / f"{name}-warm")
             session.train(dc, dict(settings, epochs=1))
             for i in range(pairs):
                 order = ("headless", "app") if i % 2 == 0 else ("app", "headless")
                 for side in order:
                     if side == "headless":
-                        sps, _ = headless_run(graph, bundle, settings, runs_root / f"{name}-{i}")
+                        sps, _ = headless_run(name, dc, settings, runs_root / f"{name}-{i}")
                         head.append(sps)
                     else:
                         probe.late_ms = []

@@ -46,6 +46,11 @@ class _JobWorker(QObject):
 
     @Slot(object)
     def run(self, job: _Job) -> None:
+        if not getattr(self, "_torch_single", False):  # keep the training thread's OpenMP team alone
+            from ..training.worker import single_threaded_torch
+
+            single_threaded_torch()
+            self._torch_single = True
         if self._runner._is_stale(job):
             self.skipped.emit(job.id)
             return

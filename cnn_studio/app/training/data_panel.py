@@ -57,6 +57,9 @@ class DataLoadWorker(QObject):
         try:
             from ...core.errors import StudioError
             from ...data import load_dataset
+            from .worker import single_threaded_torch
+
+            single_threaded_torch()  # previews must not start a second OpenMP team (see worker.py)
 
             bundle = load_dataset(self.config, progress=lambda d, t, m="": self.progress.emit(int(d), int(t), str(m)), cancel=self.cancel)
             self.bundle = bundle
