@@ -8,6 +8,7 @@ within one batch.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -51,6 +52,23 @@ def single_threaded_torch() -> None:
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+def lower_thread_priority(niceness: int = 5) -> bool:
+    """Run the calling thread (and the OpenMP workers it starts later, which inherit it) at a
+    lower scheduling priority, so the GUI thread gets a core as soon as it has work: the window
+    stays responsive while training uses whatever CPU the GUI leaves. Linux only; elsewhere a no-op."""
+    import os
+    import threading
+
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+        return True
+    except OSError:
+        return False
 
 
 def training_threads() -> int:
@@ -111,6 +129,7 @@ class _Runner(QObject):
             from ...data import load_dataset
             from ...training import Trainer
 
+            lower_thread_priority()
             # this thread's own intra-op count: the settings' value, else torch's default
             torch.set_num_threads(int(getattr(self.train_config, "num_threads", None) or training_threads()))
 
