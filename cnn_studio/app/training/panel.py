@@ -88,7 +88,7 @@ class TrainingSettings(QWidget):
         self.epochs.setRange(1, 100000)
         self.schedule = QComboBox()
         self.schedule.addItems(SCHEDULES)
-        self.early = QCheckBox("Stop when validation stops improving")
+        self.early = QCheckBox("Stop when no longer improving")
         self.monitor = QComboBox()
         self.monitor.addItems(MONITORS)
         self.patience = QSpinBox()

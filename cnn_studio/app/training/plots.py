@@ -55,8 +55,9 @@ class TrainingPlots(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         titles = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate", "throughput": "Samples / s"}
         first = None
-        for row, key in enumerate(titles):
-            p = self.view.addPlot(row=row, col=0)
+        # a 2x2 grid: the dock is wide and short (loss | accuracy over lr | samples/s)
+        for i, key in enumerate(titles):
+            p = self.view.addPlot(row=i // 2, col=i % 2)
             p.setLabel("left", titles[key])
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setClipToView(True)
@@ -66,8 +67,9 @@ class TrainingPlots(QWidget):
                 p.addLegend(offset=(-10, 5))
             else:
                 p.setXLink(first)
+            if i >= 2:
+                p.setLabel("bottom", "Epoch")
             self.plots[key] = p
-        self.plots["throughput"].setLabel("bottom", "Epoch")
         self._curve("loss_batch", "loss", "train (batch)", COLOURS["train_batch"], 1)
         self._curve("loss_smooth", "loss", "train (smoothed)", COLOURS["train_smooth"], 2)
         self._curve("loss_train", "loss", "train (epoch)", COLOURS["train_epoch"], 2, symbol="o")
