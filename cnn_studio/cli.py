@@ -25,6 +25,34 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def int_at_least(name: str, lo: int):
+    """argparse type: a whole number >= lo, or a one-line UsageError naming the option."""
+
+    def conv(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise UsageError(f"{name} must be a whole number; got '{text}'") from None
+        if v < lo:
+            raise UsageError(f"{name} must be at least {lo}; got '{text}'")
+        return v
+
+    return conv
+
+
+def choice(name: str, options: tuple[str, ...], aliases: dict[str, str] | None = None):
+    """argparse type: one of ``options`` (case-insensitive; ``aliases`` map other spellings)."""
+
+    def conv(text: str) -> str:
+        t = text.strip().lower()
+        t = (aliases or {}).get(t, t)
+        if t not in options:
+            raise UsageError(f"unknown {name} '{text}'; choose one of {', '.join(options)}")
+        return t
+
+    return conv
+
+
 def parse_shape(text: str) -> tuple[int, int, int]:
     parts = text.lower().replace(",", "x").split("x")
     try:

@@ -13,35 +13,10 @@ import json
 import os
 import sys
 
-from .cli import UsageError
+from .cli import UsageError, choice, int_at_least
 
 CMAPS = ("viridis", "inferno", "gray", "coolwarm")
 SPLIT_CHOICES = ("val", "test", "train", "all")
-
-
-def _choice(name: str, options: tuple[str, ...]):
-    def conv(text: str) -> str:
-        t = text.strip().lower()
-        if t == "validation":
-            t = "val"
-        if t not in options:
-            raise UsageError(f"unknown {name} '{text}'; choose one of {', '.join(options)}")
-        return t
-
-    return conv
-
-
-def _int_at_least(name: str, lo: int):
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise UsageError(f"{name} must be a whole number; got '{text}'") from None
-        if v < lo:
-            raise UsageError(f"{name} must be {lo} or more; got '{text}'")
-        return v
-
-    return conv
 
 
 def register(subparsers) -> None:
@@ -56,9 +31,9 @@ def register(subparsers) -> None:
                    help="evaluate on this data set instead of the run's ('shapes', shapes:test=500, a folder or file); "
                    "all of it is used unless it has its own test split")
     s.add_argument("--data-format", metavar="F", help="auto (default), folder, idx, cifar, csv or npz")
-    s.add_argument("--split", type=_choice("split", SPLIT_CHOICES), metavar="SPLIT",
+    s.add_argument("--split", type=choice("split", SPLIT_CHOICES, {"validation": "val"}), metavar="SPLIT",
                    help="val or test (default: test when the data has one, else val); train or all also work")
-    s.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), default=256, metavar="B", help="images per forward pass (default 256)")
+    s.add_argument("--batch-size", type=int_at_least("--batch-size", 1), default=256, metavar="B", help="images per forward pass (default 256)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_evaluate)
 
@@ -70,12 +45,12 @@ def register(subparsers) -> None:
     )
     s.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'cnn-studio train' or the app")
     s.add_argument("--layer", required=True, metavar="NODE", help="node id of the layer, e.g. c1 or conv_1_1")
-    s.add_argument("--sample", type=_int_at_least("--sample", 0), default=None, metavar="N", help="sample number in the split (default 0)")
-    s.add_argument("--split", type=_choice("split", ("val", "test", "train")), default="val", metavar="SPLIT",
+    s.add_argument("--sample", type=int_at_least("--sample", 0), default=None, metavar="N", help="sample number in the split (default 0)")
+    s.add_argument("--split", type=choice("split", ("val", "test", "train"), {"validation": "val"}), default="val", metavar="SPLIT",
                    help="val (default), test or train")
     s.add_argument("--image", metavar="FILE", help="use this image file instead of a data set sample")
     s.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG file to write")
-    s.add_argument("--cmap", type=_choice("colour map", CMAPS), default="viridis", metavar="NAME",
+    s.add_argument("--cmap", type=choice("colour map", CMAPS), default="viridis", metavar="NAME",
                    help="viridis (default), inferno, gray or coolwarm")
     s.add_argument("--shared-scale", action="store_true", help="one colour scale for all channels (default: each its own)")
     s.set_defaults(func=cmd_featuremaps)

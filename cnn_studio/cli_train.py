@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-from .cli import UsageError
+from .cli import UsageError, choice, int_at_least
 
 EXIT_INTERRUPTED = 130
 EXIT_DIVERGED = 1
@@ -57,27 +57,6 @@ def _nonneg_float(name: str, hi: float = math.inf):
         if not math.isfinite(v) or v < 0 or v > hi:
             raise UsageError(f"{name} must be a number from 0{'' if hi == math.inf else f' to {hi:g}'}; got '{text}'")
         return v
-    return conv
-
-
-def _int_at_least(name: str, lo: int):
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise UsageError(f"{name} must be a whole number; got '{text}'") from None
-        if v < lo:
-            raise UsageError(f"{name} must be at least {lo}; got '{text}'")
-        return v
-    return conv
-
-
-def _choice(name: str, options: tuple[str, ...]):
-    def conv(text: str) -> str:
-        t = text.strip().lower()
-        if t not in options:
-            raise UsageError(f"unknown {name} '{text}'; choose one of {', '.join(options)}")
-        return t
     return conv
 
 
@@ -223,30 +202,30 @@ def register(subparsers) -> None:
     s.add_argument("--data", metavar="NAME_OR_PATH",
                    help="'shapes' (built-in, default; options like shapes:train=512,test=128,size=16) or a data set folder/file")
     s.add_argument("--data-format", metavar="F", help="auto (default), folder, idx, cifar, csv or npz")
-    s.add_argument("--epochs", type=_int_at_least("--epochs", 1), metavar="N", help="epochs in total (default 10; with --resume: the new total)")
-    s.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), metavar="B", help="batch size (default 64)")
+    s.add_argument("--epochs", type=int_at_least("--epochs", 1), metavar="N", help="epochs in total (default 10; with --resume: the new total)")
+    s.add_argument("--batch-size", type=int_at_least("--batch-size", 1), metavar="B", help="batch size (default 64)")
     s.add_argument("--lr", type=_positive_float("--lr"), metavar="X", help="learning rate (default 0.001)")
-    s.add_argument("--optimizer", type=_choice("optimizer", ("sgd", "adam", "adamw", "rmsprop")), metavar="NAME",
+    s.add_argument("--optimizer", type=choice("optimizer", ("sgd", "adam", "adamw", "rmsprop")), metavar="NAME",
                    help="sgd, adam (default), adamw or rmsprop")
     s.add_argument("--momentum", type=_nonneg_float("--momentum", 1.0), metavar="M", help="momentum for sgd/rmsprop (default 0.9)")
-    s.add_argument("--schedule", type=_choice("schedule", ("constant", "step", "cosine", "onecycle", "plateau")), metavar="NAME",
+    s.add_argument("--schedule", type=choice("schedule", ("constant", "step", "cosine", "onecycle", "plateau")), metavar="NAME",
                    help="learning-rate schedule: constant (default), step, cosine, onecycle or plateau")
     s.add_argument("--weight-decay", type=_nonneg_float("--weight-decay"), metavar="W", help="weight decay (default 0)")
     s.add_argument("--augment", metavar="SPEC", help="training augmentation, e.g. hflip,shift=0.1,zoom=0.1,rotate=10")
-    s.add_argument("--early-stopping", type=_int_at_least("--early-stopping", 1), metavar="PATIENCE",
+    s.add_argument("--early-stopping", type=int_at_least("--early-stopping", 1), metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement of --monitor")
-    s.add_argument("--monitor", type=_choice("monitor", ("val_loss", "val_accuracy")), metavar="M",
+    s.add_argument("--monitor", type=choice("monitor", ("val_loss", "val_accuracy")), metavar="M",
                    help="val_loss (default) or val_accuracy: picks best.pt and drives early stopping")
     s.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
     s.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels (slower on GPU)")
-    s.add_argument("--seed", type=_int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
+    s.add_argument("--seed", type=int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
     s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
                    help="share of the training data held out for validation (default 0.1)")
     s.add_argument("--out", metavar="DIR", help="run folder (default <studio home>/runs/<name>-<time>)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    s.add_argument("--workers", type=_int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
-    s.add_argument("--threads", type=_int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
+    s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
+    s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
     s.add_argument("--distributed", action="store_true",
                    help="one process of a torchrun job (DistributedDataParallel; --batch-size is the global batch); "
                         "see docs/distributed.md")
