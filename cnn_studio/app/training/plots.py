@@ -26,7 +26,7 @@ COLOURS = {
 class TrainingPlots(QWidget):
     """Four stacked plots sharing the x axis (epochs, fractional during an epoch)."""
 
-    def __init__(self, parent=None, fps: float = 15.0, capacity: int = 4000):
+    def __init__(self, parent=None, fps: float = 10.0, capacity: int = 4000):
         super().__init__(parent)
         self.series: dict[str, Series] = {
             name: Series(capacity)
