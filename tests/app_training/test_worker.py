@@ -81,3 +81,60 @@ def test_an_error_in_training_becomes_a_signal(qtbot, tiny, tmp_path):
     msg, details = got["failed"][0]
     assert "classes" in msg and "Traceback" in details
     assert ctl.shutdown() and ctl.thread is None
+
+
+def test_training_thread_keeps_its_torch_threads_when_a_helper_goes_single_threaded(qtbot, tiny, tmp_path, monkeypatch):
+    """torch sets a thread's OpenMP count lazily, from the count last set by *any* thread: a helper
+    thread going single-threaded while the run loads its data must not leave the run with 1 thread."""
+    import threading
+
+    import torch
+    from PySide6.QtCore import Qt
+
+    from cnn_studio.app.training.worker import own_torch_threads, single_threaded_torch
+
+    import cnn_studio.app.training.worker as worker_module
+
+    worker_module.prepare_torch()
+    monkeypatch.setattr(worker_module, "_TRAIN_THREADS", 2)  # as on a 2-core machine, whatever this one has
+    import cnn_studio.data as data_module
+
+    cfg, graph = tiny
+    seen = {}
+    real_load = data_module.load_dataset
+
+    def load_while_a_helper_goes_single_threaded(*args, **kwargs):
+        # in the training thread, before its first torch op: another thread goes single-threaded
+        t = threading.Thread(target=lambda: seen.setdefault("helper", (single_threaded_torch(), torch.get_num_threads())[1]))
+        t.start()
+        t.join()
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(data_module, "load_dataset", load_while_a_helper_goes_single_threaded)
+    ctl = TrainingController()
+    worker = TrainingWorker(graph.to_config(), cfg, TrainConfig(epochs=1, batch_size=64, metrics_interval=0.0), str(tmp_path / "run"))  # threads: the app default
+    worker.runner.started.connect(lambda *_: seen.setdefault("training", torch.get_num_threads()), Qt.ConnectionType.DirectConnection)
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        ctl.start(worker)
+    assert ctl.shutdown()
+    assert seen["helper"] == 1
+    assert seen["training"] == 2
+
+    # and the helper itself, directly: reading first makes the count final
+    out = []
+    go, done = threading.Event(), threading.Event()
+
+    def run():
+        own_torch_threads(2)
+        go.set()
+        done.wait(10)
+        out.append(torch.get_num_threads())
+
+    t = threading.Thread(target=run)
+    t.start()
+    go.wait(10)
+    single_threaded_torch()
+    torch.set_num_threads(1)
+    done.set()
+    t.join()
+    assert out == [2]

@@ -54,6 +54,22 @@ def single_threaded_torch() -> None:
         torch.set_num_threads(1)
 
 
+def own_torch_threads(n: int) -> int:
+    """Give the calling thread ``n`` intra-op threads for good; returns what torch then reports.
+
+    torch sets a thread's OpenMP thread count lazily, at its first parallel op, to the count *last
+    set by any thread*. A helper thread calling ``single_threaded_torch()`` between this thread's
+    ``set_num_threads(n)`` and its first op would leave it with 1 thread: the first app run after
+    another one trained lenet5 at 60 % speed that way. Reading the count first does the lazy
+    initialisation now, so the ``set_num_threads(n)`` after it is final.
+    """
+    import torch
+
+    torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    return torch.get_num_threads()
+
+
 def lower_thread_priority(niceness: int = 5) -> bool:
     """Run the calling thread (and the OpenMP workers it starts later, which inherit it) at a
     lower scheduling priority, so the GUI thread gets a core as soon as it has work: the window
@@ -123,15 +139,13 @@ class _Runner(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            import torch
-
             from ...core.errors import StudioError
             from ...data import load_dataset
             from ...training import Trainer
 
             lower_thread_priority()
             # this thread's own intra-op count: the settings' value, else torch's default
-            torch.set_num_threads(int(getattr(self.train_config, "num_threads", None) or training_threads()))
+            own_torch_threads(int(getattr(self.train_config, "num_threads", None) or training_threads()))
 
             def progress(done, total, message=""):
                 self.data_progress.emit(int(done), int(total), str(message))
