@@ -69,3 +69,122 @@ def test_plots_export_png(qtbot, tmp_path):
     w.export_png(str(out))
     assert out.stat().st_size > 1000
     w.close()
+
+
+# ---- axis ranges follow the run without pyqtgraph's per-frame auto-range ---------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cnn_studio.app.training.plots import follow_range, nice_ceil  # noqa: E402
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@given(st.floats(min_value=1e-9, max_value=1e9))
+def test_nice_ceil_is_a_small_step_above(v):
+    c = nice_ceil(v)
+    assert c >= v * (1 - 1e-9)
+    assert c <= v * 4 / 3 * (1 + 1e-9)  # at most the widest gap between neighbouring nice numbers (1.5 -> 2)
+    mantissa = c / 10 ** math.floor(math.log10(c) + 1e-12)
+    assert any(abs(mantissa - m) < 1e-6 for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=30))
+def test_follow_range_always_holds_the_data_and_changes_rarely(batches):
+    current = None
+    changes = 0
+    lo, hi = math.inf, -math.inf
+    for a, b in batches:
+        lo, hi = min(lo, a, b), max(hi, a, b)
+        new = follow_range(current, lo, hi)
+        assert new[0] <= min(lo, 0.0) and new[1] >= max(hi, 0.0) and new[1] > new[0]
+        if new != current:
+            changes += 1
+        # a range that still fits is kept as it is
+        assert follow_range(new, lo, hi) == new
+        current = new
+    assert changes <= len(batches)
+
+
+def test_follow_range_keeps_a_falling_loss_steady():
+    current, changes = None, 0
+    for i in range(1000):  # a loss falling from 2.3 to 0.1 (the max stays in the data)
+        hi = 2.3
+        lo = 2.3 * math.exp(-i / 200) + 0.1
+        new = follow_range(current, lo, hi)
+        changes += new != current
+        current = new
+    assert changes == 1 and current == (0.0, 3.0)
+
+
+def _range(plot):
+    (x0, x1), (y0, y1) = plot.vb.viewRange()
+    return x0, x1, y0, y1
+
+
+def test_axes_follow_the_run_until_the_user_zooms(qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from cnn_studio.app.training.plots import TrainingPlots
+
+    w = TrainingPlots(fps=30)
+    qtbot.addWidget(w)
+    w.resize(900, 400)
+    w.show()
+    qtbot.waitExposed(w)
+    w.begin_run(5)
+    x0, x1, _, _ = _range(w.plots["loss"])
+    assert x0 <= 0 < 5 <= x1 < 5.2  # x spans the planned run from its start
+    for i in range(200):
+        w.add_batch(i / 100, 2.0 - i / 200, accuracy=i / 400, lr=0.01, samples_per_s=900.0 + i)
+    w.redraw()
+    for key in ("loss", "lr", "throughput"):
+        _, _, y0, y1 = _range(w.plots[key])
+        lo, hi = w._data_bounds(key)
+        assert y0 <= min(lo, 0) and y1 >= hi
+    assert _range(w.plots["loss"])[1] == x1  # x did not move although the data grew
+    _, _, a0, a1 = _range(w.plots["acc"])
+    assert a0 < 0.01 and 0.99 < a1 < 1.05  # accuracy is always 0..1
+
+    # the user zooms the loss plot with the wheel: it stops following
+    view = w.view
+    centre = view.mapFromScene(w.plots["loss"].vb.sceneBoundingRect().center())
+    ev = QWheelEvent(QPointF(centre), QPointF(view.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, 240),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), ev)
+    zoomed = _range(w.plots["loss"])
+    assert zoomed[1] - zoomed[0] < x1 - x0  # zoomed in
+    assert not w.following("loss")
+    for i in range(200, 400):
+        w.add_batch(i / 100, 5.0, accuracy=0.5, lr=0.01, samples_per_s=900.0)
+    w.redraw()
+    assert _range(w.plots["loss"]) == pytest.approx(zoomed)  # new data do not undo the zoom
+
+    # its "A" button (shown while the mouse is over the plot) follows the run again
+    btn = w.plots["loss"].autoBtn
+    at = view.mapFromScene(btn.sceneBoundingRect().center())
+    qtbot.mouseMove(view.viewport(), centre)
+    qtbot.mouseMove(view.viewport(), at)
+    qtbot.waitUntil(btn.isVisible, timeout=2000)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert w.following("loss")
+    _, x1b, y0, y1 = _range(w.plots["loss"])
+    assert x1b == pytest.approx(x1) and y1 >= 5.0
+    w.close()
+
+
+def test_plots_follow_the_palette(qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from cnn_studio.app.training.plots import TrainingPlots
+
+    w = TrainingPlots()
+    qtbot.addWidget(w)
+    pal = QPalette(w.palette())
+    pal.setColor(QPalette.ColorRole.Base, QColor("#123456"))
+    w.setPalette(pal)
+    assert w.view.backgroundBrush().color().name() == "#123456"
+    w.close()

@@ -346,6 +346,7 @@ class TrainingPanel(QWidget):
         self._batches_per_epoch = max(1, int(info.get("batches_per_epoch") or 1))
         self._epochs = int(info.get("epochs") or 1)
         self.run_dir = info.get("run_dir") or self.run_dir
+        self.plots.begin_run(self._epochs)
         for row in info.get("history") or []:  # a resumed run shows its past
             self.plots.add_epoch(row.get("epoch", 0), row)
         self.device_text = info.get("device", "cpu")
