@@ -546,7 +546,9 @@ class Trainer:
             st.step = batch
             st.global_step += 1
             now = time.perf_counter()
-            if (now - t_sync >= interval if every <= 0 else batch % every == 0) or batch == nb:
+            # synced: every interval (or every n batches), at an epoch's last batch, and at its first
+            # (a short epoch's curve then starts at its start, not one interval in)
+            if (now - t_sync >= interval if every <= 0 else batch % every == 0) or batch == nb or batch == start + 1:
                 t_sync = now
                 if not cpu_sync:
                     cur_loss_sum = float(loss_acc)

@@ -44,7 +44,7 @@ def _metrics(run: Path) -> list[dict]:
 
 
 def _weights(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["model"]
+    return torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["model"]
 
 
 def _assert_same_run(a: Path, b: Path) -> None:

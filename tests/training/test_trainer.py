@@ -107,8 +107,8 @@ def test_live_metrics_are_synced_sparsely_by_default(graph, bundle, tmp_path):
     t = Trainer(graph, bundle, cfg(epochs=1, metrics_interval=3600.0), run_dir=tmp_path / "run", callbacks=[rec])
     t.fit()
     synced = [m["batch"] for m in rec.batch_metrics if m["synced"]]
-    assert synced == [t.state.batches_per_epoch]  # only the epoch's last batch reads values back
-    assert set(rec.batch_metrics[0]) == {"epoch", "batch", "global_step", "size", "synced"}
+    assert synced == [1, t.state.batches_per_epoch]  # only the epoch's first and last batch read values back
+    assert set(rec.batch_metrics[1]) == {"epoch", "batch", "global_step", "size", "synced"}
 
 
 def test_callback_error_stops_with_error_and_reaches_on_exception(graph, bundle, tmp_path):
