@@ -39,6 +39,7 @@ from .inspector import InspectorWidget
 from .palette import PaletteWidget
 from .panels import IssuesWidget, SummaryWidget
 from .paths import app_settings
+from .visibility import watch_dock
 
 log = logging.getLogger("cnn_studio.app")
 
@@ -271,6 +272,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name or f"dock_{title.lower().replace(' ', '_')}")
         dock.setWidget(widget)
+        watch_dock(dock)  # views that skip work in a hidden tab catch up when it comes forward
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         if tabify_with and tabify_with in self.docks:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..visibility import on_screen
 from .jobs import JobRunner
 from ...inspection.model import SPLIT_TITLES, EvalResult, InspectModel, evaluate
 from ...inspection.tiles import confusion_rgb, row_fractions
@@ -291,7 +292,7 @@ class EvaluationView(DialogsMixin, QWidget):
         cm = row.get("confusion_matrix")
         if not cm:
             return
-        if not self.isVisible():  # a hidden tab: keep the newest and draw it when shown
+        if not on_screen(self):  # a hidden tab: keep the newest and draw it when shown
             self._pending_epoch = row
             return
         self._pending_epoch = None
@@ -302,8 +303,13 @@ class EvaluationView(DialogsMixin, QWidget):
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
-        if getattr(self, "_pending_epoch", None) is not None:
-            self.update_from_epoch(self._pending_epoch)
+        self.on_dock_shown()
+
+    def on_dock_shown(self) -> None:
+        """Visible again (shown, or its dock tab came forward): draw the newest epoch kept meanwhile."""
+        row = getattr(self, "_pending_epoch", None)
+        if row is not None and on_screen(self):
+            self.update_from_epoch(row)
 
     @Slot(dict)
     def _on_training_epoch_done(self, row: dict) -> None:

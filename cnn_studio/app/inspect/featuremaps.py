@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..visibility import on_screen
 from .jobs import JobRunner
 from ...inspection.model import SPLIT_TITLES, InspectModel
 from ...inspection.tiles import GridGeometry
@@ -711,21 +712,25 @@ class FeatureMapView(DialogsMixin, QWidget):
         if self._imodel is None and new_nodes:
             self._fill_layers()
         if self._slider_epoch() is None and (self._node in maps):
-            if epoch < 0 or not self.isVisible():  # hidden: render once shown (showEvent)
+            if epoch < 0 or not on_screen(self):  # hidden: render once shown (on_dock_shown)
                 self._live_dirty = True
-                if self.isVisible() and not self._live_timer.isActive():
+                if on_screen(self) and not self._live_timer.isActive():
                     self._live_timer.start()
             else:
                 self._refresh()
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
-        if self._live_dirty:
+        self.on_dock_shown()
+
+    def on_dock_shown(self) -> None:
+        """Visible again (shown, or its dock tab came forward): draw what arrived meanwhile."""
+        if self._live_dirty and not self._live_timer.isActive():
             self._live_timer.start()
 
     @Slot()
     def _on_live_timer_timeout(self) -> None:
-        if not self.isVisible():  # nothing to paint for: keep the data, draw when shown
+        if not on_screen(self):  # nothing to paint for (a hidden dock tab): keep the data, draw when shown
             return
         if self._live_dirty:
             self._live_dirty = False

@@ -28,6 +28,7 @@ from PySide6.QtCore import QEvent, QTimer, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
+from ..visibility import on_screen
 from .series import Series, Smoother
 
 COLOURS = {
@@ -314,8 +315,12 @@ class TrainingPlots(QWidget):
     # ------------------------------------------------------------------ drawing
     @Slot()
     def _on_timer_timeout(self) -> None:
-        if self.isVisible():
+        if on_screen(self):  # not in a hidden dock tab (those stay isVisible() in Qt 6)
             self.redraw()
+
+    def on_dock_shown(self) -> None:
+        """The dock's tab came forward: show the current data at once."""
+        self.redraw()
 
     def redraw(self) -> None:
         changed = set()

@@ -1,0 +1,43 @@
+"""Views in a dock tab that is not current skip their drawing while training runs (Qt 6 keeps such
+docks isVisible(): they sit outside the window) and catch up when the user clicks their tab."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTabBar
+
+from cnn_studio.app.visibility import on_screen
+
+
+def _click_tab(qtbot, window, title: str) -> None:
+    for bar in window.findChildren(QTabBar):
+        for i in range(bar.count()):
+            if bar.tabText(i) == title and bar.isVisible():
+                qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(i).center())
+                return
+    raise AssertionError(f"no dock tab titled {title!r}")
+
+
+def test_hidden_tabs_defer_their_drawing_and_catch_up_when_clicked(window, qtbot):
+    ev = window.inspect.evaluation
+    plots = window.training.panel.plots
+    _click_tab(qtbot, window, "Summary")  # the bottom group shows Summary: curves and evaluation are hidden tabs
+    qtbot.waitUntil(lambda: not on_screen(ev) and not on_screen(plots), timeout=2000)
+    assert ev.isVisible()  # what Qt 6 reports for a hidden dock tab: why on_screen exists
+
+    cm = np.array([[5, 1], [2, 7]])
+    ev.update_from_epoch({"epoch": 1, "confusion_matrix": cm.tolist()})
+    assert ev.confusion is None  # kept, not drawn
+    plots.begin_run(3)
+    for i in range(30):
+        plots.add_batch(i / 10, 2.0 - i / 30)
+    plots._on_timer_timeout()  # the redraw timer fires while the curves are hidden
+    assert len(plots.curve_data("loss_batch")[0]) == 0
+
+    _click_tab(qtbot, window, "Evaluation")
+    qtbot.waitUntil(lambda: ev.confusion is not None, timeout=2000)
+    np.testing.assert_array_equal(ev.confusion, cm)
+    assert "epoch 1" in ev.summary.text()
+
+    _click_tab(qtbot, window, "Training curves")
+    qtbot.waitUntil(lambda: len(plots.curve_data("loss_batch")[0]) == 30, timeout=2000)
