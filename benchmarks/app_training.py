@@ -179,6 +179,12 @@ class AppSession:
             raise RuntimeError("training failed in the app: " + self.failure)
         if self.summary is None:
             raise RuntimeError("training in the app did not finish in time")
+        # the app's own work after a run (the Evaluation view evaluates the finished run in a
+        # background thread) ends before the next measured run starts, as when a user looks at it
+        ins = self.window.inspect
+        if ins is not None:
+            for view in (ins.featuremaps, ins.filters, ins.evaluation, ins.inference):
+                view.wait_idle(120_000)
         self._pump(0.05)
         return self.summary
 

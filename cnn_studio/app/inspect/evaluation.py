@@ -558,6 +558,3 @@ class EvaluationView(DialogsMixin, QWidget):
     def save_png(self, path: str) -> str | None:
         """The confusion matrix and the per-class table, as shown."""
         return self._write_png(lambda p: save_widget_png(self.top, p), path, ready=self.confusion is not None)
-
-    def wait_idle(self, timeout_ms: int = 60_000) -> bool:
-        return self._runner.wait_idle(timeout_ms)

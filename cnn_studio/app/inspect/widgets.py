@@ -428,6 +428,7 @@ class DialogsMixin:
         super().closeEvent(ev)
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
+        """Process events until this view's background jobs are done (True) or the time is up."""
         return self._runner.wait_idle(timeout_ms)
 
     def _write_png(self, write, path: str, ready: bool = True) -> str | None:

@@ -86,7 +86,7 @@ def follow_range(current: tuple[float, float] | None, lo: float, hi: float, head
 class TrainingPlots(QWidget):
     """Four plots in a 2x2 grid sharing the x axis (epochs, fractional during an epoch)."""
 
-    def __init__(self, parent=None, fps: float = 10.0, capacity: int = 4000):
+    def __init__(self, parent=None, fps: float = 10.0, capacity: int = 2000):
         super().__init__(parent)
         self.series: dict[str, Series] = {name: Series(capacity) for names in PLOT_SERIES.values() for name in names}
         self._smooth = Smoother(0.9)
@@ -172,10 +172,17 @@ class TrainingPlots(QWidget):
         self.timer.start()
 
     def _curve(self, name, plot, colour, width, symbol=None):
-        kw = {"pen": pg.mkPen(colour, width=width)}
+        pen = pg.mkPen(colour, width=width)
         if symbol:
-            kw.update(symbol=symbol, symbolSize=5, symbolBrush=colour, symbolPen=None)
-        item = self.plots[plot].plot([], [], **kw)
+            # epoch curves (a point per epoch) change once an epoch: repainted from a pixmap meanwhile
+            item = self.plots[plot].plot([], [], pen=pen, symbol=symbol, symbolSize=5, symbolBrush=colour, symbolPen=None)
+            for it in (item, *item.childItems()):
+                it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        else:
+            # per-batch curves change every frame: a bare curve item (PlotDataItem's clipping and
+            # downsampling machinery cost more per frame than drawing the at most `capacity` points)
+            item = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
+            self.plots[plot].addItem(item)
         self.curves[name] = item
 
     @staticmethod
@@ -328,7 +335,11 @@ class TrainingPlots(QWidget):
             for name in names:
                 s = self.series[name]
                 if self._drawn.get(name) != s.version:
-                    self.curves[name].setData(s.x, s.y)
+                    x, y = s.x, s.y
+                    finite = np.isfinite(y)
+                    if not finite.all():  # a NaN/inf loss (the run stops on it) is not drawn
+                        x, y = x[finite], y[finite]
+                    self.curves[name].setData(x, y)
                     self._drawn[name] = s.version
                     changed.add(key)
         if changed:
