@@ -243,10 +243,13 @@ class TrainingPlots(QWidget):
             x_changed, y_changed = bool(mask[0]), bool(mask[1])
         except (TypeError, IndexError):
             x_changed = y_changed = True
+        # what the view shows is no longer what was set here: following again must set it
         if x_changed:
             self._follow_x = False
+            self._x_set = None
         if y_changed:
             self._follow_y[key] = False
+            self._y_range[key] = None
 
     def _data_bounds(self, key: str) -> tuple[float, float] | None:
         lo, hi = math.inf, -math.inf
@@ -268,11 +271,13 @@ class TrainingPlots(QWidget):
         return end
 
     def _apply_ranges(self, keys=None, force: bool = False) -> None:
+        """Set the followed ranges that changed. ``force``: fit the data afresh (no hysteresis).
+        A range equal to the one shown is not set again: a set range re-renders its axis."""
         self._setting_range = True
         try:
             if self._follow_x:
                 end = self._x_max()
-                if force or end != self._x_set:
+                if end != self._x_set:
                     next(iter(self.plots.values())).setXRange(0.0, end, padding=0.01)  # the others are x-linked
                     self._x_set = end
             for key in keys if keys is not None else self.plots:
@@ -286,7 +291,7 @@ class TrainingPlots(QWidget):
                         rng = self._y_range[key] or (0.0, 1.0)
                     else:
                         rng = follow_range(None if force else self._y_range[key], *bounds)
-                if force or rng != self._y_range[key]:
+                if rng != self._y_range[key]:
                     self.plots[key].setYRange(rng[0], rng[1], padding=0.02)
                     self._y_range[key] = rng
         finally:
