@@ -365,7 +365,10 @@ class TrainingPanel(QWidget):
         batch = int(m.get("batch", 0))
         x = (epoch - 1) + batch / self._batches_per_epoch
         if m.get("batch_loss") is not None:
-            self.plots.add_batch(x, float(m["batch_loss"]), m.get("accuracy"), m.get("lr"), m.get("samples_per_sec"))
+            # samples/s is an average since the epoch began: after its first batch alone it is mostly
+            # that batch's start-up cost, a misleading dip on the curve
+            sps = m.get("samples_per_sec") if batch > 1 else None
+            self.plots.add_batch(x, float(m["batch_loss"]), m.get("accuracy"), m.get("lr"), sps)
         # the bar repaints at most PROGRESS_HZ times a second (and at an epoch's last batch): a
         # QProgressBar with text costs ~2 ms a repaint, taken from training on a small machine
         now = time.monotonic()
