@@ -23,12 +23,13 @@ def _view_of(widget: QWidget | None) -> QWidget | None:
 
 
 def watch_dock(dock: QDockWidget) -> None:
-    """Call ``on_dock_shown()`` of the dock's view (inside a scroll area or not), if it has one,
-    each time the dock becomes visible, once Qt has laid it out."""
+    """Call ``on_dock_shown()`` / ``on_dock_hidden()`` of the dock's view (inside a scroll area or
+    not), where it has them, each time the dock becomes visible or hidden, once Qt has laid it out."""
 
     def changed(visible: bool) -> None:
         view = _view_of(dock.widget())
-        if visible and view is not None and hasattr(view, "on_dock_shown"):
-            QTimer.singleShot(0, view.on_dock_shown)
+        hook = getattr(view, "on_dock_shown" if visible else "on_dock_hidden", None) if view is not None else None
+        if hook is not None:
+            QTimer.singleShot(0, hook)
 
     dock.visibilityChanged.connect(changed)

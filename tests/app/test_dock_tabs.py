@@ -41,3 +41,29 @@ def test_hidden_tabs_defer_their_drawing_and_catch_up_when_clicked(window, qtbot
 
     _click_tab(qtbot, window, "Training curves")
     qtbot.waitUntil(lambda: len(plots.curve_data("loss_batch")[0]) == 30, timeout=2000)
+
+
+def test_live_feature_maps_are_computed_only_while_their_tab_is_shown(window, qtbot, tmp_path):
+    """The training thread refreshes the maps of the selected layer live only while the Feature
+    maps tab can be seen; per-epoch snapshots go on either way."""
+    from test_training_ui import _npz, _setup
+
+    feat = _setup(window, _npz(tmp_path, n=640), epochs=200, batch=16)
+    fm = window.inspect.featuremaps
+    window.select_nodes(["c3"])
+    _click_tab(qtbot, window, "Feature maps")
+    qtbot.mouseClick(feat.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: feat.panel.worker is not None and feat.panel.worker.trainer is not None, timeout=120_000)
+    runner = feat.panel.worker.runner
+    try:
+        _click_tab(qtbot, window, "Feature maps")
+        qtbot.waitUntil(lambda: runner._live_node == "c3", timeout=5000)
+        _click_tab(qtbot, window, "Summary")  # the maps' tab goes to the back
+        qtbot.waitUntil(lambda: runner._live_node == "", timeout=5000)
+        assert runner._pinned is not None  # the epoch snapshots keep their sample
+        _click_tab(qtbot, window, "Feature maps")
+        qtbot.waitUntil(lambda: runner._live_node == "c3", timeout=5000)
+        assert fm.live_node() == "c3"
+    finally:
+        feat.panel.stop_training()
+        qtbot.waitUntil(lambda: not feat.panel.running, timeout=60_000)

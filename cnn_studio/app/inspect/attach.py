@@ -102,7 +102,7 @@ class InspectFeature(QObject):
             self.featuremaps.set_node(sel[0])
         x = self.featuremaps.input_tensor
         if x is not None and self.featuremaps.node:
-            worker.pin_sample(x, self.featuremaps.node)
+            worker.pin_sample(x, self.featuremaps.live_node())
 
     @Slot(dict)
     def _on_panel_run_finished(self, summary: dict) -> None:

@@ -461,7 +461,12 @@ class FeatureMapView(DialogsMixin, QWidget):
     def _emit_pin(self) -> None:
         if self._input is not None and self._node is not None:
             self._pinned = self._input
-            self.pin_requested.emit(self._input, self._node)
+            self.pin_requested.emit(self._input, self.live_node())
+
+    def live_node(self) -> str:
+        """The node whose maps training should refresh live: the shown one, or "" while this view
+        is in a hidden tab (the trainer then skips live maps; per-epoch snapshots go on)."""
+        return (self._node or "") if on_screen(self) else ""
 
     @property
     def input_tensor(self):
@@ -724,9 +729,17 @@ class FeatureMapView(DialogsMixin, QWidget):
         self.on_dock_shown()
 
     def on_dock_shown(self) -> None:
-        """Visible again (shown, or its dock tab came forward): draw what arrived meanwhile."""
+        """Visible again (shown, or its dock tab came forward): draw what arrived meanwhile, and
+        have training refresh this view's maps live again."""
         if self._live_dirty and not self._live_timer.isActive():
             self._live_timer.start()
+        if self._training:
+            self._emit_pin()
+
+    def on_dock_hidden(self) -> None:
+        """Its dock tab went to the back: training stops refreshing maps nobody sees."""
+        if self._training:
+            self._emit_pin()
 
     @Slot()
     def _on_live_timer_timeout(self) -> None:
