@@ -48,6 +48,7 @@ PLOT_SERIES = {
     "throughput": ("throughput",),
 }
 FIXED_Y = {"acc": (0.0, 1.0)}
+LEFT_AXIS_WIDTH = 68  # px: the label and "0.0005"-wide tick text side by side
 
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
@@ -124,6 +125,9 @@ class TrainingPlots(QWidget):
             p.setLabel("left", titles[key])
             # no "(x0.001)" appended to the label: on a short plot the longer label ran into its neighbour
             p.getAxis("left").enableAutoSIPrefix(False)
+            # a fixed width: otherwise a wider tick label re-lays out the row, resizes the views and
+            # re-renders every axis in it
+            p.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
@@ -303,9 +307,9 @@ class TrainingPlots(QWidget):
             s.clear()
         self._smooth.reset()
         self._x_end = 1.0
-        self._y_range = {key: None for key in PLOT_SERIES}
         self.redraw()
-        self.follow()
+        # the axes stay as they are until the next run's begin_run() or first data: setting them
+        # here and again a moment later re-rendered every axis twice per run
 
     def add_batch(self, x: float, loss: float, accuracy: float | None = None, lr: float | None = None, samples_per_s: float | None = None) -> None:
         self.series["loss_batch"].append(x, loss)
