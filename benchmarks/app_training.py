@@ -115,6 +115,9 @@ class AppSession:
         w.resize(1400, 900)
         w.show()
         self._pump(0.5)
+        from cnn_studio.app.training.worker import freeze_long_lived_objects
+
+        freeze_long_lived_objects()  # as cnn_studio.app.main does once the window is up
         feat = w.training
         self.rows: list[dict] = []
         self.summary: dict | None = None

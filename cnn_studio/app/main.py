@@ -130,6 +130,9 @@ def run_app(project: str | None = None) -> int:
         window._add_recent(str(path))
     sys.excepthook = ExceptionHandler(window, log_path)
     window.show()
+    from .training.worker import freeze_long_lived_objects  # Qt only: torch is not imported here
+
+    QTimer.singleShot(500, freeze_long_lived_objects)  # after the first paint
     if error:
         QTimer.singleShot(0, lambda: window.inform("Cannot open project", error))
     else:

@@ -37,6 +37,20 @@ def prepare_torch() -> None:
     if _TRAIN_THREADS is None:
         _TRAIN_THREADS = torch.get_num_threads()
         single_threaded_torch()
+        freeze_long_lived_objects()
+
+
+def freeze_long_lived_objects() -> None:
+    """Move every object alive now (modules, classes, Qt wrappers, torch) out of the cyclic garbage
+    collector's view. With torch and the window loaded, one full collection walks ~340,000 objects
+    and holds the GIL for ~130 ms: the window froze and training stalled that long, now and then,
+    mid-run. Called once the app has loaded (start-up, then torch): later collections walk only
+    newer objects. Objects frozen here are not collected if they become garbage, so this is done
+    only at those two points, after a collection."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def single_threaded_torch() -> None:
