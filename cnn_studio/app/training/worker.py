@@ -16,13 +16,13 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 
-_TRAIN_THREADS: int | None = None
+_TRAIN_THREADS: int | None = None  # torch's default intra-op thread count, read before we change it
 
 # While a run goes, the GUI thread hands the GIL back to the training thread after at most 1 ms of
 # Python (instead of 5 ms): the training thread's OpenMP team idles while it waits for the GIL, so
 # the GUI's Python bursts (a plot frame) cost training twice. About +1.5 % samples/s in
 # benchmarks/app_training.py; event-loop latency unchanged.
-RUN_SWITCH_INTERVAL_S = 0.001  # torch's default intra-op thread count, read before we change it
+RUN_SWITCH_INTERVAL_S = 0.001
 
 
 def prepare_torch() -> None:
