@@ -30,6 +30,6 @@ def watch_dock(dock: QDockWidget) -> None:
         view = _view_of(dock.widget())
         hook = getattr(view, "on_dock_shown" if visible else "on_dock_hidden", None) if view is not None else None
         if hook is not None:
-            QTimer.singleShot(0, hook)
+            QTimer.singleShot(0, view, hook)  # dropped by Qt if the view is gone by then
 
     dock.visibilityChanged.connect(changed)
