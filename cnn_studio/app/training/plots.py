@@ -13,10 +13,9 @@ the GUI thread spends is taken from the trainer):
   steps with hysteresis, so a new point rarely changes an axis; an unchanged axis is not re-laid out;
 - axes (with their grid) are cached as pixmaps, so a frame repaints the curves and blits the rest.
 
-Measured by ``benchmarks/app_training.py`` (plot frame cost): about 2 ms of GUI-thread CPU per
-frame against 23 ms with auto-range
-(about 3.5 ms late in a long run, 3,000 points per curve). Zooming or panning a plot stops it following the run; its
-"A" button brings it back.
+Measured by ``benchmarks/plots.py``: about 0.8 ms of GUI-thread CPU per frame early in a run and
+1.7 ms late in a long one (series full), against 23 ms with pyqtgraph's auto-range. Zooming or
+panning a plot stops it following the run; its "A" button brings it back.
 """
 from __future__ import annotations
 
