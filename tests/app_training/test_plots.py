@@ -188,3 +188,93 @@ def test_plots_follow_the_palette(qtbot):
     w.setPalette(pal)
     assert w.view.backgroundBrush().color().name() == "#123456"
     w.close()
+
+
+def _screen_pixels(widget):
+    """What the window shows (its backing store, as the offscreen screen holds it), as an array."""
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+
+    img = QApplication.primaryScreen().grabWindow(widget.winId()).toImage().convertToFormat(QImage.Format.Format_RGB32)
+    return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), -1).copy()
+
+
+def test_frame_by_frame_drawing_shows_what_a_full_repaint_shows(qtbot):
+    """Frames repaint only the strip of each plot where new points landed: after a run's worth of
+    such frames (epoch points, a decimated series, a range change on the way) the window shows
+    exactly the pixels of a full repaint: no stale or missing pieces of curve."""
+    from PySide6.QtWidgets import QApplication
+
+    from cnn_studio.app.training.plots import TrainingPlots
+
+    w = TrainingPlots(capacity=64)
+    qtbot.addWidget(w)
+    w.resize(900, 320)
+    w.show()
+    qtbot.waitExposed(w)
+    w.begin_run(4)
+    for e in range(4):
+        for b in range(50):
+            x = e + (b + 1) / 50
+            w.add_batch(x, 2.3 * math.exp(-x) + 0.1 * math.sin(b), 0.1 + 0.2 * x, 1e-3 * (1 - x / 5), 6000 + 300 * math.sin(b / 5) + 2000 * (e == 3))
+            w.redraw()
+            QApplication.processEvents()
+        w.add_epoch(e + 1, {"train_loss": 2.3 * math.exp(-e - 1), "val_loss": 2.4 * math.exp(-e - 1), "train_accuracy": 0.3 + 0.2 * e, "val_accuracy": 0.25 + 0.2 * e})
+        w.redraw()
+        QApplication.processEvents()
+    assert len(w.series["loss_batch"]) < 200  # it was decimated on the way
+    frames = _screen_pixels(w)
+    w.view.viewport().repaint()
+    QApplication.processEvents()
+    full = _screen_pixels(w)
+    assert frames.shape == full.shape and (full != 255).any()
+    assert int((frames != full).sum()) == 0
+    w.close()
+
+
+def test_a_new_point_repaints_a_strip_and_a_changed_history_the_whole_view(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from cnn_studio.app.training.plots import LiveCurve
+
+    item = LiveCurve((0, 0, 0))
+    item.set_view(QRectF(0.0, 0.0, 10.0, 2.0))
+    dirty = []
+    item.update = lambda *a: dirty.append(a[0] if a else None)
+    x = np.linspace(0, 5, 51)
+    item.set_data(x, np.sin(x))
+    assert dirty[-1] is None  # first data: the whole item
+    x2 = np.append(x, 5.1)  # one new point
+    item.set_data(x2, np.sin(x2))
+    strip = dirty[-1]
+    assert strip is not None and strip.left() <= 5.0 and strip.right() >= 5.1
+    assert strip.width() < 0.05 * 10.0 + 0.2  # a strip, not the view
+    assert strip.top() == 0.0 and strip.height() == 2.0  # full height: the y range is not known here
+    y3 = np.sin(x2)
+    y3[3] += 1  # history changed (a decimated series): all of it
+    item.set_data(x2, y3)
+    assert dirty[-1] is None
+    np.testing.assert_array_equal(item.getData()[1], y3)
+    item.set_data(np.array([0.0, 1.0, 2.0]), np.array([1.0, np.nan, 2.0]))
+    assert len(item.getData()[0]) == 2  # a NaN loss is not drawn
+
+
+def test_frames_follow_the_data_and_an_idle_view_does_not_wake(qtbot):
+    """New data draw at once when the last frame is old, else in one frame when it is due; with
+    no new data no timer runs."""
+    from cnn_studio.app.training.plots import TrainingPlots
+
+    w = TrainingPlots(fps=0.5)  # a frame every 2 s: the second point below comes well within it
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    assert not w.timer.isActive()
+    w.add_batch(0.1, 2.0)
+    assert len(w.curve_data("loss_batch")[0]) == 1  # drawn in the same call
+    assert not w.timer.isActive()
+    w.add_batch(0.2, 1.9)
+    w.add_batch(0.3, 1.8)
+    assert len(w.curve_data("loss_batch")[0]) == 1 and w.timer.isActive()  # one frame is due
+    qtbot.waitUntil(lambda: len(w.curve_data("loss_batch")[0]) == 3, timeout=10_000)
+    assert not w.timer.isActive()
+    w.close()

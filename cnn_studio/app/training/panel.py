@@ -381,11 +381,18 @@ class TrainingPanel(QWidget):
         batch = int(m.get("batch", 0))
         total = self._epochs * self._batches_per_epoch
         done = (epoch - 1) * self._batches_per_epoch + batch
-        self.progress.setValue(int(1000 * done / max(1, total)))
         sps = m.get("samples_per_sec") or 0.0
-        self.progress.setFormat(
-            f"Epoch {epoch}/{self._epochs} · batch {batch}/{self._batches_per_epoch} · ETA {_fmt_eta(m.get('eta_s'))} · {sps:,.0f} samples/s · {getattr(self, 'device_text', '')}"
-        )
+        bar = self.progress
+        # QProgressBar.setValue repaints at once (synchronously) and setFormat again later: with
+        # updates off for both, the bar paints once, with the window's other updates of this wake-up
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.setValue(int(1000 * done / max(1, total)))
+            bar.setFormat(
+                f"Epoch {epoch}/{self._epochs} · batch {batch}/{self._batches_per_epoch} · ETA {_fmt_eta(m.get('eta_s'))} · {sps:,.0f} samples/s · {getattr(self, 'device_text', '')}"
+            )
+        finally:
+            bar.setUpdatesEnabled(True)
 
     @Slot(dict)
     def _on_worker_epoch_done(self, row: dict) -> None:
