@@ -67,3 +67,26 @@ def test_live_feature_maps_are_computed_only_while_their_tab_is_shown(window, qt
     finally:
         feat.panel.stop_training()
         qtbot.waitUntil(lambda: not feat.panel.running, timeout=60_000)
+
+
+def test_the_evaluation_tab_relabels_its_matrix_when_it_comes_forward(window, qtbot):
+    """A run starting renames the classes; the hidden Evaluation tab redraws its matrix with the
+    new names when the user brings it forward, not while it is hidden."""
+    ev = window.inspect.evaluation
+
+    def left_ticks():
+        return [t for _, t in ev.plot.getAxis("left")._tickLevels[0]]
+
+    _click_tab(qtbot, window, "Evaluation")
+    qtbot.waitUntil(lambda: on_screen(ev), timeout=2000)
+    ev.set_class_names(["cat", "dog"])
+    ev.update_from_epoch({"epoch": 1, "confusion_matrix": [[3, 1], [0, 4]]})
+    assert left_ticks() == ["cat", "dog"]
+
+    _click_tab(qtbot, window, "Summary")
+    qtbot.waitUntil(lambda: not on_screen(ev), timeout=2000)
+    ev.set_class_names(["circle", "square"])
+    assert left_ticks() == ["cat", "dog"]  # not redrawn while hidden
+
+    _click_tab(qtbot, window, "Evaluation")
+    qtbot.waitUntil(lambda: left_ticks() == ["circle", "square"], timeout=2000)

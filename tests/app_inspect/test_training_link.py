@@ -44,6 +44,14 @@ def test_views_follow_a_training_run(imodel, bundle, view_factory, qtbot, tmp_pa
     assert int(ev.confusion.sum()) == len(bundle.val.y)
     assert "epoch 2" in ev.summary.text()
 
+    # the inspection copy of the network, made by the training thread before its first step: its
+    # own tensors on the CPU, the network as it started (not as trained)
+    snap = worker.runner.inspect_model
+    assert snap is not None and snap.model is not worker.trainer.model
+    start, trained = next(snap.model.parameters()), next(worker.trainer.model.parameters())
+    assert start.device.type == "cpu" and start.data_ptr() != trained.data_ptr()
+    assert not np.allclose(start.detach().numpy(), trained.detach().cpu().numpy())
+
     # the run folder the Trainer wrote: evaluated in the background, same test matrix as the Trainer's
     summary = fin.args[0]
     with qtbot.waitSignal(ev.evaluation_finished, timeout=60_000) as got:

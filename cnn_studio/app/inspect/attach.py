@@ -89,12 +89,12 @@ class InspectFeature(QObject):
     @Slot(dict)
     def _on_worker_started(self, info: dict) -> None:
         """The data and network are ready: the views can browse samples and show live maps."""
-        from ...inspection.model import InspectModel
-
         worker = self.training.panel.worker
         if worker is None or worker.trainer is None:
             return
-        imodel = InspectModel.from_trainer(worker.trainer)
+        imodel = worker.runner.inspect_model  # copied by the training thread before its first step
+        if imodel is None:
+            return
         self.featuremaps.set_model(imodel)
         self.evaluation.set_class_names(imodel.class_names)
         sel = self.window.selected_node_ids()

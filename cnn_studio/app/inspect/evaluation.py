@@ -75,6 +75,8 @@ class EvaluationView(DialogsMixin, QWidget):
         self.result: EvalResult | None = None
         self.confusion: np.ndarray | None = None
         self.class_names: list[str] = []
+        self._pending_epoch: dict | None = None  # the newest epoch row that came while hidden
+        self._relabel_pending = False  # class names changed while hidden: redraw when shown
         self.selected_cell: tuple[int, int] | None = None
         self.gallery_indices: list[int] = []
         self.gallery_split: str | None = None
@@ -307,9 +309,14 @@ class EvaluationView(DialogsMixin, QWidget):
 
     def on_dock_shown(self) -> None:
         """Visible again (shown, or its dock tab came forward): draw the newest epoch kept meanwhile."""
-        row = getattr(self, "_pending_epoch", None)
-        if row is not None and on_screen(self):
+        if not on_screen(self):
+            return
+        row = self._pending_epoch
+        if row is not None:
             self.update_from_epoch(row)
+        elif self._relabel_pending and self.confusion is not None:
+            self._show_confusion(self.confusion, None)
+        self._relabel_pending = False
 
     @Slot(dict)
     def _on_training_epoch_done(self, row: dict) -> None:
@@ -317,8 +324,12 @@ class EvaluationView(DialogsMixin, QWidget):
 
     def set_class_names(self, names: list[str]) -> None:
         self.class_names = [str(n) for n in names]
-        if self.confusion is not None:
-            self._show_confusion(self.confusion, None)
+        if self.confusion is None:
+            return
+        if not on_screen(self):  # a hidden tab (a run starting): relabel when it comes forward
+            self._relabel_pending = True
+            return
+        self._show_confusion(self.confusion, None)
 
     def set_confusion(self, cm: np.ndarray) -> None:
         """Show a confusion matrix without per-sample predictions (no gallery)."""
@@ -405,6 +416,7 @@ class EvaluationView(DialogsMixin, QWidget):
         self.status.setText(message[:1].upper() + message[1:] + "…" if message else "")
 
     def _show_confusion(self, cm: np.ndarray, per_class_rows) -> None:
+        self._relabel_pending = False
         n = cm.shape[0]
         changed = self.confusion is None or self.confusion.shape != cm.shape
         self.confusion = cm
