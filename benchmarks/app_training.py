@@ -25,7 +25,7 @@ curves wait behind their tab. Three figures (issue 5):
    epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
    (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
 
-    python benchmarks/app_training.py               # lenet5 + tinyvgg, 7 pairs + 2 latency runs each, 3000 memory steps
+    python benchmarks/app_training.py               # lenet5 + tinyvgg, 9 pairs + 2 latency runs each, 3000 memory steps
     python benchmarks/app_training.py --steps 20000 # the memory figure over 20,000 steps
     python benchmarks/app_training.py --quick       # a few seconds' smoke run
     python benchmarks/app_training.py --json        # also JSON lines (one per report)
@@ -255,7 +255,7 @@ def data_config(n_train: int, seed: int = 0):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="lenet5,tinyvgg")
-    p.add_argument("--pairs", type=int, default=7, help="headless/app pairs per model (default 7: single pairs vary by +-5%% on a shared machine)")
+    p.add_argument("--pairs", type=int, default=9, help="headless/app pairs per model (default 9: single pairs vary by +-5%% on a shared machine, now and then far more)")
     p.add_argument("--front", choices=("curves", "maps"), default="curves",
                    help="the dock tab in front during runs: curves (as Train leaves it) or maps (live feature maps)")
     p.add_argument("--latency-runs", type=int, default=2, help="app runs per model with the latency probe on (default 2)")
