@@ -432,21 +432,24 @@ class TrainingPlots(QWidget):
         self._data_changed()
 
     # ------------------------------------------------------------------ drawing
-    # New data are drawn at once when the last frame is at least this fraction of a frame old, else
-    # when the frame is due. The trainer's metrics arrive at about the frame rate (~10 Hz) but with
-    # jitter, so nearly every frame is drawn in the wake-up that brought its data instead of a
-    # timer's a moment later; bursts of data still draw at most fps frames a second.
+    # New data are drawn at once when the last frame is at least EARLY_FRAME of a frame old. Data
+    # that come sooner wait for the next data to bring them (the trainer's metrics arrive at about
+    # the frame rate, ~10 Hz, with jitter), or for the timer, LATE_FRAME frames after the last
+    # frame, if none come. So nearly every frame is drawn in the wake-up that brought its data
+    # (each wake-up of the GUI thread stalls training a little on a small machine), bursts draw at
+    # most 1/EARLY_FRAME frames a frame-time, and nothing waits more than LATE_FRAME frames.
     EARLY_FRAME = 0.5
+    LATE_FRAME = 1.5
 
     def _data_changed(self) -> None:
-        if self.timer.isActive():
-            return  # a frame is already due
         if not on_screen(self):
             return  # drawn when the dock's tab comes forward (on_dock_shown / showEvent)
-        wait = self._last_frame + self._frame_s - time.monotonic()
-        if wait <= (1.0 - self.EARLY_FRAME) * self._frame_s:
+        now = time.monotonic()
+        if now - self._last_frame >= self.EARLY_FRAME * self._frame_s:
+            self.timer.stop()
             self.redraw()
-        else:
+        elif not self.timer.isActive():
+            wait = self._last_frame + self.LATE_FRAME * self._frame_s - now
             self.timer.start(max(1, int(math.ceil(wait * 1000))))
 
     @Slot()
