@@ -138,3 +138,17 @@ def test_save_png(view, tmp_path, qtbot):
     qtbot.mouseClick(view.save_button, Qt.MouseButton.LeftButton)
     im = Image.open(tmp_path / "cm.png")
     assert im.size[0] > 300 and im.size[1] > 200
+
+
+def test_a_finished_evaluation_is_not_replaced_by_an_epoch_kept_while_hidden(view, qtbot):
+    """The run's last epoch matrix arrives while the tab is hidden, then the run's evaluation
+    finishes: bringing the tab forward shows the evaluation, not the older epoch matrix."""
+    result = view.result
+    view.hide()
+    view.update_from_epoch({"epoch": 3, "confusion_matrix": np.eye(result.confusion.shape[0], dtype=int).tolist()})
+    view.set_result(result)
+    view.show()
+    qtbot.waitExposed(view)
+    view.on_dock_shown()
+    np.testing.assert_array_equal(view.confusion, result.confusion)
+    assert "epoch" not in view.summary.text()

@@ -279,6 +279,7 @@ class EvaluationView(DialogsMixin, QWidget):
     def set_result(self, result: EvalResult) -> None:
         """Show a finished evaluation (confusion matrix, table and mistakes)."""
         self.result = result
+        self._pending_epoch = None  # a finished evaluation supersedes epoch matrices kept while hidden
         self.status.setText("")
         s = result.summary
         title = SPLIT_TITLES.get(result.split, result.split)
