@@ -152,3 +152,17 @@ def test_a_finished_evaluation_is_not_replaced_by_an_epoch_kept_while_hidden(vie
     view.on_dock_shown()
     np.testing.assert_array_equal(view.confusion, result.confusion)
     assert "epoch" not in view.summary.text()
+
+
+def test_the_class_table_fits_a_narrow_view(view, qtbot):
+    """In a narrow dock the per-class numbers stay in view: no column is pushed out of the table."""
+    from PySide6.QtWidgets import QApplication
+
+    view.resize(760, 500)
+    QApplication.processEvents()
+    view.set_result(view.result)
+    QApplication.processEvents()
+    hh = view.table.horizontalHeader()
+    widths = [hh.sectionSize(i) for i in range(view.table.columnCount())]
+    assert sum(widths) <= view.table.viewport().width()
+    assert min(widths) > 20

@@ -157,7 +157,7 @@ class EvaluationView(DialogsMixin, QWidget):
         self.top.addWidget(self.matrix_widget)
 
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall (accuracy)", "F1", "Support"])
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
         tips = ["", "Of the samples predicted as this class, the share that really are",
                 "Of the samples of this class, the share predicted correctly (the class's accuracy)",
                 "Harmonic mean of precision and recall", "Number of samples of this class"]
@@ -170,15 +170,19 @@ class EvaluationView(DialogsMixin, QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(True)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for i in range(1, 5):
+        # columns as wide as their contents, the last one takes what is left: a stretched class
+        # column kept the width of a wider layout and pushed the numbers out of a narrow dock
+        for i in range(5):
             hh.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
         self.table.cellClicked.connect(self._on_table_cell_clicked)
         self.table.setToolTip("Click a class to see its mistakes")
         self.top.addWidget(self.table)
-        self.top.setStretchFactor(0, 3)
-        self.top.setStretchFactor(1, 2)
-        self.top.setSizes([520, 380])
+        # half each: the matrix is square, so in a short dock width beyond its height is better
+        # spent on the table's numbers (at 520:380 the table ran out of width in a narrow dock)
+        self.top.setStretchFactor(0, 1)
+        self.top.setStretchFactor(1, 1)
+        self.top.setSizes([500, 500])
         vsplit.addWidget(self.top)
 
         bottom = QWidget()
