@@ -3,11 +3,11 @@ learning rate and samples/s, with a crosshair read-out.
 
 Data arrive through plain method calls from the GUI thread (the worker's signals are queued to it);
 they land in bounded :class:`Series` buffers. Frames are driven by the data: new data draw at once
-when the last frame is old enough, else a single-shot timer draws them when it is (at most ``fps``
-frames a second); only the curves whose data changed are redrawn. So the cost of plotting does not
-grow with the run's length or the batch rate, a frame shares the GUI thread's wake-up with the data
-it shows (each wake-up of the GUI thread preempts the trainer on a small machine), and an idle
-window does not wake at all.
+when the last frame is at least half a frame old (``fps`` frames a second), sooner ones wait for
+the next data or, if none come, a single-shot timer; only the curves whose data changed are
+redrawn. So the cost of plotting does not grow with the run's length or the batch rate, a frame
+shares the GUI thread's wake-up with the data it shows (each wake-up of the GUI thread preempts the
+trainer on a small machine), and an idle window does not wake at all.
 
 Drawing is kept cheap because it shares the machine with training (on 2 cores every millisecond
 the GUI thread spends is taken from the trainer):
