@@ -162,3 +162,23 @@ def test_after_a_run_clicking_a_node_shows_its_feature_maps(window, qtbot, tmp_p
     # and the evaluation view holds the run's validation confusion matrix
     cm = np.asarray(insp.evaluation.confusion)
     assert cm.shape == (10, 10) and cm.sum() > 0
+
+
+def test_the_progress_text_fits_the_bar_and_its_tooltip_says_all(window, qtbot):
+    """In a narrow Training dock the bar shows the most that fits on one line (a longer text wrapped
+    and was cut off); hovering it shows everything."""
+    panel = window.training.panel
+    panel._epochs, panel._batches_per_epoch, panel.device_text = 30, 141, "cpu"
+    m = {"epoch": 5, "batch": 115, "eta_s": 20, "samples_per_sec": 11784.0}
+    fm = panel.progress.fontMetrics()
+    shown = {}
+    for width in (120, 230, 330, 700):
+        panel.progress.setFixedWidth(width)
+        panel._show_progress(m)
+        text = panel.progress.format()
+        assert text.startswith("Epoch 5/30")
+        assert fm.horizontalAdvance(text) <= width - 12 or text == "Epoch 5/30"
+        shown[width] = text
+    assert len(shown[120]) <= len(shown[330]) <= len(shown[700])
+    assert shown[700] == "Epoch 5/30 · batch 115/141 · ETA 0:20 · 11,784 samples/s · cpu"
+    assert panel.progress.toolTip() == shown[700]

@@ -54,6 +54,18 @@ class DeviceProbe(QThread):
 PROGRESS_HZ = 5.0
 
 
+def fit_text(widget, candidates: list[str], margin: int = 12) -> str:
+    """The first of ``candidates`` (most detailed first) that fits ``widget``'s width in its font,
+    else the last. A progress bar's text wraps and is cut off when it is wider than the bar (the
+    Training dock is narrow)."""
+    fm = widget.fontMetrics()
+    room = widget.width() - margin
+    for text in candidates:
+        if fm.horizontalAdvance(text) <= room:
+            return text
+    return candidates[-1] if candidates else ""
+
+
 def _fmt_eta(seconds) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "–"
@@ -383,14 +395,24 @@ class TrainingPanel(QWidget):
         done = (epoch - 1) * self._batches_per_epoch + batch
         sps = m.get("samples_per_sec") or 0.0
         bar = self.progress
+        ep, step, eta, dev = f"Epoch {epoch}/{self._epochs}", f"{batch}/{self._batches_per_epoch}", f"ETA {_fmt_eta(m.get('eta_s'))}", getattr(self, "device_text", "")
+        full = " · ".join(p for p in (ep, f"batch {step}", eta, f"{sps:,.0f} samples/s", dev) if p)
+        candidates = [  # most detailed first: the bar shows the first that fits, the tooltip all
+            full,
+            " · ".join(p for p in (ep, step, eta, f"{sps:,.0f}/s", dev) if p),
+            " · ".join((ep, step, eta, f"{sps:,.0f}/s")),
+            " · ".join((ep, step, eta)),
+            " · ".join((ep, eta)),
+            ep,
+        ]
         # QProgressBar.setValue repaints at once (synchronously) and setFormat again later: with
         # updates off for both, the bar paints once, with the window's other updates of this wake-up
         bar.setUpdatesEnabled(False)
         try:
             bar.setValue(int(1000 * done / max(1, total)))
-            bar.setFormat(
-                f"Epoch {epoch}/{self._epochs} · batch {batch}/{self._batches_per_epoch} · ETA {_fmt_eta(m.get('eta_s'))} · {sps:,.0f} samples/s · {getattr(self, 'device_text', '')}"
-            )
+            bar.setFormat(fit_text(bar, candidates))
+            if bar.toolTip() != full:
+                bar.setToolTip(full)
         finally:
             bar.setUpdatesEnabled(True)
 
