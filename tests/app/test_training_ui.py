@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from cnn_studio.core import templates
 
 
 def _npz(tmp_path, classes=10, n=320, seed=0):
@@ -145,7 +144,7 @@ def test_settings_are_saved_in_the_project_and_undoable(window, qtbot, tmp_path)
 
 
 def test_after_a_run_clicking_a_node_shows_its_feature_maps(window, qtbot, tmp_path):
-    feat = _setup(window, _npz(tmp_path), epochs=1)
+    _setup(window, _npz(tmp_path), epochs=1)
     insp = window.inspect
     with qtbot.waitSignal(insp.evaluation.model_loaded, timeout=180_000):
         QTest.keyClick(window, Qt.Key.Key_F5)
