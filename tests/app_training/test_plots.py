@@ -118,6 +118,18 @@ def test_follow_range_keeps_a_falling_loss_steady():
     assert changes == 1 and current == (0.0, 3.0)
 
 
+def _shown_plots(qtbot, size=(900, 400), **kw):
+    """A shown, exposed TrainingPlots of ``size``."""
+    from cnn_studio.app.training.plots import TrainingPlots
+
+    w = TrainingPlots(**kw)
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
 def _range(plot):
     (x0, x1), (y0, y1) = plot.vb.viewRange()
     return x0, x1, y0, y1
@@ -128,13 +140,7 @@ def test_axes_follow_the_run_until_the_user_zooms(qtbot):
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication
 
-    from cnn_studio.app.training.plots import TrainingPlots
-
-    w = TrainingPlots(fps=30)
-    qtbot.addWidget(w)
-    w.resize(900, 400)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown_plots(qtbot, fps=30)
     w.begin_run(5)
     x0, x1, _, _ = _range(w.plots["loss"])
     assert x0 <= 0 < 5 <= x1 < 5.2  # x spans the planned run from its start
@@ -205,13 +211,7 @@ def test_frame_by_frame_drawing_shows_what_a_full_repaint_shows(qtbot):
     exactly the pixels of a full repaint: no stale or missing pieces of curve."""
     from PySide6.QtWidgets import QApplication
 
-    from cnn_studio.app.training.plots import TrainingPlots
-
-    w = TrainingPlots(capacity=64)
-    qtbot.addWidget(w)
-    w.resize(900, 320)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown_plots(qtbot, (900, 320), capacity=64)
     w.begin_run(4)
     for e in range(4):
         for b in range(50):
@@ -262,12 +262,7 @@ def test_a_new_point_repaints_a_strip_and_a_changed_history_the_whole_view(qtbot
 def test_frames_follow_the_data_and_an_idle_view_does_not_wake(qtbot):
     """New data draw at once when the last frame is old, else in one frame when it is due; with
     no new data no timer runs."""
-    from cnn_studio.app.training.plots import TrainingPlots
-
-    w = TrainingPlots(fps=0.5)  # a frame every 2 s: the second point below comes well within it
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown_plots(qtbot, fps=0.5)  # a frame every 2 s: the second point below comes well within it
     assert not w.timer.isActive()
     w.add_batch(0.1, 2.0)
     assert len(w.curve_data("loss_batch")[0]) == 1  # drawn in the same call
