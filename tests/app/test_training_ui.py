@@ -10,7 +10,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 
-
 def _npz(tmp_path, classes=10, n=320, seed=0):
     """A small data set the lenet5 first-run network can train on (converted to 3x32x32)."""
     rng = np.random.default_rng(seed)
@@ -181,3 +180,40 @@ def test_the_progress_text_fits_the_bar_and_its_tooltip_says_all(window, qtbot):
     assert len(shown[120]) <= len(shown[330]) <= len(shown[700])
     assert shown[700] == "Epoch 5/30 · batch 115/141 · ETA 0:20 · 11,784 samples/s · cpu"
     assert panel.progress.toolTip() == shown[700]
+
+
+def test_cpu_threads_typed_in_are_used_by_the_run_and_kept_in_the_project(window, qtbot, tmp_path):
+    """Fewer CPU threads for a busy machine: typed into their box, used by the run's training
+    thread, saved with the project, undone with Ctrl+Z like any setting."""
+    import torch
+
+    feat = _setup(window, _npz(tmp_path), epochs=1)
+    qtbot.wait(1600)  # the edits above are one undo step of their own
+    box = feat.panel.settings.threads
+    assert box.value() == 0 and box.text() == "Auto"
+    assert feat.panel.settings.config()["num_threads"] is None
+    box.setFocus()
+    box.selectAll()
+    QTest.keyClicks(box, "1")
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    assert window.graph.training["train"]["num_threads"] == 1
+    seen = []  # torch's thread count in the training thread as the run starts
+    feat.panel.run_started.connect(lambda: feat.panel.worker.runner.started.connect(
+        lambda _info: seen.append(torch.get_num_threads()), Qt.ConnectionType.DirectConnection))
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    _wait_idle(qtbot, feat)
+    assert seen == [1]
+    path = tmp_path / "threads.cnnstudio"
+    window.answers.save_path = str(path)
+    assert window.save_as(str(path))
+    assert json.loads(path.read_text())["training"]["train"]["num_threads"] == 1
+    window.undo()
+    assert box.value() == 0 and window.graph.training["train"]["num_threads"] is None
+
+
+def test_a_hand_edited_thread_count_reads_as_auto_or_the_most_there_are(window):
+    s = window.training.panel.settings
+    s.set_config({"num_threads": "many"})
+    assert s.threads.value() == 0 and s.config()["num_threads"] is None
+    s.set_config({"num_threads": 10_000})
+    assert s.config()["num_threads"] == s.threads.maximum() >= 1

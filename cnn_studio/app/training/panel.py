@@ -8,6 +8,7 @@ probe, which imports it in a background thread after the window has painted.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from PySide6.QtCore import Qt, QThread, Signal, Slot
@@ -76,7 +77,8 @@ def _fmt_eta(seconds) -> str:
 
 
 class TrainingSettings(QWidget):
-    """Optimizer, learning rate, batch size, epochs, schedule, weight decay, early stopping, seed, device."""
+    """Optimizer, learning rate, batch size, epochs, schedule, weight decay, early stopping, seed,
+    device and CPU threads."""
 
     changed = Signal()
 
@@ -113,6 +115,9 @@ class TrainingSettings(QWidget):
         self.device = QComboBox()
         self.device.addItem("Auto (best available)", "auto")
         self.device.addItem("CPU", "cpu")
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(1, os.cpu_count() or 1))
+        self.threads.setSpecialValueText("Auto")  # 0: torch's default, one per core
         for label, w, tip in (
             ("Optimizer", self.optimizer, "How the weights follow the gradient: SGD (with momentum) or adaptive methods (Adam, AdamW, RMSprop)."),
             ("Learning rate", self.lr, "Step size of each update; too high diverges (NaN loss), too low crawls."),
@@ -126,13 +131,17 @@ class TrainingSettings(QWidget):
             ("Patience", self.patience, "Epochs without improvement before stopping."),
             ("Seed", self.seed, "Same seed, same data order, augmentation and initial weights: a repeatable run."),
             ("Device", self.device, "Where to train: the CPU or a GPU this machine has."),
+            ("CPU threads", self.threads,
+             "Threads torch computes with on the CPU. Auto: one per core, the fastest on an idle machine. "
+             "When other programs keep the CPU busy, fewer threads train faster, as each parallel step waits "
+             "for its slowest thread: on 2 cores beside one busy program, 1 thread trained 2.4x faster than 2."),
         ):
             w.setToolTip(tip)
             form.addRow(label, w)
         self.set_config({})
         for w in (self.optimizer, self.schedule, self.monitor, self.device):
             w.currentIndexChanged.connect(self.changed)
-        for w in (self.lr, self.momentum, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed):
+        for w in (self.lr, self.momentum, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed, self.threads):
             w.valueChanged.connect(self.changed)
         self.early.toggled.connect(self.changed)
         self.early.toggled.connect(self._on_early_toggled)
@@ -181,11 +190,13 @@ class TrainingSettings(QWidget):
             "patience": int(self.patience.value()),
             "seed": int(self.seed.value()),
             "device": self.device.currentData() or "auto",
+            "num_threads": int(self.threads.value()) or None,
         }
 
     def set_config(self, cfg: dict) -> None:
         d = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
-             "schedule": "constant", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto"}
+             "schedule": "constant", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto",
+             "num_threads": None}
         d.update({k: v for k, v in (cfg or {}).items() if k in d})
         self.blockSignals(True)
         try:
@@ -205,6 +216,11 @@ class TrainingSettings(QWidget):
                 self.device.addItem(str(d["device"]), d["device"])
                 idx = self.device.count() - 1
             self.device.setCurrentIndex(idx)
+            try:
+                threads = int(d["num_threads"] or 0)
+            except (TypeError, ValueError):  # a hand-edited project: Auto
+                threads = 0
+            self.threads.setValue(threads)
         finally:
             self.blockSignals(False)
         self._on_early_toggled(self.early.isChecked())
