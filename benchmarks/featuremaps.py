@@ -138,7 +138,8 @@ def bench_training(repeats: int = 3, n_train: int = 2000, epochs: int = 2, batch
 
     def run(live: bool, out: Path) -> tuple[float, int, int]:
         worker = TrainingWorker(graph.to_config(), dc, None, live_maps_interval=1.0)
-        orig_maps_for = worker._maps_for
+        runner = worker.runner  # the thread side: its adapter emits, the worker relays in this thread
+        orig_maps_for = runner._maps_for
 
         def timed_maps_for(*a, **k):
             t0 = time.perf_counter()
@@ -147,7 +148,7 @@ def bench_training(repeats: int = 3, n_train: int = 2000, epochs: int = 2, batch
                 spent["maps"] += time.perf_counter() - t0
             return r
 
-        worker._maps_for = timed_maps_for
+        runner._maps_for = timed_maps_for
         emitted = [0]
         if live:
             worker.pin_sample(bundle.val.x[0], "c3")
@@ -155,7 +156,7 @@ def bench_training(repeats: int = 3, n_train: int = 2000, epochs: int = 2, batch
             worker.feature_maps.connect(lambda e, m: emitted.__setitem__(0, emitted[0] + 1))
         timer = _Timer()
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, device="cpu", seed=0, num_threads=threads, save_checkpoints=False)
-        trainer = Trainer(graph, bundle, cfg, run_dir=out, callbacks=[timer, _Adapter(worker)], data_config=dc)
+        trainer = Trainer(graph, bundle, cfg, run_dir=out, callbacks=[timer, _Adapter(runner)], data_config=dc)
         before = renders[0]
         _run_in_thread(trainer)
         app.processEvents()

@@ -198,3 +198,24 @@ def test_a_new_model_keeps_the_sample_and_layer(view, imodel, qtbot, bundle):
         view.set_model(imodel)  # e.g. the trained model replacing a snapshot
     assert view.node == "conv2" and view.index_spin.value() == 9
     assert torch.equal(view.input_tensor, bundle.val.x[9])
+
+
+def test_tiles_carry_their_channel_numbers_once_big_enough(view, qtbot):
+    """Each tile shows its channel index in its corner while tiles are big enough on screen to keep
+    most of the map visible; zoomed far out the numbers are not drawn."""
+    _show(view, qtbot, "conv1")
+    g, canvas = view.geometry, view.grid_canvas
+    labels = canvas.tile_labels.labels
+    assert [t for _, _, t in labels] == [str(i) for i in range(g.count)]
+    for i, (x, y, _) in enumerate(labels):
+        assert (y, x) == g.origin(i) and g.tile_at(x + 1, y + 1) == i
+
+    def drawn():
+        item = canvas.tile_labels
+        return item.shown_at(item.deviceTransform(canvas.viewportTransform()))
+
+    assert drawn()  # 16 tiles of 16x16 units in an 1100x760 view
+    canvas.vb.scaleBy((40, 40))  # zoom far out: tiles of a few pixels
+    qtbot.waitUntil(lambda: not drawn(), timeout=2000)
+    canvas.fit()
+    qtbot.waitUntil(drawn, timeout=2000)

@@ -569,9 +569,13 @@ class FeatureMapView(DialogsMixin, QWidget):
             return
         geom = GridGeometry.for_maps(maps.shape)
         rgb = _render().channel_grid(maps, shared=self._shared, cmap=self._cmap, pad=geom.pad, upscale=geom.upscale)
+        relabel = geom != self.geometry
         self.geometry = geom
         self.grid_rgb = rgb
         self.grid_canvas.set_rgb(rgb)
+        if relabel:  # channel numbers on the tiles (shown once the tiles are big enough on screen)
+            labels = [] if geom.count < 2 else [(left, top, str(i)) for i in range(geom.count) for top, left in (geom.origin(i),)]
+            self.grid_canvas.set_tile_labels(labels, geom.tile_w)
         self._update_title()
         self._update_selection()
         self._update_enabled()

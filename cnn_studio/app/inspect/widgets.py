@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, 
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QHBoxLayout,
@@ -110,6 +111,64 @@ class SlantedAxis(pg.AxisItem):
             p.restore()
 
 
+class TileLabels(QGraphicsItem):
+    """Small numbers in the top-left corner of each tile of a grid image (channel indices), drawn
+    at a fixed screen size in one paint for all tiles, and only while the tiles on screen are big
+    enough (``MIN_TILE_PX``) for a label not to hide what it labels."""
+
+    MIN_TILE_PX = 36
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(8)
+        self._labels: list[tuple[float, float, str]] = []
+        self._tile_w = 0.0
+        self._rect = QRectF()
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_labels(self, labels: list[tuple[float, float, str]], tile_w: float, width: float, height: float) -> None:
+        """``labels``: (x, y, text) of each tile's top-left corner in image pixels; ``tile_w``: a
+        tile's width in image pixels."""
+        self.prepareGeometryChange()
+        self._labels = list(labels)
+        self._tile_w = float(tile_w)
+        self._rect = QRectF(0, 0, width, height)
+        self.update()
+
+    @property
+    def labels(self) -> list[tuple[float, float, str]]:
+        return list(self._labels)
+
+    def shown_at(self, transform) -> bool:
+        """Whether the labels are drawn at this item-to-device transform."""
+        return bool(self._labels) and abs(transform.m11()) * self._tile_w >= self.MIN_TILE_PX
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter, option, widget=None) -> None:
+        to_device = painter.transform()
+        if not self.shown_at(to_device):
+            return
+        painter.save()
+        painter.resetTransform()
+        font = painter.font()
+        font.setPixelSize(10)
+        painter.setFont(font)
+        fm = painter.fontMetrics()
+        h = fm.height()
+        painter.setPen(Qt.PenStyle.NoPen)
+        for x, y, text in self._labels:
+            p = to_device.map(QPointF(x, y))
+            box = QRectF(p.x() + 1, p.y() + 1, fm.horizontalAdvance(text) + 6, h)
+            painter.setBrush(QColor(0, 0, 0, 150))
+            painter.drawRect(box)
+            painter.setPen(QColor(235, 238, 242))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            painter.setPen(Qt.PenStyle.NoPen)
+        painter.restore()
+
+
 class ImageCanvas(pg.GraphicsView):
     """Shows one RGB image, aspect locked, y down; pan with the mouse, zoom with the wheel,
     double-click the background to fit. Overlay rectangles live in the same coordinates (pixels)."""
@@ -127,6 +186,7 @@ class ImageCanvas(pg.GraphicsView):
         self.image.clicked.connect(self.clicked)
         self.image.hovered.connect(self.hovered)
         self._shape: tuple[int, int] | None = None
+        self._tile_labels: TileLabels | None = None
         self.setMinimumSize(min_size, min_size)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._placeholder = QLabel(placeholder, self)
@@ -140,6 +200,18 @@ class ImageCanvas(pg.GraphicsView):
         item = FocusItem(colour)
         self.vb.addItem(item, ignoreBounds=True)
         return item
+
+    def set_tile_labels(self, labels: list[tuple[float, float, str]], tile_w: float) -> None:
+        """Label tiles of the image shown (see :class:`TileLabels`); an empty list removes them."""
+        if self._tile_labels is None:
+            self._tile_labels = TileLabels()
+            self.vb.addItem(self._tile_labels, ignoreBounds=True)
+        h, w = self._shape or (0, 0)
+        self._tile_labels.set_labels(labels, tile_w, w, h)
+
+    @property
+    def tile_labels(self) -> TileLabels | None:
+        return self._tile_labels
 
     def add_rect(self, colour: QColor = HIGHLIGHT, width: float = 2.0) -> QGraphicsRectItem:
         item = QGraphicsRectItem()
