@@ -115,6 +115,27 @@ def load_project(path: str | os.PathLike) -> Graph:
     return loads(raw, source=str(path))
 
 
+# Integer literals longer than this are refused while parsing: no layer parameter can use them, a
+# larger value would overflow float conversions in the analysis, and Python itself refuses to convert
+# more than 4300 digits (a ValueError, not a JSON error). NaN/Infinity and 1e999 are parsed and then
+# reported by the analysis on the node that holds them ("expects a whole number, got nan").
+MAX_INT_DIGITS = 300
+# Documents nest 4 levels (document, nodes, node, config, list value); 64 leaves ample room.
+MAX_DEPTH = 64
+
+
+class _NumberTooLong(ValueError):
+    def __init__(self, literal: str):
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _parse_int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise _NumberTooLong(text)
+    return int(text)
+
+
 def loads(raw: bytes | str, source: str = "project") -> Graph:
     if isinstance(raw, bytes):
         try:
@@ -124,18 +145,48 @@ def loads(raw: bytes | str, source: str = "project") -> Graph:
     if not raw.strip():
         raise ProjectFileError(f"'{source}' is empty; it may have been truncated while saving. Open an autosave or backup instead")
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, parse_int=_parse_int)
+    except _NumberTooLong as e:
+        line = raw.count("\n", 0, max(0, raw.find(e.literal))) + 1
+        raise ProjectFileError(
+            f"'{source}' cannot be read: line {line} holds an integer of {len(e.literal.lstrip('-'))} digits "
+            f"({e.literal[:12]}...); numbers in a project file have at most {MAX_INT_DIGITS} digits"
+        ) from None
     except json.JSONDecodeError as e:
         hint = "it looks truncated" if e.pos >= len(raw.rstrip()) - 1 else "it is not valid JSON"
         raise ProjectFileError(f"'{source}' cannot be read: {hint} (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
         raise ProjectFileError(f"'{source}' cannot be read: it is nested too deeply") from None
+    except ValueError as e:  # any other conversion the decoder refuses: one line, never a traceback
+        raise ProjectFileError(f"'{source}' cannot be read: {e}") from None
     return document_to_graph(doc, source)
+
+
+def _depth(doc: Any) -> int:
+    """Nesting depth of lists/objects (stops counting past MAX_DEPTH), measured without recursion: the
+    decoder accepts ~1000 levels, which copy.deepcopy and the analysis would overflow the stack on."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = v.values()
+        elif not isinstance(v, list):
+            continue
+        deepest = max(deepest, d)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((c, d + 1) for c in v)
+    return deepest
 
 
 def document_to_graph(doc: Any, source: str = "project") -> Graph:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ProjectFileError(f"'{source}' is not a CNN Studio project (missing \"format\": \"{FORMAT}\")")
+    if _depth(doc) > MAX_DEPTH:
+        raise ProjectFileError(
+            f"'{source}' nests lists and objects more than {MAX_DEPTH} levels deep; a project file is much flatter, "
+            "so this one is damaged or not a project"
+        )
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProjectFileError(f"'{source}' has no valid format version")

@@ -99,6 +99,54 @@ def test_invalid_layer_values_still_load_and_show_on_the_node():
     assert any(i.node_id == doc["nodes"][1]["id"] and i.field == "out_channels" for i in analyze(g).errors)
 
 
+def _lenet_with(value_text: str, where: str = "config") -> str:
+    """The LeNet-5 document with one value replaced by raw JSON text (a literal json.dumps cannot write)."""
+    doc = json.loads(dumps(templates.build("lenet5")))
+    if where == "config":
+        doc["nodes"][1]["config"]["kernel_size"] = "@@"
+    else:
+        doc[where] = {"x": "@@"}
+    return json.dumps(doc, indent=1).replace('"@@"', value_text)
+
+
+@pytest.mark.parametrize("digits", [301, 4301, 5000, 100_000])
+def test_huge_integer_literals_are_a_project_file_error(tmp_path, digits):
+    # 5,000 digits used to escape as Python's ValueError (int max str digits); 301..4300 loaded and then
+    # crashed the analysis with OverflowError when the error message formatted the value as a float
+    path = tmp_path / "big.cnnstudio"
+    path.write_text(_lenet_with("-" + "7" * digits))
+    with pytest.raises(ProjectFileError) as e:
+        load_project(path)
+    assert f"{digits} digits" in str(e.value) and "big.cnnstudio" in str(e.value)
+    assert "line " in str(e.value)
+
+
+def test_integer_literals_up_to_the_limit_load_and_are_reported_on_the_node():
+    g = loads(_lenet_with("9" * 300))
+    errors = analyze(g).errors
+    assert any(i.node_id == "c1" and i.field == "kernel_size" for i in errors)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "[NaN, 1]", "1e308"])
+def test_non_finite_and_huge_floats_load_and_are_reported_on_the_node(literal):
+    g = loads(_lenet_with(literal))
+    errors = analyze(g).errors
+    assert any(i.node_id == "c1" and i.field == "kernel_size" for i in errors), errors
+
+
+@pytest.mark.parametrize("where", ["config", "meta", "training"])
+@pytest.mark.parametrize("depth", [65, 500, 950, 5000, 200_000])
+def test_deeply_nested_documents_are_a_project_file_error(where, depth):
+    # ~950 levels parsed fine and then blew the stack in copy.deepcopy (RecursionError traceback)
+    with pytest.raises(ProjectFileError, match="levels deep|nested too deeply"):
+        loads(_lenet_with("[" * depth + "]" * depth, where))
+
+
+def test_nesting_within_the_limit_loads():
+    g = loads(_lenet_with("[" * 40 + "]" * 40, "meta"))
+    assert isinstance(g, Graph)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["id", "type", "config", "pos", "src", "dst", "nodes", "edges", "x"]), inner, max_size=4),
