@@ -1,9 +1,14 @@
-"""Feature maps of one layer for one input, as a grid of channel tiles (one pyqtgraph ImageItem showing
-the ``channel_grid`` RGB), with the receptive field of any unit outlined on the input, and a timeline
-of per-epoch snapshots recorded during training.
+"""Feature maps of one layer for one input, as a grid of channel tiles, with the receptive field of
+any unit outlined on the input, and a timeline of per-epoch snapshots recorded during training.
+
+The view composes its parts, each in its own module: the shared :class:`SamplePicker` (inputs),
+:class:`MapGrid` (rendering), :class:`Timeline` and :class:`SnapshotStore` (what training sent).
+This class holds what ties them together: the shown layer and input, where the maps of now come
+from, the enlarged channel and its units, and the source it names (``show_source``).
 
 Where the maps come from:
-- a model (``set_model``): computed for the chosen input and layer in a background thread;
+- a model (``set_model``, or ``show_source`` with a loaded run): computed for the chosen input and
+  layer in a background thread;
 - training (``add_snapshot``): the TrainingWorker's ``feature_maps(epoch, maps)`` signal; epoch >= 0
   is a snapshot (kept for the timeline), epoch == -1 a live refresh of the pinned sample, applied at
   most ``live_fps`` times a second. ``pin_requested(sample, node_id)`` asks the worker to pin the
@@ -17,37 +22,17 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QSlider,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from ...inspection.model import SPLIT_TITLES, InspectModel
+from ..state import NOTHING_HINT
 from ..visibility import on_screen
 from .jobs import JobRunner
-from ...inspection.model import SPLIT_TITLES, InspectModel
-from ...inspection.tiles import GridGeometry
-from .widgets import (
-    SELECT,
-    DialogsMixin,
-    DrawPad,
-    ImageCanvas,
-    caption,
-    pad_with_buttons,
-    set_rect,
-    tool_button,
-)
-
-CMAPS = ("viridis", "inferno", "gray", "coolwarm")
-SNAPSHOT_BUDGET_BYTES = 256 * 2**20
+from .maps_grid import CMAPS, MapGrid, one_line
+from .maps_sources import SNAPSHOT_BUDGET_BYTES, SnapshotStore  # noqa: F401 (re-exported)
+from .maps_timeline import Timeline
+from .samples import SamplePicker
+from .widgets import DialogsMixin, DrawPad, ImageCanvas, caption, pad_with_buttons, set_rect
 
 
 def _render():
@@ -67,31 +52,22 @@ class FeatureMapView(DialogsMixin, QWidget):
         super().__init__(parent)
         self.setObjectName("feature_map_view")
         self._imodel: InspectModel | None = None
+        self._source = None  # the ViewSource shown (None: standalone, driven by set_model)
         self._init_runner(runner, "cnn-studio-featuremaps")
         self._node: str | None = None
         self._input = None  # uint8 (C, H, W) tensor
         self._input_label: int | None = None
         self._input_name = ""
         self._input_key: tuple = ()
-        self._split: str | None = None
-        self._index = 0
-        self._filtered: np.ndarray | None = None
         self._pred: tuple | None = None
-        self.maps: np.ndarray | None = None  # what the grid shows (float32)
         self.maps_node: str | None = None
         self.maps_source = ""  # "model", "live", "snapshot"
-        self.geometry: GridGeometry | None = None
-        self.grid_rgb: np.ndarray | None = None
         self.channel: int | None = None
         self.unit: tuple[int, int] | None = None
         self.rf: tuple[int, int, int, int] | None = None
-        self._cmap = "viridis"
-        self._shared = False
+        self._stats_text = ""
         # training
-        self._snapshots: dict[int, tuple[dict, object]] = {}
-        self._live: dict[str, np.ndarray] = {}
-        self._live_time = 0.0
-        self._last_snapshot_time = 0.0
+        self.store = SnapshotStore()
         self._training = False
         self._pinned = None
         self._live_dirty = False
@@ -110,40 +86,19 @@ class FeatureMapView(DialogsMixin, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
+        self.source_banner = caption("", bold=False)
+        one_line(self.source_banner)
+        self.source_banner.setVisible(False)
+        lay.addWidget(self.source_banner)
 
-        # input row
-        row = QHBoxLayout()
-        row.setSpacing(4)
-        row.addWidget(QLabel("Input:"))
-        self.split_combo = QComboBox()
-        self.split_combo.setToolTip("Which split of the data set to take samples from")
-        self.split_combo.currentIndexChanged.connect(self._on_split_combo_changed)
-        row.addWidget(self.split_combo)
-        self.class_combo = QComboBox()
-        self.class_combo.setToolTip("Browse only the samples of one class")
-        self.class_combo.currentIndexChanged.connect(self._on_class_combo_changed)
-        row.addWidget(self.class_combo)
-        self.prev_button = tool_button("◀", "Previous sample (of the chosen class)", self._on_prev_button_clicked)
-        row.addWidget(self.prev_button)
-        self.index_spin = QSpinBox()
-        self.index_spin.setToolTip("Sample number in the split (0 = first)")
-        self.index_spin.setKeyboardTracking(False)
-        self.index_spin.setMinimumWidth(70)
-        self.index_spin.valueChanged.connect(self._on_index_spin_changed)
-        row.addWidget(self.index_spin)
-        self.next_button = tool_button("▶", "Next sample (of the chosen class)", self._on_next_button_clicked)
-        row.addWidget(self.next_button)
-        self.open_button = QPushButton("Image file…")
-        self.open_button.setToolTip("Feed an image file, converted to the network's channels and size as in training")
-        self.open_button.clicked.connect(self._on_open_button_clicked)
-        row.addWidget(self.open_button)
-        self.draw_button = QPushButton("Draw")
-        self.draw_button.setCheckable(True)
-        self.draw_button.setToolTip("Draw the input with the mouse (for digit-like data)")
-        self.draw_button.toggled.connect(self._on_draw_button_toggled)
-        row.addWidget(self.draw_button)
-        row.addStretch(1)
-        lay.addLayout(row)
+        self.picker = SamplePicker()
+        self.picker.sample_chosen.connect(self.show_sample)
+        self.picker.message.connect(self.status_message)
+        self.picker.open_clicked.connect(self._on_open_button_clicked)
+        self.picker.draw_toggled.connect(self._on_draw_button_toggled)
+        lay.addWidget(self.picker)
+        for name in ("split_combo", "class_combo", "prev_button", "index_spin", "next_button", "open_button", "draw_button"):
+            setattr(self, name, getattr(self.picker, name))
 
         # display row
         row = QHBoxLayout()
@@ -151,7 +106,9 @@ class FeatureMapView(DialogsMixin, QWidget):
         row.addWidget(QLabel("Layer:"))
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The layer whose output is shown; clicking a node on the canvas picks it too")
-        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # a long layer name must not widen the row (and with it the whole view) for good
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setMinimumContentsLength(16)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_combo_changed)
         row.addWidget(self.layer_combo)
         row.addSpacing(8)
@@ -174,16 +131,25 @@ class FeatureMapView(DialogsMixin, QWidget):
         row.addWidget(self.save_button)
         lay.addLayout(row)
 
+        # the timeline sits above the maps: at the bottom, a short dock scrolled it out of sight
+        self.timeline = Timeline()
+        self.timeline.moved.connect(self._on_timeline_moved)
+        self.slider, self.epoch_label, self.follow_check = self.timeline.slider, self.timeline.epoch_label, self.timeline.follow_check
+        lay.addWidget(self.timeline)
+
         split = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.setSpacing(3)
-        ll.addWidget(caption("Input", bold=True))
-        self.input_canvas = ImageCanvas(placeholder="No input", min_size=150)
+        ll.setSpacing(2)
+        # small minimum sizes: the view must fit a short dock whole (a taller minimum made the
+        # dock's scroll area cut the grid to its top rows)
+        self.input_canvas = ImageCanvas(placeholder="No input", min_size=64)
+        self.input_canvas.setToolTip("The input (as the network sees it)")
         self.rf_rect = self.input_canvas.add_focus()
         ll.addWidget(self.input_canvas, 3)
         self.input_caption = caption("")
+        one_line(self.input_caption)
         ll.addWidget(self.input_caption)
         self.pad = DrawPad()
         self.pad.changed.connect(self._on_pad_changed)
@@ -191,107 +157,108 @@ class FeatureMapView(DialogsMixin, QWidget):
         self.pad_box.setVisible(False)
         ll.addWidget(self.pad_box)
         self.tile_title = caption("Channel", bold=True)
+        one_line(self.tile_title)
         ll.addWidget(self.tile_title)
-        self.tile_canvas = ImageCanvas(placeholder="Click a channel to enlarge it", min_size=150)
+        self.tile_canvas = ImageCanvas(placeholder="Click a channel to enlarge it", min_size=64)
         self.tile_canvas.setToolTip("Click a unit to outline its receptive field on the input")
         self.unit_rect = self.tile_canvas.add_rect()
         self.tile_canvas.clicked.connect(self._on_tile_canvas_clicked)
         ll.addWidget(self.tile_canvas, 3)
         self.tile_caption = caption("")
+        one_line(self.tile_caption)
         ll.addWidget(self.tile_caption)
-        left.setMinimumWidth(190)
+        left.setMinimumWidth(170)
         split.addWidget(left)
 
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.setSpacing(3)
-        self.grid_title = caption("", bold=True)
-        rl.addWidget(self.grid_title)
-        self.grid_canvas = ImageCanvas(placeholder="Pick a layer to see its feature maps", min_size=200)
-        self.select_rect = self.grid_canvas.add_rect(SELECT, 2.0)
-        self.grid_canvas.clicked.connect(self._on_grid_canvas_clicked)
-        self.grid_canvas.hovered.connect(self._on_grid_canvas_hovered)
-        rl.addWidget(self.grid_canvas, 1)
-        self.readout = caption(" ")
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        rl.addWidget(self.readout)
-        split.addWidget(right)
+        self.grid = MapGrid()
+        self.grid.tile_clicked.connect(self.select_channel)
+        self.grid_title, self.grid_canvas, self.select_rect, self.readout = self.grid.title, self.grid.canvas, self.grid.select_rect, self.grid.readout
+        split.addWidget(self.grid)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([250, 650])
+        split.setSizes([230, 670])
         lay.addWidget(split, 1)
-
-        # timeline
-        self.timeline = QWidget()
-        tl = QHBoxLayout(self.timeline)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(QLabel("Training timeline:"))
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("How the maps of this input changed from epoch to epoch (rightmost: now)")
-        self.slider.setPageStep(1)
-        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.slider.valueChanged.connect(self._on_slider_changed)
-        tl.addWidget(self.slider, 1)
-        self.epoch_label = QLabel("now")
-        self.epoch_label.setMinimumWidth(110)
-        tl.addWidget(self.epoch_label)
-        self.follow_check = QCheckBox("Follow training")
-        self.follow_check.setToolTip("Jump to the newest maps as they arrive")
-        self.follow_check.setChecked(True)
-        self.follow_check.toggled.connect(self._on_follow_check_toggled)
-        tl.addWidget(self.follow_check)
-        self.timeline.setVisible(False)
-        lay.addWidget(self.timeline)
         self.status = caption("")
+        one_line(self.status)
         lay.addWidget(self.status)
 
+    # the grid's state, under the names scripts and tests use
+    @property
+    def maps(self) -> np.ndarray | None:
+        return self.grid.maps
+
+    @property
+    def geometry(self):
+        return self.grid.geometry
+
+    @property
+    def grid_rgb(self) -> np.ndarray | None:
+        return self.grid.grid_rgb
+
+    def status_message(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
     def _update_enabled(self) -> None:
-        m = self._imodel
-        has_data = m is not None and bool(m.splits())
-        for w in (self.split_combo, self.class_combo, self.prev_button, self.next_button, self.index_spin):
-            w.setEnabled(has_data)
-        self.open_button.setEnabled(m is not None)
-        self.draw_button.setEnabled(m is not None)
         self.save_button.setEnabled(self.grid_rgb is not None)
+
+    # ================================================================================ the source shown
+    def show_source(self, src) -> None:
+        """Show the app state's source (:class:`~cnn_studio.app.state.ViewSource`): its network's
+        maps, or say that there is nothing to show. Another run, or nothing, drops what training
+        sent for the one shown before."""
+        old, self._source = self._source, src
+        self.source_banner.setText(src.describe())
+        self.source_banner.setToolTip(src.describe())
+        self.source_banner.setVisible(True)
+        if not src.same_run(old):
+            self.clear_snapshots()
+        self._training = src.kind == "live"
+        if src.kind == "live":
+            self._emit_pin()
+        if src.imodel is not self._imodel:
+            self.set_model(src.imodel)
+        elif self._training or src.imodel is None:
+            self._refresh()
+        if src.imodel is None and not self.store:
+            hint = {"nothing": f"Nothing to show yet: {NOTHING_HINT.lower()}", "live": "Waiting for the first maps of the run…"}
+            text = hint.get(src.kind) or (f"Loading run {src.run_name}…" if src.status == "loading" else f"Nothing to show: {src.message or 'the run has no saved weights'}")
+            self._clear_shown(text)
+
+    def _clear_shown(self, placeholder: str) -> None:
+        """Show no maps and no input (another network's must not stay on screen)."""
+        self._input = None
+        self._input_key = ()
+        self._input_name = ""
+        self._input_label = None
+        self._pred = None
+        self.input_canvas.set_rgb(None)
+        self.input_caption.setText("")
+        self.rf_rect.setVisible(False)
+        self._set_maps(None, "")
+        self.grid.clear(placeholder)
+        self._fill_layers()
 
     # ================================================================================ model and inputs
     def set_model(self, imodel: InspectModel | None) -> None:
         """Show this network's maps. Resets the input to the first sample of the validation split."""
         self._imodel = imodel
         self._pred = None
+        self.picker.set_model(imodel)
         self._fill_layers()
-        self.split_combo.blockSignals(True)
-        self.class_combo.blockSignals(True)
-        self.split_combo.clear()
-        self.class_combo.clear()
-        if imodel is not None:
-            for s in imodel.splits():
-                self.split_combo.addItem(SPLIT_TITLES.get(s, s), s)
-            self.class_combo.addItem("all classes", None)
-            for i, name in enumerate(imodel.class_names):
-                self.class_combo.addItem(name, i)
-        self.split_combo.blockSignals(False)
-        self.class_combo.blockSignals(False)
         self._update_enabled()
         if imodel is None:
+            if not self.store:
+                self._clear_shown(f"Nothing to show yet: {NOTHING_HINT.lower()}")
+            else:
+                self._refresh()
             return
         if imodel.info.data_error:
-            self.status.setText(f"No samples to browse: {imodel.info.data_error}. Open an image file or draw instead.")
+            self.status_message(f"No samples to browse: {imodel.info.data_error}. Open an image file or draw instead.")
         if self._node is None or not imodel.has_node(self._node):
             layers = imodel.layer_nodes()
             self._node = next((n for n in layers if len(imodel.node_shape(n)) == 3), layers[0] if layers else None)
             self._select_layer_combo()
-        # keep the sample being looked at when the new model has it (e.g. the trained model of the run)
-        keep = self._split in imodel.splits() and self._index < len(imodel.labels(self._split))
-        if not keep:
-            self._split, self._index = imodel.default_split(), 0
-        i = self.split_combo.findData(self._split)
-        if i >= 0:
-            self.split_combo.blockSignals(True)
-            self.split_combo.setCurrentIndex(i)
-            self.split_combo.blockSignals(False)
-        self._apply_filter()
         kind = self._input_key[0] if self._input_key else None
         if kind == "file" and self.open_image(self._input_key[1]):
             return  # the same file, converted for this model
@@ -299,8 +266,8 @@ class FeatureMapView(DialogsMixin, QWidget):
             self._on_pad_changed()
         elif kind == "tensor" and self._input is not None and tuple(self._input.shape) == imodel.input_shape:
             self._set_input(self._input, self._input_label, self._input_name, self._input_key)
-        elif self._split is not None:
-            self.show_sample(self._split, self._index)
+        elif self.picker.split is not None:
+            self.show_sample(self.picker.split, self.picker.index)
         else:
             self._request_maps()
 
@@ -310,40 +277,38 @@ class FeatureMapView(DialogsMixin, QWidget):
     def _fill_layers(self) -> None:
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
-        nodes: list[str] = []
-        if self._imodel is not None:
-            nodes = self._imodel.layer_nodes()
-        else:
-            seen = set()
-            for maps, _ in self._snapshots.values():
-                for k in maps:
-                    if k not in seen:
-                        seen.add(k)
-                        nodes.append(k)
-            nodes += [k for k in self._live if k not in seen]
+        m = self._imodel
+        nodes = m.layer_nodes() if m is not None else self.store.nodes()
         for nid in nodes:
-            shape = self._imodel.node_shape(nid) if self._imodel is not None else None
-            label = nid
-            if shape is not None:
-                label = f"{nid}  ({'×'.join(map(str, shape))})"
-            self.layer_combo.addItem(label, nid)
+            shape = m.node_shape(nid) if m is not None else None
+            self.layer_combo.addItem(f"{nid}  ({'×'.join(map(str, shape))})" if shape is not None else nid, nid)
         self.layer_combo.blockSignals(False)
         self._select_layer_combo()
 
     def _select_layer_combo(self) -> None:
         i = self.layer_combo.findData(self._node) if self._node is not None else -1
         self.layer_combo.blockSignals(True)
-        if i < 0 and self._node is not None:
+        if i < 0 and self._node is not None and (self._imodel is not None or self.store.has_node(self._node)):
             self.layer_combo.addItem(self._node, self._node)
             i = self.layer_combo.count() - 1
         self.layer_combo.setCurrentIndex(i)
         self.layer_combo.blockSignals(False)
 
+    def _known(self, node_id: str) -> bool:
+        if self._imodel is not None:
+            return self._imodel.has_node(node_id)
+        return self.store.has_node(node_id) or self._source is None
+
     def set_node(self, node_id: str) -> bool:
         """Show the outputs of ``node_id`` (the main window calls this when a node is clicked).
-        False (and a message) when the network has no such node or it has no output to show."""
-        if self._imodel is not None and not self._imodel.has_node(node_id):
-            self.status.setText(f"'{node_id}' has no output to show (the input, the loss or an unknown node); pick another layer")
+        False (and a message) when the network shown has no such node or it has no output."""
+        if self._source is not None and self._imodel is None and not self.store:
+            self.status_message(self._source.describe())
+            return False
+        if not self._known(node_id):
+            net = self._source.network if self._source is not None else ""
+            where = f"the network of this run{f' ({net})' if net else ''}"
+            self.status_message(f"'{node_id}' has no output to show in {where}: pick another layer")
             return False
         if node_id == self._node and self.maps_node == node_id and self.maps is not None:
             return True
@@ -354,7 +319,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         self.rf_rect.setVisible(False)
         self.unit_rect.setVisible(False)
         self._select_layer_combo()
-        self.status.setText("")
+        self.status_message("")
         self.node_changed.emit(node_id)
         self._emit_pin()
         self._refresh()
@@ -363,18 +328,6 @@ class FeatureMapView(DialogsMixin, QWidget):
     @property
     def node(self) -> str | None:
         return self._node
-
-    def _apply_filter(self) -> None:
-        m = self._imodel
-        if m is None or self._split is None:
-            self._filtered = None
-            return
-        labels = m.labels(self._split)
-        cls = self.class_combo.currentData()
-        self._filtered = np.nonzero(labels == cls)[0] if cls is not None else np.arange(len(labels))
-        self.index_spin.blockSignals(True)
-        self.index_spin.setRange(0, max(0, len(labels) - 1))
-        self.index_spin.blockSignals(False)
 
     def show_sample(self, split: str, index: int) -> bool:
         """Use sample ``index`` of ``split`` as the input."""
@@ -386,17 +339,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         except Exception as e:
             self.show_error(str(e))
             return False
-        if split != self._split:
-            self._split = split
-            i = self.split_combo.findData(split)
-            self.split_combo.blockSignals(True)
-            self.split_combo.setCurrentIndex(i)
-            self.split_combo.blockSignals(False)
-            self._apply_filter()
-        self._index = index
-        self.index_spin.blockSignals(True)
-        self.index_spin.setValue(index)
-        self.index_spin.blockSignals(False)
+        self.picker.set_current(split, index)
         n = len(m.labels(split))
         self._set_input(x, y, f"sample {index} of {n} ({SPLIT_TITLES.get(split, split)})", ("sample", split, index))
         return True
@@ -429,7 +372,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         self._input_name = name
         self._input_key = key
         self._pred = None
-        self.status.setText("")
+        self.status_message("")
         self.rf_rect.setVisible(False)
         self.rf = None
         self._show_input(x)
@@ -456,7 +399,8 @@ class FeatureMapView(DialogsMixin, QWidget):
             ok = self._input_label is None or k == self._input_label
             colour = "#16a34a" if ok else "#dc2626"
             parts.append(f"predicted: <b style='color:{colour}'>{m.class_name(k)}</b> ({100 * p:.0f}%)")
-        self.input_caption.setText("<br>".join(parts))
+        self.input_caption.setText(" · ".join(parts))
+        self.input_caption.setToolTip(" · ".join(parts))
 
     def _emit_pin(self) -> None:
         if self._input is not None and self._node is not None:
@@ -473,33 +417,17 @@ class FeatureMapView(DialogsMixin, QWidget):
         return self._input
 
     # ================================================================================ where maps come from
-    def _now_maps(self) -> tuple[np.ndarray | None, str]:
-        """The newest maps of the current node from training (live or last snapshot)."""
-        node = self._node
-        live = self._live.get(node) if node is not None else None
-        snap = None
-        for e in sorted(self._snapshots, reverse=True):
-            maps = self._snapshots[e][0]
-            if node in maps:
-                snap = maps[node]
-                break
-        if live is not None and (snap is None or self._live_time >= self._last_snapshot_time):
-            return live, "live"
-        if snap is not None:
-            return np.asarray(snap, dtype=np.float32), "snapshot"
-        return None, ""
-
     def _refresh(self) -> None:
         """Show what the timeline position asks for: a snapshot, or now (training maps or the model's)."""
         if self._node is None:
             return
-        epoch = self._slider_epoch()
+        epoch = self.timeline.epoch()
         if epoch is not None:
-            maps, x = self._snapshots[epoch]
-            if self._node in maps:
-                if x is not None:
-                    self._show_input(x)
-                self._set_maps(np.asarray(maps[self._node], dtype=np.float32), "snapshot")
+            maps, x = self.store.at(epoch, self._node)
+            if x is not None:
+                self._show_input(x)
+            if maps is not None:
+                self._set_maps(maps, "snapshot")
             else:
                 self._set_maps(None, "snapshot")
                 self.grid_canvas.set_placeholder(f"No snapshot of '{self._node}' at epoch {epoch}")
@@ -507,7 +435,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         if self._input is not None:
             self._show_input(self._input)
         if self._training or self._imodel is None:
-            maps, src = self._now_maps()
+            maps, src = self.store.now(self._node)
             if maps is not None:
                 self._set_maps(maps, src)
             elif self._imodel is None:
@@ -525,14 +453,14 @@ class FeatureMapView(DialogsMixin, QWidget):
         def job(progress, cancel):
             maps = m.feature_maps(x, node)
             idx, p = m.predict(x, 1)
-            return node, maps, (int(idx[0]), float(p[0]))
+            return m, node, maps, (int(idx[0]), float(p[0]))
 
         self._runner.submit(job, self._on_maps_computed, self._on_job_failed, key="maps")
 
     def _on_maps_computed(self, result) -> None:
-        node, maps, pred = result
-        if node != self._node or self._slider_epoch() is not None:
-            return
+        m, node, maps, pred = result
+        if m is not self._imodel or node != self._node or self.timeline.epoch() is not None:
+            return  # another network, layer or epoch was chosen meanwhile
         self._pred = pred
         self._update_caption()
         self._set_maps(maps, "model")
@@ -542,18 +470,15 @@ class FeatureMapView(DialogsMixin, QWidget):
 
     # ================================================================================ rendering
     def _set_maps(self, maps: np.ndarray | None, source: str) -> None:
-        self.maps = maps
         self.maps_node = self._node if maps is not None else None
         self.maps_source = source
         if maps is None:
-            self.grid_rgb = None
-            self.geometry = None
-            self.grid_canvas.set_rgb(None)
-            self.select_rect.setVisible(False)
+            self.grid.clear()
             self.tile_canvas.set_rgb(None)
             self._update_enabled()
             return
-        if self.channel is not None and self.channel >= (maps.shape[0] if maps.ndim == 3 else 1):
+        self.grid.maps = maps
+        if self.channel is not None and self.channel >= self.grid.channel_count():
             self.channel = None
         self._render()
 
@@ -564,18 +489,8 @@ class FeatureMapView(DialogsMixin, QWidget):
         self._set_maps(np.asarray(maps, dtype=np.float32), source)
 
     def _render(self) -> None:
-        maps = self.maps
-        if maps is None:
+        if not self.grid.render():
             return
-        geom = GridGeometry.for_maps(maps.shape)
-        rgb = _render().channel_grid(maps, shared=self._shared, cmap=self._cmap, pad=geom.pad, upscale=geom.upscale)
-        relabel = geom != self.geometry
-        self.geometry = geom
-        self.grid_rgb = rgb
-        self.grid_canvas.set_rgb(rgb)
-        if relabel:  # channel numbers on the tiles (shown once the tiles are big enough on screen)
-            labels = [] if geom.count < 2 else [(left, top, str(i)) for i in range(geom.count) for top, left in (geom.origin(i),)]
-            self.grid_canvas.set_tile_labels(labels, geom.tile_w)
         self._update_title()
         self._update_selection()
         self._update_enabled()
@@ -584,7 +499,7 @@ class FeatureMapView(DialogsMixin, QWidget):
     def _update_title(self) -> None:
         maps, node, m = self.maps, self._node, self._imodel
         if maps is None or node is None:
-            self.grid_title.setText("")
+            self.grid.set_title("")
             return
         title = m.node_title(node) if m is not None else f"'{node}'"
         if maps.ndim == 3:
@@ -592,59 +507,41 @@ class FeatureMapView(DialogsMixin, QWidget):
         else:
             what = f"{maps.shape[0]} values (a flat layer)"
         src = {"model": "", "live": " · live", "snapshot": ""}.get(self.maps_source, "")
-        e = self._slider_epoch()
+        e = self.timeline.epoch()
         if e is not None:
             src = f" · epoch {e}" if e > 0 else " · before training"
         rf = m.rf_size(node) if m is not None else None
         rf_text = f" · receptive field {rf[0]}×{rf[1]} px" if rf else ""
-        self.grid_title.setText(f"{title}: {what}{rf_text}{src}")
+        self.grid.set_title(f"{title}: {what}{rf_text}{src}")
 
     def _channel_values(self, c: int) -> np.ndarray:
-        maps = self.maps
-        if maps.ndim == 1:
-            g = self.geometry
-            flat = np.full(g.map_h * g.map_w, np.nan, dtype=np.float32)
-            flat[: maps.shape[0]] = maps
-            return flat.reshape(g.map_h, g.map_w)
-        return maps[c]
+        return self.grid.channel_values(c)
 
     def _update_selection(self) -> None:
-        g, c = self.geometry, self.channel
-        if g is None or c is None:
-            self.select_rect.setVisible(False)
+        c = self.channel
+        if self.geometry is None or c is None:
+            self.grid.show_selected(None)
             self.tile_canvas.set_rgb(None)
             self.tile_title.setText("Channel")
             self.tile_caption.setText("")
             self.unit_rect.setVisible(False)
             return
-        top, left = g.origin(c)
-        set_rect(self.select_rect, top - 0.5, left - 0.5, top + g.tile_h - 0.5, left + g.tile_w - 0.5)
-        render = _render()
+        self.grid.show_selected(c)
         vals = self._channel_values(c)
-        finite = vals[np.isfinite(vals)]
-        if self._shared:
-            lo, hi = float(np.nanmin(self.maps)), float(np.nanmax(self.maps))
-        else:
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        v01 = np.clip((np.nan_to_num(vals, nan=lo) - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(vals)
-        lut = render.colormap_lut(self._cmap)
-        rgb = lut[np.clip(np.rint(v01 * 255), 0, 255).astype(np.int32)]
-        self.tile_canvas.set_rgb(np.ascontiguousarray(rgb))
+        self.tile_canvas.set_rgb(self.grid.channel_rgb(vals))
         if self.maps.ndim == 3:
             self.tile_title.setText(f"Channel {c} of {self.maps.shape[0]}")
         else:
             self.tile_title.setText(f"All {self.maps.shape[0]} values")
         self._stats_text = f"mean {np.nanmean(vals):.3g} · min {np.nanmin(vals):.3g} · max {np.nanmax(vals):.3g}"
         self.tile_caption.setText(self._stats_text)
+        self.tile_caption.setToolTip(self._stats_text)
         if self.unit is not None:
             self._show_unit(*self.unit)
 
     def select_channel(self, c: int) -> None:
         """Enlarge channel ``c``."""
-        if self.maps is None:
-            return
-        n = self.maps.shape[0] if self.maps.ndim == 3 else 1
-        if not 0 <= c < n:
+        if self.maps is None or not 0 <= c < self.grid.channel_count():
             return
         if c != self.channel:
             self.unit = None
@@ -675,10 +572,7 @@ class FeatureMapView(DialogsMixin, QWidget):
             if flat_index >= self.maps.shape[0]:
                 return None
         if m is not None and node is not None:
-            if self.maps.ndim == 1:
-                box = m.rf_box(node, 0, 0)
-            else:
-                box = m.rf_box(node, y, x)
+            box = m.rf_box(node, 0, 0) if self.maps.ndim == 1 else m.rf_box(node, y, x)
         self.rf = box
         value = vals[y, x]
         where = f"unit {flat_index}" if flat_index is not None else f"unit (row {y}, col {x})"
@@ -688,7 +582,7 @@ class FeatureMapView(DialogsMixin, QWidget):
             h, w = m.input_shape[1:]
             self.rf_rect.set_box(t, l_, b, r, h, w)
             size = m.rf_size(node)
-            text += f"<br>sees input rows {t}–{b}, columns {l_}–{r}"
+            text += f" · sees input rows {t}–{b}, columns {l_}–{r}"
             if size is not None:
                 text += f" (receptive field {size[0]}×{size[1]} px"
                 if (b - t + 1, r - l_ + 1) != tuple(size):
@@ -696,7 +590,9 @@ class FeatureMapView(DialogsMixin, QWidget):
                 text += ")"
         else:
             self.rf_rect.setVisible(False)
-        self.tile_caption.setText(f"{getattr(self, '_stats_text', '')}<br>{text}")
+        full = f"{self._stats_text} · {text}"
+        self.tile_caption.setText(full)
+        self.tile_caption.setToolTip(full)
         return box
 
     # ================================================================================ training
@@ -704,23 +600,15 @@ class FeatureMapView(DialogsMixin, QWidget):
     def add_snapshot(self, epoch: int, maps: dict) -> None:
         """Feature maps from training: ``epoch >= 0`` is kept for the timeline, ``-1`` is a live
         refresh (applied at most ``live_fps`` times a second). Connect ``TrainingWorker.feature_maps``."""
-        now = time.monotonic()
-        new_nodes = any(k not in self._live and not any(k in s[0] for s in self._snapshots.values()) for k in maps)
-        if epoch < 0:
-            for k, v in maps.items():
-                self._live[k] = np.asarray(v, dtype=np.float32)
-            self._live_time = now
-        else:
-            stored = {k: np.asarray(v).astype(np.float16) for k, v in maps.items()}
-            self._snapshots[int(epoch)] = (stored, self._pinned)
-            self._last_snapshot_time = now
-            self._trim_snapshots()
-            self._update_timeline()
+        new_nodes = any(not self.store.has_node(k) for k in maps)
+        self.store.add(epoch, maps, self._pinned, time.monotonic())
+        if epoch >= 0:
+            self.timeline.set_epochs(self.store.epochs())
         if self._node is None and maps:
             self._node = next(iter(maps))
         if self._imodel is None and new_nodes:
             self._fill_layers()
-        if self._slider_epoch() is None and (self._node in maps):
+        if self.timeline.epoch() is None and (self._node in maps):
             if epoch < 0 or not on_screen(self):  # hidden: render once shown (on_dock_shown)
                 self._live_dirty = True
                 if on_screen(self) and not self._live_timer.isActive():
@@ -751,8 +639,8 @@ class FeatureMapView(DialogsMixin, QWidget):
             return
         if self._live_dirty:
             self._live_dirty = False
-            if self._slider_epoch() is None:
-                maps, src = self._now_maps()
+            if self.timeline.epoch() is None:
+                maps, src = self.store.now(self._node)
                 if maps is not None and (self._training or self._imodel is None or src == "live"):
                     self._set_maps(maps, src)
 
@@ -765,116 +653,22 @@ class FeatureMapView(DialogsMixin, QWidget):
         self._refresh()
 
     def clear_snapshots(self) -> None:
-        self._snapshots.clear()
-        self._live.clear()
-        self._update_timeline()
+        self.store.clear()
+        self._live_dirty = False
+        self.timeline.set_epochs([])
 
     def snapshot_epochs(self) -> list[int]:
-        return sorted(self._snapshots)
+        return self.store.epochs()
 
     def show_epoch(self, epoch: int | None) -> None:
         """Move the timeline to ``epoch`` (None: now)."""
-        epochs = self.snapshot_epochs()
-        pos = len(epochs) if epoch is None else epochs.index(epoch)
-        self.follow_check.setChecked(epoch is None)
-        self.slider.setValue(pos)
-        self._on_slider_changed(pos)
+        self.timeline.show_epoch(epoch)
 
-    def _trim_snapshots(self) -> None:
-        def size() -> int:
-            return sum(a.nbytes for maps, _ in self._snapshots.values() for a in maps.values())
-
-        while size() > SNAPSHOT_BUDGET_BYTES and len(self._snapshots) > 2:
-            epochs = sorted(self._snapshots)
-            # drop every other inner epoch, oldest first: keeps the first and last
-            del self._snapshots[epochs[1]]
-
-    def _update_timeline(self) -> None:
-        epochs = self.snapshot_epochs()
-        self.timeline.setVisible(bool(epochs))
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, len(epochs))
-        if self.follow_check.isChecked():
-            self.slider.setValue(len(epochs))
-        self.slider.blockSignals(False)
-        self._update_epoch_label()
-
-    def _slider_epoch(self) -> int | None:
-        epochs = self.snapshot_epochs()
-        if not epochs:
-            return None
-        v = self.slider.value()
-        return epochs[v] if 0 <= v < len(epochs) else None
-
-    def _update_epoch_label(self) -> None:
-        e = self._slider_epoch()
-        epochs = self.snapshot_epochs()
-        if e is None:
-            self.epoch_label.setText("now" + (f" (after epoch {epochs[-1]})" if epochs and epochs[-1] > 0 else ""))
-        else:
-            self.epoch_label.setText(f"epoch {e} of {epochs[-1]}" if e > 0 else "before training")
-
-    @Slot(int)
-    def _on_slider_changed(self, value: int) -> None:
-        epochs = self.snapshot_epochs()
-        if value < len(epochs) and self.follow_check.isChecked():
-            self.follow_check.blockSignals(True)
-            self.follow_check.setChecked(False)
-            self.follow_check.blockSignals(False)
-        self._update_epoch_label()
+    @Slot()
+    def _on_timeline_moved(self) -> None:
         self._refresh()  # the chosen channel and unit stay: compare the same unit across epochs
 
-    @Slot(bool)
-    def _on_follow_check_toggled(self, on: bool) -> None:
-        if on:
-            self.slider.setValue(len(self.snapshot_epochs()))
-
     # ================================================================================ user events
-    @Slot(int)
-    def _on_split_combo_changed(self, i: int) -> None:
-        split = self.split_combo.itemData(i)
-        if split and split != self._split:
-            self._split = split
-            self._apply_filter()
-            self._step(0, first=True)
-
-    @Slot(int)
-    def _on_class_combo_changed(self, i: int) -> None:
-        self._apply_filter()
-        self._step(0, first=True)
-
-    def _step(self, delta: int, first: bool = False) -> None:
-        f = self._filtered
-        if f is None or not len(f) or self._split is None:
-            if f is not None and not len(f):
-                self.status.setText("No sample of this class in this split")
-            return
-        if first:
-            pos = 0 if self._index not in f else int(np.searchsorted(f, self._index))
-            if delta == 0 and self._index in f:
-                return
-        else:
-            pos = int(np.searchsorted(f, self._index))
-            if delta > 0:
-                pos = pos + 1 if pos < len(f) and f[pos] == self._index else pos
-            else:
-                pos = pos - 1
-        pos %= len(f)
-        self.show_sample(self._split, int(f[pos]))
-
-    @Slot()
-    def _on_prev_button_clicked(self) -> None:
-        self._step(-1)
-
-    @Slot()
-    def _on_next_button_clicked(self) -> None:
-        self._step(1)
-
-    @Slot(int)
-    def _on_index_spin_changed(self, v: int) -> None:
-        if self._split is not None and v != self._index:
-            self.show_sample(self._split, v)
-
     @Slot()
     def _on_open_button_clicked(self) -> None:
         self.open_image(None)
@@ -909,7 +703,7 @@ class FeatureMapView(DialogsMixin, QWidget):
     def set_colormap(self, name: str) -> None:
         if name not in CMAPS:
             raise ValueError(f"unknown colour map {name!r}")
-        self._cmap = name
+        self.grid.cmap = name
         if self.cmap_combo.currentText() != name:
             self.cmap_combo.blockSignals(True)
             self.cmap_combo.setCurrentText(name)
@@ -917,48 +711,12 @@ class FeatureMapView(DialogsMixin, QWidget):
         self._render()
 
     def set_shared_scale(self, shared: bool) -> None:
-        self._shared = bool(shared)
+        self.grid.shared = bool(shared)
         if self.scale_combo.currentIndex() != int(shared):
             self.scale_combo.blockSignals(True)
             self.scale_combo.setCurrentIndex(int(shared))
             self.scale_combo.blockSignals(False)
         self._render()
-
-    @Slot(float, float)
-    def _on_grid_canvas_clicked(self, x: float, y: float) -> None:
-        g = self.geometry
-        if g is None:
-            return
-        i = g.tile_at(x, y)
-        if i is not None:
-            self.select_channel(i)
-
-    @Slot(float, float)
-    def _on_grid_canvas_hovered(self, x: float, y: float) -> None:
-        g, maps = self.geometry, self.maps
-        if g is None or maps is None or x < 0:
-            self.readout.setText(" ")
-            self.grid_canvas.setToolTip("")
-            return
-        i = g.tile_at(x, y)
-        if i is None:
-            self.readout.setText(" ")
-            self.grid_canvas.setToolTip("")
-            return
-        vals = self._channel_values(i)
-        u = g.unit_at(i, x, y)
-        if maps.ndim == 3:
-            text = f"channel {i} · mean {float(vals.mean()):.3g} · max {float(vals.max()):.3g}"
-            if u is not None:
-                text += f" · unit ({u[0]}, {u[1]}) = {float(vals[u]):.3g}"
-        else:
-            text = f"{maps.shape[0]} values · mean {float(np.nanmean(vals)):.3g}"
-            if u is not None:
-                k = u[0] * g.map_w + u[1]
-                if k < maps.shape[0]:
-                    text += f" · unit {k} = {float(maps[k]):.3g}"
-        self.readout.setText(text + " — click to enlarge")
-        self.grid_canvas.setToolTip(text)
 
     @Slot(float, float)
     def _on_tile_canvas_clicked(self, x: float, y: float) -> None:
