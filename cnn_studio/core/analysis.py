@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GraphError, Issue, LayerError
-from .graph import Graph
+from .graph import Edge, Graph
 from .layers import Inference, Shape, fmt_shape, get_spec, has_spec
 
 BYTES_PER_VALUE = 4  # float32
@@ -233,10 +233,32 @@ def analyze(graph: Graph) -> Analysis:
             continue
         n_in = spec.num_inputs(cfg)
         in_edges = graph.in_edges(nid)
-        by_port = {e.dst_port: e for e in in_edges}
+        by_port: dict[int, Edge] = {}
+        wiring_errors = False
+        # Ports are numbered from 1 in messages (input 1 is port 0), as the canvas shows them.
         for e in in_edges:
             if e.dst_port >= n_in:
-                info.issues.append(Issue(f"has an edge into input {e.dst_port + 1}, but takes only {n_in}", "delete that connection", nid, node.type))
+                takes = f"takes only {n_in}" if n_in else "takes no input"
+                info.issues.append(Issue(f"has an edge from '{e.src}' into input {e.dst_port + 1}, but {takes}", "delete that connection", nid, node.type))
+                wiring_errors = True
+            if e.src_port != 0:
+                info.issues.append(
+                    Issue(f"is fed from output {e.src_port + 1} of '{e.src}', but layers have a single output", f"connect output 1 of '{e.src}' instead", nid, node.type)
+                )
+                wiring_errors = True
+            if e.dst_port in by_port:
+                first = by_port[e.dst_port]
+                info.issues.append(
+                    Issue(
+                        f"input {e.dst_port + 1} has two connections (from '{first.src}' and from '{e.src}'); an input takes one",
+                        "delete one of them (a merge takes each branch on its own input: use Add or Concat)",
+                        nid,
+                        node.type,
+                    )
+                )
+                wiring_errors = True
+            else:
+                by_port[e.dst_port] = e
         missing = [p for p in range(n_in) if p not in by_port]
         if missing:
             which = "its input" if n_in == 1 else "input" + ("s " if len(missing) > 1 else " ") + ", ".join(str(p + 1) for p in missing)
@@ -245,7 +267,7 @@ def analyze(graph: Graph) -> Analysis:
             info.issues.append(
                 Issue("its output is not used", "connect it to the next layer, or delete it", nid, node.type)
             )
-        if field_errors or missing:
+        if field_errors or missing or wiring_errors:
             continue
         shapes = []
         upstream_ok = True

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .errors import GraphEditError
 from .layers import get_spec, has_spec
 
-ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# A node id: letters, digits and _, not starting with a digit, at most 64 characters. ``\Z`` (not
+# ``$``, which also matches before a trailing newline) so ``ID_RE.match`` is a full match: "c1\n" is
+# refused everywhere the pattern is used (project files, edits, paste, import).
+ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
+def is_valid_id(value: object) -> bool:
+    """True if ``value`` is a string that is a whole valid node id."""
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 class Events:
@@ -71,10 +80,17 @@ class Node:
 
 
 class Graph:
+    """Nodes in insertion order and edges in a list (the order to_config writes and undo restores),
+    plus an index of each node's incoming and outgoing edges (each in edge-list order) so that
+    in_edges/out_edges cost O(degree), and load and analysis stay linear in the graph size."""
+
     def __init__(self, name: str = "untitled") -> None:
         self.name = name
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
+        self._edge_set: set[Edge] = set()
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
         self.training: dict = {}
         self.meta: dict = {}
         self.events = Events()
@@ -102,16 +118,39 @@ class Graph:
         return len(self._nodes)
 
     def in_edges(self, node_id: str) -> list[Edge]:
-        return sorted((e for e in self._edges if e.dst == node_id), key=lambda e: e.dst_port)
+        """Edges into the node, by input port (ties, which only a bad file can hold, in edge order)."""
+        return sorted(self._in.get(node_id, ()), key=lambda e: e.dst_port)
 
     def out_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if e.src == node_id]
+        return list(self._out.get(node_id, ()))
 
     def edge_into(self, node_id: str, port: int) -> Edge | None:
-        for e in self._edges:
-            if e.dst == node_id and e.dst_port == port:
+        for e in self._in.get(node_id, ()):
+            if e.dst_port == port:
                 return e
         return None
+
+    def has_edge(self, edge: Edge) -> bool:
+        return edge in self._edge_set
+
+    # ------------------------------------------------------------ edge index upkeep
+    def _index_edge(self, edge: Edge) -> None:
+        self._edge_set.add(edge)
+        self._out.setdefault(edge.src, []).append(edge)
+        self._in.setdefault(edge.dst, []).append(edge)
+
+    def _reindex(self) -> None:
+        """Rebuild the per-node lists from the edge list (after an insert at a position)."""
+        self._edge_set = set()
+        self._in, self._out = {}, {}
+        for e in self._edges:
+            self._index_edge(e)
+
+    def _clear_edges(self) -> None:
+        self._edges.clear()
+        self._edge_set.clear()
+        self._in.clear()
+        self._out.clear()
 
     def predecessors(self, node_id: str) -> list[str]:
         return [e.src for e in self.in_edges(node_id)]
@@ -151,16 +190,17 @@ class Graph:
         for e in self._edges:
             indeg[e.dst] += 1
             succ[e.src].append(e.dst)
-        ready = [n for n in self._nodes if indeg[n] == 0]
+        ready = deque(n for n in self._nodes if indeg[n] == 0)
         order = []
         while ready:
-            n = ready.pop(0)
+            n = ready.popleft()
             order.append(n)
             for m in succ[n]:
                 indeg[m] -= 1
                 if indeg[m] == 0:
                     ready.append(m)
-        rest = [n for n in self._nodes if n not in set(order)]
+        placed = set(order)
+        rest = [n for n in self._nodes if n not in placed]
         return order, rest
 
     def new_id(self, prefix: str) -> str:
@@ -192,8 +232,8 @@ class Graph:
         spec = get_spec(type_id)
         if node_id is None:
             node_id = self.new_id(spec.short.lower().replace(" ", "") or type_id)
-        if not ID_RE.match(node_id):
-            raise GraphEditError(f"'{node_id}' is not a valid node id; use letters, digits and _ and start with a letter")
+        if not is_valid_id(node_id):
+            raise GraphEditError(f"{node_id!r} is not a valid node id; use letters, digits and _ and start with a letter")
         if node_id in self._nodes:
             raise GraphEditError(f"a node with id '{node_id}' already exists")
         full = spec.defaults()
@@ -211,8 +251,11 @@ class Graph:
 
     def remove_node(self, node_id: str) -> Node:
         node = self.node(node_id)
-        for e in [e for e in self._edges if e.src == node_id or e.dst == node_id]:
+        touching = set(self._in.get(node_id, ())) | set(self._out.get(node_id, ()))
+        for e in [e for e in self._edges if e in touching]:  # in edge-list order, as before
             self.disconnect(e)
+        self._in.pop(node_id, None)
+        self._out.pop(node_id, None)
         del self._nodes[node_id]
         self._touch()
         self.events.emit("node_removed", node)
@@ -258,8 +301,8 @@ class Graph:
         if old == new:
             return
         node = self.node(old)
-        if not ID_RE.match(new):
-            raise GraphEditError(f"'{new}' is not a valid node id; use letters, digits and _ and start with a letter")
+        if not is_valid_id(new):
+            raise GraphEditError(f"{new!r} is not a valid node id; use letters, digits and _ and start with a letter")
         if new in self._nodes:
             raise GraphEditError(f"a node with id '{new}' already exists")
         positions = [(i, e) for i, e in enumerate(self._edges) if e.src == old or e.dst == old]
@@ -277,13 +320,16 @@ class Graph:
             return "both ends must be existing nodes"
         if src == dst:
             return "a node cannot feed itself"
+        # Ports are numbered from 1 in messages (input 1 is port 0), as the analysis numbers them.
         if src_port != 0:
-            return "layers have a single output (port 0)"
+            return f"layers have a single output; '{src}' has no output {src_port + 1}"
         n_in = self._nodes[dst].num_inputs()
         if not 0 <= dst_port < n_in:
-            return f"'{dst}' has no input port {dst_port}" if n_in else f"'{dst}' takes no input"
+            if not n_in:
+                return f"'{dst}' takes no input"
+            return f"'{dst}' has no input port {dst_port + 1} (it has {n_in} input{'s' if n_in > 1 else ''})"
         if self.edge_into(dst, dst_port) is not None:
-            return f"input {dst_port} of '{dst}' is already connected; disconnect it first"
+            return f"input {dst_port + 1} of '{dst}' is already connected; disconnect it first"
         if self.reaches(dst, src):
             return "that connection would create a cycle"
         return None
@@ -293,19 +339,23 @@ class Graph:
         if reason and not (allow_cycle and reason == "that connection would create a cycle"):
             raise GraphEditError(f"cannot connect '{src}' to '{dst}': {reason}")
         edge = Edge(src, src_port, dst, dst_port)
-        if index is None:
+        if index is None or index >= len(self._edges):
             self._edges.append(edge)
-        else:
+            self._index_edge(edge)
+        else:  # keep every per-node list in edge-list order (undo restores the exact order)
             self._edges.insert(max(0, index), edge)
+            self._reindex()
         self._touch()
         self.events.emit("edge_added", edge)
         return edge
 
     def disconnect(self, edge: Edge) -> None:
-        try:
-            self._edges.remove(edge)
-        except ValueError:
-            raise GraphEditError(f"there is no edge from '{edge.src}' to '{edge.dst}'") from None
+        if edge not in self._edge_set:
+            raise GraphEditError(f"there is no edge from '{edge.src}' to '{edge.dst}'")
+        self._edges.remove(edge)
+        self._edge_set.discard(edge)
+        self._out[edge.src].remove(edge)
+        self._in[edge.dst].remove(edge)
         self._touch()
         self.events.emit("edge_removed", edge)
 
@@ -353,14 +403,15 @@ class Graph:
             if s not in self._nodes or d not in self._nodes:
                 missing = s if s not in self._nodes else d
                 raise GraphEditError(f"an edge refers to node '{missing}', which does not exist")
-            if edge in self._edges:
+            if edge in self._edge_set:
                 raise GraphEditError(f"the edge from '{s}' to '{d}' appears twice")
             self._edges.append(edge)
+            self._index_edge(edge)
 
     def replace_with(self, config: dict) -> None:
         """Replace the whole graph (undo of bulk edits, revert). Emits graph_reset."""
         self._nodes.clear()
-        self._edges.clear()
+        self._clear_edges()
         self.name = config.get("name", self.name)
         self.training = copy.deepcopy(config.get("training") or {})
         self.meta = copy.deepcopy(config.get("meta") or {})

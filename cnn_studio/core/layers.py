@@ -332,6 +332,24 @@ register(
 )
 
 
+def _check_padding_mode(mode: str, before: tuple[int, int], total: tuple[int, int], h: int, w: int) -> None:
+    """Refuse what torch's F.pad refuses for the non-zero modes, on the padding of each side
+    (for 'same' the sides can differ: total k-1 split as floor before, the rest after).
+    reflect mirrors without repeating the edge, so each side must be smaller than the input;
+    circular wraps around, so each side may be at most the input size; replicate takes any."""
+    if mode not in ("reflect", "circular"):
+        return
+    sides = (max(before[0], total[0] - before[0]), max(before[1], total[1] - before[1]))
+    too_big = (lambda p, n: p >= n) if mode == "reflect" else (lambda p, n: p > n)
+    if too_big(sides[0], h) or too_big(sides[1], w):
+        need = "larger than" if mode == "reflect" else "at least"
+        raise LayerError(
+            f"{mode} padding of {sides[0]}x{sides[1]} per side needs an input {need} {sides[0]}x{sides[1]}, but it gets {h}x{w}",
+            "use zeros or replicate padding, less padding or a smaller kernel, or place it where the map is larger",
+            "padding_mode",
+        )
+
+
 def _infer_conv(cfg: dict, inputs: list[Shape]) -> Inference:
     c, h, w = _need_map(_one(inputs), "Convolution")
     out_c, groups = cfg["out_channels"], cfg["groups"]
@@ -344,10 +362,7 @@ def _infer_conv(cfg: dict, inputs: list[Shape]) -> Inference:
         raise LayerError(f"{out_c} output channels cannot be split into {groups} groups", "set out channels to a multiple of groups", "out_channels")
     k_eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     before, total = _padding_of(cfg["padding"], k_eff, s, "padding")
-    if cfg["padding"] not in ("same", "valid"):
-        ph, pw = pair(cfg["padding"])
-        if cfg["padding_mode"] != "zeros" and (ph >= h or pw >= w):
-            raise LayerError(f"{cfg['padding_mode']} padding of {ph}x{pw} needs an input larger than {h}x{w}", "use zeros padding or less padding", "padding")
+    _check_padding_mode(cfg["padding_mode"], before, total, h, w)
     ho, wo = _window_output((c, h, w), k_eff, s, before, total, "kernel_size")
     per_out = (c // groups) * k[0] * k[1]
     params = out_c * per_out + (out_c if cfg["bias"] else 0)
@@ -517,8 +532,25 @@ register(
 )
 
 
+def _bn_batch_stats_check(cfg: dict, values_per_channel: int) -> None:
+    """torch normalises with the batch's own statistics in training, and always when
+    track_running_stats is off; it then needs more than one value per channel in the batch
+    ("Expected more than 1 value per channel when training"). With one value per channel per image
+    (a 1x1 map, or any flat vector) and no running statistics, a single image can never be
+    evaluated (predict, inspect): refuse that. With running statistics, evaluation uses them and
+    works for any batch; training batches of one are the trainer's business (it never makes one)."""
+    if values_per_channel == 1 and not cfg["track_running_stats"]:
+        raise LayerError(
+            "without running statistics it normalises over the batch, and it sees one value per channel "
+            "per image here, so a single image cannot be evaluated (torch: 'Expected more than 1 value per channel')",
+            "turn on track_running_stats, or place it where the feature map is larger than 1x1",
+            "track_running_stats",
+        )
+
+
 def _bn2d_infer(cfg: dict, inputs: list[Shape]) -> Inference:
     c, h, w = _need_map(_one(inputs), "BatchNorm2d")
+    _bn_batch_stats_check(cfg, h * w)
     return Inference((c, h, w), 2 * c if cfg["affine"] else 0, 2 * c if cfg["track_running_stats"] else 0)
 
 
@@ -531,6 +563,7 @@ def _bn1d_infer(cfg: dict, inputs: list[Shape]) -> Inference:
             None,
         )
     f = shape[0]
+    _bn_batch_stats_check(cfg, 1)
     return Inference(shape, 2 * f if cfg["affine"] else 0, 2 * f if cfg["track_running_stats"] else 0)
 
 

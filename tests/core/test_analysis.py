@@ -132,3 +132,83 @@ def test_to_dict_has_summary_fields():
     d = analyze(templates.build("tinyvgg")).to_dict()
     assert {"layers", "total_params", "trainable_params", "total_macs", "output_shape"} <= set(d)
     assert {"id", "type", "output_shape", "params", "macs", "receptive_field"} <= set(d["layers"][0])
+
+
+def _doc_graph(nodes, edges):
+    """A graph as a (possibly bad) project file holds it: edges are not checked by connect()."""
+    return Graph.from_config(
+        {"name": "t", "nodes": [{"id": i, "type": t, "config": c} for i, t, c in nodes], "edges": [{"src": list(s), "dst": list(d)} for s, d in edges]}
+    )
+
+
+_SMALL = [("inp", "input", {"channels": 1, "height": 8, "width": 8}), ("a", "relu", {}), ("b", "tanh", {}), ("f", "flatten", {}), ("loss", "mse", {})]
+
+
+def test_two_edges_into_one_input_are_an_error_on_the_node():
+    g = _doc_graph(_SMALL, [(("inp", 0), ("a", 0)), (("inp", 0), ("b", 0)), (("a", 0), ("f", 0)), (("b", 0), ("f", 0)), (("f", 0), ("loss", 0))])
+    a = analyze(g)
+    assert not a.ok
+    (issue,) = a.issues_for("f")
+    assert issue.message == "input 1 has two connections (from 'a' and from 'b'); an input takes one"
+    assert "delete one" in issue.fix
+    with pytest.raises(GraphError, match="two connections"):
+        a.raise_for_errors()
+
+
+def test_edges_from_or_into_ports_that_do_not_exist_are_reported_one_based():
+    g = _doc_graph(_SMALL[:2] + _SMALL[3:], [(("inp", 1), ("a", 0)), (("a", 0), ("f", 0)), (("inp", 0), ("f", 1)), (("f", 0), ("loss", 0))])
+    a = analyze(g)
+    assert [i.message for i in a.issues_for("a")] == ["is fed from output 2 of 'inp', but layers have a single output"]
+    assert [i.message for i in a.issues_for("f")] == ["has an edge from 'inp' into input 2, but takes only 1"]
+    assert not a.ok
+
+
+@pytest.mark.parametrize(
+    "mode,kernel,size,ok",
+    [
+        ("reflect", 3, 1, False),  # 1 per side on a 1-pixel map
+        ("reflect", 3, 2, True),
+        ("reflect", 4, 2, False),  # even kernel: 1 before, 2 after
+        ("reflect", 7, 3, False),
+        ("reflect", 7, 4, True),
+        ("circular", 3, 1, True),  # circular may wrap a whole input
+        ("circular", 5, 1, False),
+        ("circular", 4, 1, False),
+        ("circular", 7, 3, True),
+        ("replicate", 7, 1, True),
+        ("zeros", 7, 1, True),
+    ],
+)
+def test_same_padding_with_non_zero_modes_agrees_with_torch(mode, kernel, size, ok):
+    g = _stack(("conv2d", {"out_channels": 2, "kernel_size": kernel, "padding": "same", "padding_mode": mode}, "c"), ("flatten", {}), ("mse", {}), shape=(1, size, size))
+    a = analyze(g)
+    assert a.ok is ok, a.issues
+    if not ok:
+        (issue,) = a.issues_for("c")
+        assert mode in issue.message and issue.field == "padding_mode"
+
+
+def test_numeric_padding_modes_agree_with_torch():
+    def ok(mode, pad, size):
+        g = _stack(("conv2d", {"out_channels": 1, "kernel_size": 1, "padding": pad, "padding_mode": mode}), ("flatten", {}), ("mse", {}), shape=(1, size, size))
+        return analyze(g).ok
+
+    assert not ok("reflect", 2, 2) and ok("reflect", 1, 2)
+    assert ok("circular", 2, 2) and not ok("circular", 3, 2)
+    assert ok("replicate", 5, 1)  # torch replicates any amount
+
+
+def test_batchnorm_without_running_stats_needs_more_than_one_value_per_channel():
+    def issues(type_id, shape, track):
+        steps = [("adaptive_avgpool2d", {"output_size": 1})] if shape == "1x1" else []
+        if type_id == "batchnorm1d":
+            steps.append(("flatten", {}))
+        steps += [(type_id, {"track_running_stats": track}, "bn"), ("flatten", {}), ("mse", {})]
+        return analyze(_stack(*steps, shape=(2, 4, 4))).issues_for("bn")
+
+    assert issues("batchnorm2d", "4x4", False) == []  # 16 values per channel per image
+    assert issues("batchnorm2d", "1x1", True) == []  # eval uses the running statistics
+    assert issues("batchnorm1d", "flat", True) == []
+    for type_id, shape in (("batchnorm2d", "1x1"), ("batchnorm1d", "flat")):
+        (issue,) = issues(type_id, shape, False)
+        assert "single image cannot be evaluated" in issue.message and issue.field == "track_running_stats"

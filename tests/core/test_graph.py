@@ -106,3 +106,84 @@ def test_rename_and_reinsertion_keep_the_exact_order():
     for i, e in sorted(edges, key=lambda t: t[0]):
         g.connect(e.src, e.dst, e.src_port, e.dst_port, index=i)
     assert g.to_config() == before
+
+
+def test_ids_must_match_whole_string_no_trailing_newline():
+    from cnn_studio.core.graph import ID_RE, is_valid_id
+
+    g = Graph()
+    for bad in ("c1\n", "c1\r\n", "\nc1", "c 1", "c1\x00", "", "1c", "c" * 65):
+        assert not is_valid_id(bad), bad
+        assert ID_RE.match(bad) is None, bad  # .match is a full match too: callers elsewhere use it
+        with pytest.raises(GraphEditError, match="not a valid node id"):
+            g.add_node("relu", node_id=bad)
+    ok = g.add_node("relu", node_id="c1").id
+    with pytest.raises(GraphEditError, match="not a valid node id"):
+        g.rename_node(ok, "c2\n")
+    assert is_valid_id("_a9") and is_valid_id("c" * 64)
+
+
+def test_port_messages_count_from_one_and_name_source_ports():
+    g = Graph()
+    a, b = g.add_node("relu").id, g.add_node("relu").id
+    m = g.add_node("add", {"inputs": 2}).id
+    assert g.can_connect(a, b, dst_port=1) == f"'{b}' has no input port 2 (it has 1 input)"
+    assert "no input port 3 (it has 2 inputs)" in g.can_connect(a, m, dst_port=2)
+    assert "no output 2" in g.can_connect(a, b, src_port=1)
+    g.connect(a, m, 0, 1)
+    assert g.can_connect(b, m, 0, 1) == f"input 2 of '{m}' is already connected; disconnect it first"
+
+
+def _edge_lists(g):
+    """The edge list and, rebuilt by scanning it, each node's in/out edges (the old definition)."""
+    edges = g.edges
+    ins = {n: sorted((e for e in edges if e.dst == n), key=lambda e: e.dst_port) for n in g.nodes}
+    outs = {n: [e for e in edges if e.src == n] for n in g.nodes}
+    return edges, ins, outs
+
+
+def test_edge_index_stays_equal_to_a_scan_of_the_edge_list_through_edits_and_undo():
+    """in_edges/out_edges come from a per-node index; after connect (appended or at an index),
+    disconnect, remove_node, rename and replace_with they equal a scan of the edge list, in order."""
+    g = templates.build("resnet18", (3, 32, 32), 10)
+
+    def check():
+        edges, ins, outs = _edge_lists(g)
+        for n in g.nodes:
+            assert g.in_edges(n) == ins[n], n
+            assert g.out_edges(n) == outs[n], n
+            for p in range(4):
+                assert g.edge_into(n, p) == next((e for e in ins[n] if e.dst_port == p), None)
+        assert all(g.has_edge(e) for e in edges)
+
+    check()
+    before = g.to_config()
+    victim = next(n for n in g.nodes if len(g.out_edges(n)) == 2)  # a block input: feeds main path and shortcut
+    position = g.node_index(victim)
+    removed = [(g.edge_index(e), e) for e in sorted(set(g.in_edges(victim) + g.out_edges(victim)), key=g.edge_index)]
+    node = g.remove_node(victim)
+    check()
+    # undo: node back at its place, edges back at their places (ascending positions)
+    g.add_node(node.type, node.config, node.pos, node.id, index=position)
+    for i, e in removed:
+        g.connect(e.src, e.dst, e.src_port, e.dst_port, index=i)
+    check()
+    assert g.to_config() == before  # the exact order, nodes and edges
+    g.rename_node(victim, "renamed")
+    check()
+    assert [e.to_config() for e in g.edges] == [
+        {k: [("renamed" if v[0] == victim else v[0]), v[1]] for k, v in e.items()} for e in before["edges"]
+    ]
+    g.replace_with(before)
+    check()
+    assert g.to_config() == before
+
+
+def test_loading_a_long_chain_builds_the_index():
+    cfg = {"name": "c", "nodes": [{"id": f"n{i}", "type": "relu", "config": {}, "pos": [0, 0]} for i in range(300)]}
+    cfg["edges"] = [{"src": [f"n{i}", 0], "dst": [f"n{i + 1}", 0]} for i in range(299)]
+    g = Graph.from_config(cfg)
+    assert g.predecessors("n150") == ["n149"] and g.successors("n150") == ["n151"]
+    assert g.topological_order() == ([f"n{i}" for i in range(300)], [])
+    with pytest.raises(GraphEditError, match="appears twice"):
+        Graph.from_config({**cfg, "edges": cfg["edges"] + cfg["edges"][:1]})
