@@ -77,6 +77,9 @@ def to_uint8(x: np.ndarray, what: str, fix: str = "") -> np.ndarray:
     raise DataError(f"{what} has unsupported element type {x.dtype}; store pixels as uint8 or float numbers")
 
 
+_LABEL_MAX = 2**62  # labels beyond this wrap around in int64 arithmetic; far beyond any class count anyway
+
+
 def to_labels(y: np.ndarray, what: str) -> np.ndarray:
     """Integer class labels as int64; one-hot rows are turned into indices. Non-integer or negative
     labels raise a DataError."""
@@ -93,10 +96,16 @@ def to_labels(y: np.ndarray, what: str) -> np.ndarray:
     if y.dtype.kind == "b":
         return y.astype(np.int64)
     if y.dtype.kind in "iu":
+        if y.dtype == np.uint64 and y.size and int(y.max()) > _LABEL_MAX:
+            i = int(np.argmax(y))
+            raise DataError(f"{what} has label {int(y[i])} at index {i}, too large to be a class index; labels must be class indices 0, 1, 2, ...")
         out = y.astype(np.int64)
     elif y.dtype.kind == "f":
         if y.size and not np.all(np.isfinite(y)):
             raise DataError(f"{what} contains NaN or infinite labels; every label must be a class index 0, 1, 2, ...")
+        if y.size and float(np.max(np.abs(y))) > _LABEL_MAX:  # would wrap around when cast to int64
+            i = int(np.argmax(np.abs(y)))
+            raise DataError(f"{what} has label {float(y[i]):g} at index {i}, too large to be a class index; labels must be class indices 0, 1, 2, ...")
         r = np.rint(y)
         bad = np.nonzero(r != y)[0]
         if bad.size:

@@ -25,6 +25,9 @@ from .errors import DataError
 from .raw import RawData, RawSplit, finish_classes
 
 _LABEL_NAMES = ("label", "labels", "class", "target", "y")
+# The fast path parses every cell as float32, which rounds integers from 2**24 on: labels that large are
+# read again exactly (class indices that big are rare; a label of 16777217 must not become 16777216).
+_FLOAT32_EXACT = 2**24
 
 
 def _first_row(path: Path) -> list[str]:
@@ -143,6 +146,8 @@ def _read_table(path: Path, label_column: str | None, height, width, expect_cols
         if data.shape[1] != ncols:
             raise ValueError("column count")
         labels = data[:, label_idx].astype(np.float64)
+        if labels.size and float(np.max(np.abs(labels))) >= _FLOAT32_EXACT:
+            raise ValueError("labels beyond float32 precision")  # re-read exactly below
         x = np.delete(data, label_idx, axis=1)
     except (ValueError, IndexError):
         # slow path: text labels, quoting, or a bad cell that must be named
@@ -151,12 +156,23 @@ def _read_table(path: Path, label_column: str | None, height, width, expect_cols
         except csv.Error as e:
             raise DataError(f"'{path}' is not a readable CSV file ({e}); save it as comma-separated text") from None
         if all(_is_number(t) for t in text):
-            labels = np.asarray([float(t) for t in text], dtype=np.float64)
+            labels = _numeric_labels(text)
         else:
             labels = text
     except OSError as e:
         raise DataError(f"cannot read '{path}': {e.strerror or e}; check the file's permissions") from None
     return x, labels, header, label_idx, ncols
+
+
+def _numeric_labels(text: list[str]) -> np.ndarray:
+    """Number labels, exact: integer literals as int64 (float64 rounds beyond 2**53), others as float64."""
+    try:
+        values = [int(t) for t in text]
+    except ValueError:  # "1.0", "1e3", or an integer too long for Python to convert
+        return np.asarray([float(t) for t in text], dtype=np.float64)
+    if values and max(abs(v) for v in values) > 2**62:
+        return np.asarray([float(v) for v in values], dtype=np.float64)  # refused as too large by to_labels
+    return np.asarray(values, dtype=np.int64)
 
 
 def _sibling_test(path: Path) -> Path | None:

@@ -8,7 +8,10 @@ holds several prefixed sets, give the path of one of its files to choose.
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import re
+import struct
 import zlib
 from pathlib import Path
 
@@ -32,22 +35,41 @@ def is_idx_name(name: str) -> bool:
     return _IDX_RE.match(name) is not None
 
 
-def read_bytes(path: Path) -> bytes:
-    """File contents, gunzipped when the file starts with the gzip magic bytes."""
+# Deflate cannot expand data by more than about 1032:1, so a gzip file of n bytes holds at most this many
+# times n bytes: a header announcing more is refused before anything is inflated or allocated.
+_DEFLATE_MAX_RATIO = 1100
+
+
+def read_idx(path: Path, what: str) -> np.ndarray:
+    """Read an IDX file (raw, or gzip when it starts with the gzip magic bytes) into an array.
+
+    The header is read first (streaming through gzip), and the size it announces is checked against
+    the file's length (raw) or the most the compressed bytes can hold (gzip) before the data is read:
+    a damaged or hostile header never makes us inflate or allocate more than the file can contain.
+    """
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                f.seek(0)
+                with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+                    return _read_idx(gz, what, size, compressed=True)
+            f.seek(0)
+            return _read_idx(f, what, size, compressed=False)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(f"'{path}' is a damaged or incomplete gzip file ({e}); download it again") from None
     except OSError as e:
         raise DataError(f"cannot read '{path}': {e.strerror or e}; check the file's permissions") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"'{path}' is a damaged or incomplete gzip file ({e}); download it again") from None
-    return data
 
 
 def parse_idx(data: bytes, what: str) -> np.ndarray:
     """Parse an IDX blob (magic 0 0 type ndim, big-endian uint32 dims, data) into an array."""
+    return _read_idx(io.BytesIO(data), what, len(data), compressed=False)
+
+
+def _read_idx(stream, what: str, size: int, compressed: bool) -> np.ndarray:
+    """IDX from a binary stream of ``size`` bytes on disk (compressed: ``stream`` inflates them)."""
+    data = stream.read(4)
     if len(data) < 4:
         raise DataError(f"{what} is too short to be an IDX file ({len(data)} bytes); the file is truncated or not IDX")
     if data[0] != 0 or data[1] != 0 or data[2] not in _TYPES:
@@ -59,22 +81,42 @@ def parse_idx(data: bytes, what: str) -> np.ndarray:
     if not 1 <= ndim <= 4:
         raise DataError(f"{what} declares {ndim} dimensions; an IDX images or labels file has 1 to 4")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise DataError(f"{what} is truncated inside its header; download the file again")
-    dims = [int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4)]
-    expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
-    have = len(data) - header
-    if have < expected:
+    dims = list(struct.unpack(f">{ndim}I", raw_dims))
+    shape = "x".join(map(str, dims))
+    expected = math.prod(dims) * dtype.itemsize
+    if not compressed:
+        have = size - header
+        if have < expected:
+            raise DataError(
+                f"{what} is truncated: its header announces {shape} values ({expected} bytes) "
+                f"but only {have} bytes follow; download the file again"
+            )
+        if have > expected:
+            raise DataError(
+                f"{what} has {have - expected} bytes more than its header ({shape}) announces; "
+                "the file is damaged or not IDX"
+            )
+    elif expected > size * _DEFLATE_MAX_RATIO:
         raise DataError(
-            f"{what} is truncated: its header announces {'x'.join(map(str, dims))} values ({expected} bytes) "
-            f"but only {have} bytes follow; download the file again"
+            f"{what} is damaged: its header announces {shape} values ({expected} bytes), more than its {size} "
+            "compressed bytes can hold; download the file again"
         )
-    if have > expected:
-        raise DataError(
-            f"{what} has {have - expected} bytes more than its header ({'x'.join(map(str, dims))}) announces; "
-            "the file is damaged or not IDX"
-        )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    buf = bytearray(expected)
+    view, got = memoryview(buf), 0
+    while got < expected:
+        n = stream.readinto(view[got:])
+        if not n:
+            raise DataError(
+                f"{what} is truncated: its header announces {shape} values ({expected} bytes) "
+                f"but only {got} bytes follow; download the file again"
+            )
+        got += n
+    if compressed and stream.read(1):
+        raise DataError(f"{what} has more bytes than its header ({shape}) announces; the file is damaged or not IDX")
+    return np.frombuffer(buf, dtype=dtype).reshape(dims)
 
 
 def find_idx_sets(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
@@ -103,7 +145,8 @@ def _mapping(folder: Path, prefix: str) -> dict[int, str] | None:
             try:
                 for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
                     parts = line.split()
-                    if len(parts) >= 2 and parts[0].lstrip("-").isdigit() and parts[1].isdigit():
+                    # keys are class labels (0..2**31), values Unicode code points; other lines are skipped
+                    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and len(parts[0]) < 10:
                         out[int(parts[0])] = chr(int(parts[1]))
             except (OSError, ValueError, OverflowError):
                 return None
@@ -156,8 +199,8 @@ def load_idx(path: Path, reporter) -> RawData:
     def read_pair(split: str) -> RawSplit:
         ip, lp = files[(split, "images")], files[(split, "labels")]
         reporter(0, 1, f"Reading {ip.name}")
-        x = parse_idx(read_bytes(ip), f"'{ip}'")
-        y = parse_idx(read_bytes(lp), f"'{lp}'")
+        x = read_idx(ip, f"'{ip}'")
+        y = read_idx(lp, f"'{lp}'")
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or x.shape[3] not in (1, 2, 3, 4):
@@ -188,16 +231,18 @@ def load_idx(path: Path, reporter) -> RawData:
     desc_extra = ""
     if mapping:
         keys = sorted(mapping)
-        lut = np.full(max(keys) + 1, -1, dtype=np.int64)
-        lut[keys] = np.arange(len(keys))
+        sorted_keys = np.asarray(keys, dtype=np.int64)
         for split in (train, test):
             if split is None:
                 continue
-            if split.y.size and int(split.y.max()) >= len(lut):
-                raise DataError(f"label {int(split.y.max())} is not listed in the mapping file '{prefix}mapping.txt'")
-            split.y = lut[split.y]
-            if (split.y < 0).any():
-                raise DataError(f"some labels are not listed in the mapping file '{prefix}mapping.txt'; use the file of the same set")
+            # renumber by position among the sorted keys (a lookup table indexed by label would be as long
+            # as the largest key the mapping file names, which can be anything)
+            pos = np.minimum(np.searchsorted(sorted_keys, split.y), len(keys) - 1)
+            unlisted = sorted_keys[pos] != split.y
+            if unlisted.any():
+                bad = int(split.y[np.argmax(unlisted)])
+                raise DataError(f"label {bad} is not listed in the mapping file '{prefix}mapping.txt'; use the file of the same set")
+            split.y = pos.astype(np.int64)
         names = [mapping[k] for k in keys]
     elif emnist and "letters" in prefix and train.y.size and int(train.y.min()) >= 1 and int(train.y.max()) <= 26:
         for split in (train, test):

@@ -38,12 +38,18 @@ def check_pair(x_len: int, y: np.ndarray, what: str) -> None:
         )
 
 
+# Most classes a data set may have (ImageNet-21k has 21,841). Without a class list the labels are class
+# indices, so one label of 10**12 would mean a list of 10**12 class names (24 GB): labels at or beyond
+# this limit are mapped to dense indices when few distinct values occur, and refused otherwise.
+MAX_CLASSES = 100_000
+
+
 def finish_classes(raw_train_y: np.ndarray, others: list[tuple[np.ndarray, str]], names: list[str] | None,
                    source: str, warnings: list[str]) -> list[str]:
     """Validate labels against the class list (or derive it) and return the class names.
 
     With names: every label must be in 0..len(names)-1. Without: there are max(label)+1 classes,
-    named "0", "1", ... Fewer than two classes is an error; classes with no training sample are warned about.
+    named "0", "1", ...; labels beyond MAX_CLASSES are renumbered 0..n-1 in place (see _dense_labels). Fewer than two classes is an error; classes with no training sample are warned about.
     """
     every = [(raw_train_y, "the training labels")] + others
     if names is not None:
@@ -57,7 +63,11 @@ def finish_classes(raw_train_y: np.ndarray, others: list[tuple[np.ndarray, str]]
                 )
     else:
         k = max((int(y.max()) + 1 for y, _ in every if y.size), default=0)
-        names = [str(i) for i in range(k)]
+        if k > MAX_CLASSES:
+            names = _dense_labels(every, k - 1, source, warnings)
+            k = len(names)
+        else:
+            names = [str(i) for i in range(k)]
     if len(raw_train_y) == 0:
         raise DataError(f"{source} has no training samples; add labelled images")
     present = np.bincount(raw_train_y, minlength=k)
@@ -73,3 +83,21 @@ def finish_classes(raw_train_y: np.ndarray, others: list[tuple[np.ndarray, str]]
             f"{len(missing)} of {k} classes have no training samples ({shown}); the model cannot learn them"
         )
     return list(names)
+
+
+def _dense_labels(every: list[tuple[np.ndarray, str]], top: int, source: str, warnings: list[str]) -> list[str]:
+    """Renumber sparse labels (largest ``top`` >= MAX_CLASSES) to 0..n-1 in increasing order, in place,
+    and return their original values as the class names; more than MAX_CLASSES distinct values is a DataError."""
+    values = np.unique(np.concatenate([y for y, _ in every]))
+    if len(values) > MAX_CLASSES:
+        raise DataError(
+            f"{source}: the labels take {len(values)} different values (up to {top}), more than the {MAX_CLASSES} "
+            "classes CNN Studio supports; the label column must hold class indices 0, 1, 2, ... or class names"
+        )
+    for y, _ in every:
+        y[...] = np.searchsorted(values, y)
+    warnings.append(
+        f"labels go up to {top}, beyond the {MAX_CLASSES}-class limit, but only {len(values)} different values occur; "
+        f"they are numbered 0..{len(values) - 1} in increasing order and keep their values as class names"
+    )
+    return [str(int(v)) for v in values]

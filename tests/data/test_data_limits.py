@@ -1,0 +1,156 @@
+"""Resource limits of the loaders: what a file announces (label values, header sizes) never makes a
+loader allocate more than the file can hold. Every test runs under a memory ceiling, so a regression
+fails with MemoryError instead of waking the out-of-memory killer."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from cnn_studio.data import DataConfig, DataError, load_dataset
+from cnn_studio.data import raw as raw_mod
+
+
+def load(path, **kw):
+    kw.setdefault("val_fraction", 0.0)
+    return load_dataset(DataConfig(source=str(path), **kw))
+
+
+def write_csv(path, labels, pixels=4):
+    rows = ["label," + ",".join(f"p{i}" for i in range(pixels))]
+    rows += [f"{lab}," + ",".join(str((i * 7 + j) % 256) for j in range(pixels)) for i, lab in enumerate(labels)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+# ---- label values ---------------------------------------------------------------------------------------
+
+def test_csv_label_of_10_to_the_12_is_mapped_not_a_list_of_10_to_the_12_names(tmp_path, ceiling):
+    # the loader used to build [str(i) for i in range(10**12 + 1)]: 24 GB and the OOM killer
+    path = write_csv(tmp_path / "train.csv", [0, 1, 10**12, 1, 0, 10**12])
+    with ceiling(300):
+        b = load(path)
+    assert b.class_names == ["0", "1", "1000000000000"]
+    assert b.train.y.tolist() == [0, 1, 2, 1, 0, 2]
+    assert any("1000000000000" in w and "class names" in w for w in b.warnings)
+
+
+def test_many_distinct_huge_labels_are_refused(tmp_path, ceiling, monkeypatch):
+    monkeypatch.setattr(raw_mod, "MAX_CLASSES", 4, raising=False)  # a small limit keeps the file small
+    path = write_csv(tmp_path / "train.csv", [0, 1, 2, 3, 4, 10**12])
+    with ceiling(300), pytest.raises(DataError) as e:
+        load(path)
+    assert "6 different values" in str(e.value) and "train.csv" in str(e.value)
+
+
+def test_labels_below_the_limit_keep_their_indices(tmp_path, monkeypatch):
+    # sparse labels under the limit still mean class indices (classes 1 and 3 simply have no samples)
+    path = write_csv(tmp_path / "train.csv", [0, 2, 4, 0, 2, 4])
+    b = load(path)
+    assert b.class_names == ["0", "1", "2", "3", "4"] and b.train.y.tolist() == [0, 2, 4, 0, 2, 4]
+
+
+def test_npz_label_of_2_to_the_40(tmp_path, ceiling):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((4, 3, 3), np.uint8), y=np.array([2**40, 5, 5, 2**40], np.int64))
+    with ceiling(300):
+        b = load(path)
+    assert b.class_names == ["5", str(2**40)] and b.train.y.tolist() == [1, 0, 0, 1]
+
+
+def test_test_split_labels_are_mapped_with_the_training_labels(tmp_path, ceiling):
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=np.zeros((4, 3, 3), np.uint8), y_train=np.array([7, 2**40, 7, 2**40]),
+             x_test=np.zeros((2, 3, 3), np.uint8), y_test=np.array([2**40, 7]))
+    with ceiling(300):
+        b = load(path)
+    assert b.test.y.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("y, what", [(np.array([0, 1, 2**64 - 1], np.uint64), "18446744073709551615"),
+                                     (np.array([0.0, 1.0, 1e300]), "1e+300")])
+def test_labels_beyond_int64_are_refused_not_wrapped(tmp_path, ceiling, y, what):
+    # they used to wrap around to a negative label ("negative label -1") or INT64_MIN
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((3, 3, 3), np.uint8), y=y)
+    with ceiling(300), pytest.raises(DataError, match="too large to be a class index") as e:
+        load(path)
+    assert what in str(e.value)
+
+
+def idx_blob(arr, code=0x08):
+    arr = np.asarray(arr)
+    head = struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return head + arr.tobytes()
+
+
+def test_idx_int32_labels_near_2_to_the_31(tmp_path, ceiling):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_blob(np.zeros((4, 3, 3), np.uint8)))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([2**31 - 1, 3, 3, 2**31 - 1], ">i4"), 0x0C))
+    with ceiling(300):
+        b = load(tmp_path)
+    assert b.class_names == ["3", str(2**31 - 1)]
+
+
+def test_idx_mapping_file_with_a_huge_key(tmp_path, ceiling):
+    # the mapping's lookup table was as long as its largest key: np.full(10**12 + 1) -> MemoryError
+    (tmp_path / "emnist-x-train-images-idx3-ubyte").write_bytes(idx_blob(np.zeros((4, 3, 3), np.uint8)))
+    (tmp_path / "emnist-x-train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([0, 1, 0, 1], np.uint8)))
+    (tmp_path / "emnist-x-mapping.txt").write_text("0 48\n1 49\n999999999999 50\n")
+    with ceiling(300):
+        b = load(tmp_path)
+    assert b.class_names == ["0", "1"]
+
+
+def test_idx_label_missing_from_the_mapping(tmp_path):
+    (tmp_path / "emnist-x-train-images-idx3-ubyte").write_bytes(idx_blob(np.zeros((4, 3, 3), np.uint8)))
+    (tmp_path / "emnist-x-train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([0, 1, 5, 1], np.uint8)))
+    (tmp_path / "emnist-x-mapping.txt").write_text("0 48\n1 49\n2 50\n")
+    with pytest.raises(DataError, match="label 5 is not listed in the mapping file"):
+        load(tmp_path)
+
+
+# ---- IDX headers ------------------------------------------------------------------------------------------
+
+def test_gzip_idx_whose_header_claims_10_to_the_9_items_is_refused_unread(tmp_path, ceiling):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_blob(np.zeros((4, 3, 3), np.uint8)))
+    head = struct.pack(">BBBBI", 0, 0, 0x08, 1, 10**9)
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(head + bytes(100)))
+    with ceiling(100), pytest.raises(DataError) as e:
+        load(tmp_path)
+    assert "1000000000" in str(e.value) and "compressed bytes can hold" in str(e.value)
+
+
+def test_gzip_bomb_behind_a_small_header_is_not_inflated(tmp_path, ceiling):
+    # header: 4 labels; body: 4 labels and then 600 MB of zeros in 600 gzip members of 1 MB (~600 KB
+    # on disk). The whole file used to be inflated (gzip.decompress) before the header was looked at.
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_blob(np.zeros((4, 3, 3), np.uint8)))
+    member = gzip.compress(bytes(2**20), compresslevel=9)
+    blob = gzip.compress(idx_blob(np.array([0, 1, 0, 1], np.uint8))) + member * 600
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(blob)
+    with ceiling(200), pytest.raises(DataError, match="more bytes than its header"):
+        load(tmp_path)
+
+
+def test_plain_idx_header_bigger_than_the_file_is_refused_before_reading(tmp_path, ceiling):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(struct.pack(">BBBBIII", 0, 0, 0x08, 3, 2**31, 2**16, 2**16) + bytes(64))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([0, 1], np.uint8)))
+    with ceiling(100), pytest.raises(DataError, match="truncated") as e:
+        load(tmp_path)
+    assert "64 bytes follow" in str(e.value)
+
+
+def test_gzip_idx_round_trip_still_loads(tmp_path):
+    x = np.arange(4 * 3 * 3, dtype=np.uint8).reshape(4, 3, 3)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_blob(x)))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_blob(np.array([0, 1, 0, 1], np.uint8))))
+    b = load(tmp_path)
+    assert np.array_equal(b.train.x[:, 0].numpy(), x)
+
+
+def test_csv_labels_beyond_float32_precision_stay_distinct(tmp_path, ceiling):
+    # the fast CSV path parsed labels as float32, so 16777217 became 16777216 (and 10**12, 999999995904)
+    path = write_csv(tmp_path / "train.csv", [0, 16777217, 16777216, 0])
+    with ceiling(300):
+        b = load(path)
+    assert b.class_names == ["0", "16777216", "16777217"] and b.train.y.tolist() == [0, 2, 1, 0]
