@@ -273,3 +273,37 @@ def test_frames_follow_the_data_and_an_idle_view_does_not_wake(qtbot):
     qtbot.waitUntil(lambda: len(w.curve_data("loss_batch")[0]) == 3, timeout=10_000)
     assert not w.timer.isActive()
     w.close()
+
+
+def _drawn_tick_labels(axis) -> dict[str, object]:
+    """The tick labels an axis really draws (pyqtgraph skips those that reach past its bounds),
+    each with its rect in scene coordinates."""
+    from PySide6.QtGui import QImage, QPainter
+
+    img = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(img)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return {t: axis.mapRectToScene(rect) for rect, _, t in texts}
+
+
+@pytest.mark.parametrize("epochs", [3, 10, 30])
+def test_the_epoch_axis_labels_the_runs_last_epoch(qtbot, epochs):
+    """The x axis of a 10-epoch run stopped at "8": the label of the last epoch, at the axis's
+    end, was dropped. Both ends are labelled, inside the widget, at the curves dock's size."""
+    from PySide6.QtWidgets import QApplication
+
+    w = _shown_plots(qtbot, size=(520, 300))
+    w.begin_run(epochs)
+    for i in range(epochs * 4):
+        w.add_batch((i + 1) / 4, 1.0, accuracy=0.5, lr=0.01, samples_per_s=900.0)
+    w.redraw()
+    QApplication.processEvents()
+    scene_rect = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    for key in ("lr", "throughput"):  # the bottom row carries the "Epoch" labels
+        labels = _drawn_tick_labels(w.plots[key].getAxis("bottom"))
+        assert str(epochs) in labels and "0" in labels, (key, sorted(labels))
+        assert scene_rect.contains(labels[str(epochs)]), (key, labels[str(epochs)], scene_rect)
+    w.close()

@@ -56,6 +56,7 @@ PLOT_SERIES = {
 }
 FIXED_Y = {"acc": (0.0, 1.0)}
 LEFT_AXIS_WIDTH = 68  # px: the label and "0.0005"-wide tick text side by side
+END_LABEL_MARGIN = 16  # px right of the plots: room for half of the last epoch's tick label ("100")
 
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
@@ -183,6 +184,16 @@ class LiveCurve(QGraphicsItem):
         self.update(QRectF(x0, view.top(), max(x1 - x0, 0.0), view.height()))
 
 
+class EpochAxis(pg.AxisItem):
+    """The epoch axis. pyqtgraph draws no tick label that reaches past its axis's bounding rect, so
+    the labels of the run's first and last epochs, centred on the axis's ends, were never drawn
+    (10 epochs read "2 4 6 8"). This axis lets a label reach END_LABEL_MARGIN px past either end;
+    the plots' layout keeps that margin free on the right."""
+
+    def boundingRect(self):
+        return super().boundingRect().adjusted(-END_LABEL_MARGIN, 0, END_LABEL_MARGIN, 0)
+
+
 class TrainingPlots(QWidget):
     """Four plots in a 2x2 grid sharing the x axis (epochs, fractional during an epoch)."""
 
@@ -213,6 +224,7 @@ class TrainingPlots(QWidget):
         row.addWidget(self.readout)
         lay.addWidget(top)
         self.view = pg.GraphicsLayoutWidget()
+        self.view.ci.layout.setContentsMargins(2, 2, END_LABEL_MARGIN, 2)
         lay.addWidget(self.view, 1)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, LiveCurve] = {}
@@ -220,7 +232,7 @@ class TrainingPlots(QWidget):
         first = None
         # a 2x2 grid: the dock is wide and short (loss | accuracy over lr | samples/s)
         for i, key in enumerate(titles):
-            p = self.view.addPlot(row=i // 2, col=i % 2)
+            p = self.view.addPlot(row=i // 2, col=i % 2, axisItems={"bottom": EpochAxis("bottom")})
             p.setLabel("left", titles[key])
             # no "(x0.001)" appended to the label: on a short plot the longer label ran into its neighbour
             p.getAxis("left").enableAutoSIPrefix(False)
