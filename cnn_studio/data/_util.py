@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -41,6 +42,38 @@ class Reporter:
         if self._progress is not None:
             self._progress(int(done), int(total), message)
         self.check()
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable, else physical memory), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, an array larger than the memory available (a file can announce any
+    size, and a consistent one, e.g. gigabytes of zeros compressed 1000:1, passes every header check)."""
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise DataError(
+            f"{what} needs {_size(nbytes)} of memory but only {_size(avail)} are available; "
+            "load a smaller data set (or a subset of it), or free memory"
+        )
+
+
+def _size(n: int) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 
 def natural_key(name: str) -> list:

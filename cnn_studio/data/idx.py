@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _util
 from ._util import to_labels, to_uint8
 from .errors import DataError
 from .raw import RawData, RawSplit, check_pair, finish_classes
@@ -104,6 +105,7 @@ def _read_idx(stream, what: str, size: int, compressed: bool) -> np.ndarray:
             f"{what} is damaged: its header announces {shape} values ({expected} bytes), more than its {size} "
             "compressed bytes can hold; download the file again"
         )
+    _util.check_memory(expected, what)
     buf = bytearray(expected)
     view, got = memoryview(buf), 0
     while got < expected:

@@ -6,10 +6,13 @@ uint8, integer 0..255, bool, or float 0..1 / 0..255. Labels are class indices or
 """
 from __future__ import annotations
 
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import _util
 from ._util import to_labels, to_uint8
 from .csvfile import image_shape_for
 from .errors import DataError
@@ -42,6 +45,47 @@ def _layout(x: np.ndarray, what: str, height, width) -> np.ndarray:
     raise DataError(f"{what} has shape {tuple(x.shape)}; store images as N x H x W (x C) with one image per row")
 
 
+# Deflate expands at most about 1032:1 (see idx._DEFLATE_MAX_RATIO): a member declaring more is damaged.
+_DEFLATE_MAX_RATIO = 1100
+
+
+def _check_members(path: Path) -> None:
+    """Check every array's declared size before numpy reads it: numpy allocates the shape an array's
+    header announces and then reads, so a header must agree with the member's size in the zip
+    directory, and that size with what the compressed bytes can hold (no zip bombs)."""
+    try:
+        length, total = path.stat().st_size, 0
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[:-4]
+                if info.compress_size > length or info.file_size > max(info.compress_size, 1) * _DEFLATE_MAX_RATIO:
+                    raise DataError(
+                        f"'{key}' in '{path}' declares {info.file_size} bytes, more than its {info.compress_size} "
+                        "stored bytes can hold; the file is damaged: save it again with np.savez"
+                    )
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(fh)
+                    if dtype.hasobject:
+                        continue  # refused below with its own message: it would need pickle
+                    want = math.prod(shape) * dtype.itemsize
+                    have = info.file_size - fh.tell()
+                if want != have:
+                    raise DataError(
+                        f"'{key}' in '{path}' announces shape {tuple(shape)} ({want} bytes) but holds {have} bytes; "
+                        "the file is damaged: save it again with np.savez"
+                    )
+                total += want
+        _util.check_memory(total, f"'{path}'")
+    except DataError:
+        raise
+    except Exception as e:  # zipfile and numpy's header parser raise many kinds on a damaged archive
+        raise DataError(f"'{path}' is not a readable .npz archive ({type(e).__name__}: {e}); save it with np.savez") from None
+
+
 def load_npz(path: Path, reporter, height=None, width=None) -> RawData:
     path = Path(path)
     if path.is_dir():
@@ -60,6 +104,7 @@ def load_npz(path: Path, reporter, height=None, width=None) -> RawData:
         raise DataError(f"'{path}' is a single .npy array, not an .npz archive; save it with np.savez(path, x=images, y=labels)")
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DataError(f"'{path}' is not an .npz archive (it does not start like a zip file); save it with np.savez(path, x=images, y=labels)")
+    _check_members(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = {k.lower(): k for k in f.files}

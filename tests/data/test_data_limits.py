@@ -154,3 +154,51 @@ def test_csv_labels_beyond_float32_precision_stay_distinct(tmp_path, ceiling):
     with ceiling(300):
         b = load(path)
     assert b.class_names == ["0", "16777216", "16777217"] and b.train.y.tolist() == [0, 2, 1, 0]
+
+
+# ---- NPZ headers ------------------------------------------------------------------------------------------
+
+def npz_with_member(path, name, header_shape, body: bytes, others=None):
+    """An .npz whose member ``name`` has a .npy header announcing ``header_shape`` (uint8) over ``body``."""
+    import io
+    import zipfile
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "|u1", "fortran_order": False, "shape": header_shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name + ".npy", head.getvalue() + body)
+        for k, v in (others or {}).items():
+            buf = io.BytesIO()
+            np.save(buf, v)
+            zf.writestr(k + ".npy", buf.getvalue())
+    return path
+
+
+def test_npz_header_announcing_more_than_the_member_holds_is_refused_before_allocating(tmp_path, ceiling):
+    # numpy allocates the announced shape (here 2**38 bytes = 256 GB, which overcommit may grant) and then reads
+    path = npz_with_member(tmp_path / "d.npz", "x", (2**38,), bytes(64), {"y": np.array([0, 1])})
+    with ceiling(100), pytest.raises(DataError) as e:
+        load(path)
+    assert "announces shape (274877906944,)" in str(e.value) and "holds 64 bytes" in str(e.value)
+
+
+def test_npz_member_larger_than_memory_is_refused_before_reading(tmp_path, ceiling, monkeypatch):
+    # a consistent file (e.g. gigabytes of zeros that compress 1000:1) passes every header check; it is
+    # refused by size against the memory available (here pretended to be 1 MB)
+    from cnn_studio.data import _util
+
+    monkeypatch.setattr(_util, "available_memory", lambda: 2**20)
+    path = tmp_path / "d.npz"
+    np.savez_compressed(path, x=np.zeros((2, 1024, 1024), np.uint8), y=np.array([0, 1]))
+    with ceiling(100), pytest.raises(DataError, match="needs 2.0 MB of memory but only 1.0 MB are available"):
+        load(path)
+
+
+def test_idx_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    from cnn_studio.data import _util
+
+    monkeypatch.setattr(_util, "available_memory", lambda: 2**10)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_blob(np.zeros((4, 32, 32), np.uint8))))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([0, 1, 0, 1], np.uint8)))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz' needs 4 KB of memory but only 1 KB"):
+        load(tmp_path)
