@@ -134,6 +134,10 @@ class MainWindow(QMainWindow):
         if self.theme is not None:
             self.theme.changed.connect(self._on_theme_changed)
 
+        # what every view shows: the document and the run (or nothing) whose tensors they show
+        from .state import AppState, background_loader
+
+        self.state = AppState(self.document, loader=background_loader(self) if with_training else None, parent=self)
         self.training = None
         if with_training:
             from .training.attach import TrainingFeature
@@ -766,6 +770,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._save_window_state()
+        loader_runner = getattr(self.state._loader, "runner", None)
+        if loader_runner is not None:
+            loader_runner.shutdown()
         release_clipboard()
         self.recovery.stop()
         self.scene.close()

@@ -1,6 +1,7 @@
-"""Inspection in the main window: Feature maps, Filters, Evaluation and Inference docks, wired to
-the canvas selection and to the training panel (live maps, per-epoch snapshots, the validation
-confusion matrix per epoch, and the trained model once a run ends)."""
+"""Inspection in the main window: Feature maps, Filters, Evaluation and Inference docks. Each view
+renders the app state's source (``window.state``, see app/state.py) and says which network, run
+and weights that is; the canvas selection picks the layer; while a run goes, the training panel's
+live maps, per-epoch snapshots and validation matrices reach the views of that run only."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -32,19 +33,38 @@ class InspectFeature(QObject):
         if first is not None:
             first.raise_()
 
+        # every view renders the app state's source, and nothing else
+        self.state = window.state
+        self.views = (self.featuremaps, self.filters, self.evaluation, self.inference)
+        self.state.source_changed.connect(self._on_state_source_changed)
         window.selection_changed.connect(self._on_window_selection_changed)
         self.featuremaps.input_changed.connect(self.filters.set_input)
         self.evaluation.sample_activated.connect(self._on_evaluation_sample_activated)
-        self.evaluation.model_loaded.connect(self._on_evaluation_model_loaded)
         self.featuremaps.pin_requested.connect(self._on_featuremaps_pin_requested)
         if training is not None:
             p = training.panel
-            p.feature_maps.connect(self.featuremaps.add_snapshot)
-            p.epoch_done.connect(self.evaluation.update_from_epoch)
-            p.run_started.connect(self._on_panel_run_started)
-            p.run_finished.connect(self._on_panel_run_finished)
-            p.run_failed.connect(self._on_panel_run_failed)
+            p.feature_maps.connect(self._on_panel_feature_maps)
+            p.epoch_done.connect(self._on_panel_epoch_done)
         window.close_guards.append(self._close_guard)
+        self._on_state_source_changed(self.state.source)
+
+    # ------------------------------------------------------------------ the state
+    @Slot(object)
+    def _on_state_source_changed(self, src) -> None:
+        for view in self.views:
+            view.show_source(src)
+        sel = self.window.selected_node_ids()
+        if len(sel) == 1 and (src.imodel is not None or src.kind == "live"):
+            self._on_window_selection_changed(sel)
+        if src.kind == "live":  # the run's network is ready: have training refresh the maps shown
+            worker = self._worker()
+            x, node = self.featuremaps.input_tensor, self.featuremaps.node
+            if worker is not None and x is not None and node:
+                worker.pin_sample(x, self.featuremaps.live_node())
+
+    def _worker(self):
+        t = self.training
+        return t.panel.worker if t is not None and t.panel.running else None
 
     # ------------------------------------------------------------------ canvas
     @Slot(list)
@@ -52,8 +72,10 @@ class InspectFeature(QObject):
         if len(ids) != 1:
             return
         node = ids[0]
-        if self.featuremaps.model() is not None:
-            self.featuremaps.set_node(node)
+        src = self.state.source
+        if src.kind == "nothing":
+            return  # the views say there is nothing to show; another network's maps never come back
+        self.featuremaps.set_node(node)
         if self.filters.model() is not None:
             self.filters.set_node(node)
 
@@ -63,59 +85,24 @@ class InspectFeature(QObject):
             self.featuremaps.show_sample(split, index)
             self.docks["Feature maps"].raise_()
 
-    @Slot(object)
-    def _on_evaluation_model_loaded(self, imodel) -> None:
-        for view in (self.featuremaps, self.filters, self.inference):
-            view.set_model(imodel)
-        sel = self.window.selected_node_ids()
-        if len(sel) == 1:
-            self._on_window_selection_changed(sel)
-
     @Slot(object, str)
     def _on_featuremaps_pin_requested(self, sample, node_id: str) -> None:
-        worker = self.training.panel.worker if self.training is not None else None
-        if worker is not None and self.training.panel.running:
+        worker = self._worker()
+        if worker is not None:
             worker.pin_sample(sample, node_id)
 
     # ------------------------------------------------------------------ training
-    @Slot()
-    def _on_panel_run_started(self) -> None:
-        self.featuremaps.clear_snapshots()
-        self.featuremaps.set_training_active(True)
-        worker = self.training.panel.worker
-        if worker is not None:
-            worker.started.connect(self._on_worker_started)
+    @Slot(int, dict)
+    def _on_panel_feature_maps(self, epoch: int, maps: dict) -> None:
+        if self.state.source.kind == "live":  # only the run the views name
+            self.featuremaps.add_snapshot(epoch, maps)
 
     @Slot(dict)
-    def _on_worker_started(self, info: dict) -> None:
-        """The data and network are ready: the views can browse samples and show live maps."""
-        worker = self.training.panel.worker
-        if worker is None or worker.trainer is None:
-            return
-        imodel = worker.runner.inspect_model  # copied by the training thread before its first step
-        if imodel is None:
-            return
-        self.featuremaps.set_model(imodel)
-        self.evaluation.set_class_names(imodel.class_names)
-        sel = self.window.selected_node_ids()
-        if len(sel) == 1:
-            self.featuremaps.set_node(sel[0])
-        x = self.featuremaps.input_tensor
-        if x is not None and self.featuremaps.node:
-            worker.pin_sample(x, self.featuremaps.live_node())
-
-    @Slot(dict)
-    def _on_panel_run_finished(self, summary: dict) -> None:
-        self.featuremaps.set_training_active(False)
-        run_dir = self.training.panel.run_dir
-        if run_dir and summary.get("epochs_completed", 0) > 0:
-            self.evaluation.load_run(run_dir)
-
-    @Slot(str, str)
-    def _on_panel_run_failed(self, message: str, details: str) -> None:
-        self.featuremaps.set_training_active(False)
+    def _on_panel_epoch_done(self, row: dict) -> None:
+        if self.state.source.kind == "live":
+            self.evaluation.update_from_epoch(row)
 
     def _close_guard(self) -> bool:
-        for view in (self.featuremaps, self.filters, self.evaluation, self.inference):
+        for view in self.views:
             view.shutdown()
         return True

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..visibility import on_screen
+from ..state import NOTHING_HINT
 from .jobs import JobRunner
+from .samples import SamplePicker
 from ...inspection.model import SPLIT_TITLES, EvalResult, InspectModel, evaluate
 from ...inspection.tiles import confusion_rgb, row_fractions
 from .widgets import (
@@ -36,6 +38,7 @@ from .widgets import (
     DialogsMixin,
     Gallery,
     SlantedAxis,
+    banner,
     caption,
     rect_pen,
     save_widget_png,
@@ -91,11 +94,14 @@ class EvaluationView(DialogsMixin, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
+        self.source_banner = banner()
+        lay.addWidget(self.source_banner)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Split:"))
-        self.split_combo = QComboBox()
+        # the shared picker, splits only: which part of the data set to evaluate on
+        self.picker = SamplePicker(browse=False, label="Split:", open_text=None, draw=False)
+        self.split_combo = self.picker.split_combo
         self.split_combo.setToolTip("Which part of the data set to evaluate on")
-        row.addWidget(self.split_combo)
+        row.addWidget(self.picker)
         self.eval_button = QPushButton("Evaluate")
         self.eval_button.setToolTip("Predict every sample of the split (in the background)")
         self.eval_button.clicked.connect(self._on_eval_button_clicked)
@@ -221,12 +227,63 @@ class EvaluationView(DialogsMixin, QWidget):
         self.save_button.setEnabled(self.confusion is not None)
 
     # ================================================================================ public
+    def show_source(self, src) -> None:
+        """Show the app state's source: a run's evaluation (the loaded network, evaluated in the
+        background), the run going (its validation matrix per epoch), or nothing, and say which."""
+        old, self._source = getattr(self, "_source", None), src
+        self._set_banner(src)
+        if not src.same_run(old) or src.kind == "nothing":
+            self.clear()
+        if src.kind == "live":
+            self._imodel = None
+            self.picker.set_model(None)
+            if src.imodel is not None:
+                self.set_class_names(src.imodel.class_names)
+            if self.confusion is None:
+                self.summary.setText("Training: the validation matrix of each epoch shows here")
+        elif src.imodel is not None:
+            if src.imodel is not self._imodel:
+                self.set_model(src.imodel)
+        elif src.kind == "nothing":
+            self.summary.setText(f"Nothing to evaluate yet: {NOTHING_HINT.lower()}")
+        elif src.status == "loading":
+            self.status.setText(f"Loading run {src.run_name}…")
+        else:
+            self.status.setText(f"Cannot evaluate: {src.message or 'the run has no saved weights'}")
+        self._update_enabled()
+
+    def clear(self) -> None:
+        """Show nothing: no matrix, table, gallery or figures (and stop an evaluation going)."""
+        self.cancel()
+        self._imodel = None
+        self.picker.set_model(None)
+        self.result = None
+        self.confusion = None
+        self._pending_epoch = None
+        self._relabel_pending = False
+        self.class_names = []
+        self.selected_cell = None
+        self.cell_rect.setVisible(False)
+        self.image.clear()
+        for t in self._cell_texts:
+            self.plot.removeItem(t)
+        self._cell_texts = []
+        self.plot.getAxis("left").setTicks([[]])
+        self.plot.getAxis("bottom").setTicks([[]])
+        self.table.setRowCount(0)
+        self.gallery.clear()
+        self.gallery_indices = []
+        self.gallery_split = None
+        self.gallery_title.setText("")
+        self.summary.setText("")
+        self.readout.setText(" ")
+        self.status.setText("")
+        self._update_enabled()
+
     def set_model(self, imodel: InspectModel | None, evaluate_now: bool | None = None) -> None:
         self._imodel = imodel
-        self.split_combo.clear()
+        self.picker.set_model(imodel, prefer_test=True)
         if imodel is not None:
-            for s in imodel.splits():
-                self.split_combo.addItem(SPLIT_TITLES.get(s, s), s)
             d = imodel.default_split(prefer_test=True)
             if d is not None:
                 self.split_combo.setCurrentIndex(self.split_combo.findData(d))
@@ -268,10 +325,15 @@ class EvaluationView(DialogsMixin, QWidget):
             self.split_combo.setCurrentIndex(i)
 
         def job(progress, cancel):
-            return evaluate(m, split, progress=progress, cancel=cancel)
+            return m, evaluate(m, split, progress=progress, cancel=cancel)
 
         self.status.setText(f"Evaluating the {SPLIT_TITLES.get(split, split)} split…")
-        self._start(job, self.set_result)
+        self._start(job, self._on_evaluated)
+
+    def _on_evaluated(self, result) -> None:
+        m, ev = result
+        if m is self._imodel:  # not an evaluation of a network shown before
+            self.set_result(ev)
 
     def cancel(self) -> None:
         self._runner.cancel("evaluate")

@@ -32,7 +32,7 @@ from .maps_grid import CMAPS, MapGrid, one_line
 from .maps_sources import SNAPSHOT_BUDGET_BYTES, SnapshotStore  # noqa: F401 (re-exported)
 from .maps_timeline import Timeline
 from .samples import SamplePicker
-from .widgets import DialogsMixin, DrawPad, ImageCanvas, caption, pad_with_buttons, set_rect
+from .widgets import DialogsMixin, DrawPad, ImageCanvas, banner, caption, pad_with_buttons, set_rect
 
 
 def _render():
@@ -86,9 +86,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
-        self.source_banner = caption("", bold=False)
-        one_line(self.source_banner)
-        self.source_banner.setVisible(False)
+        self.source_banner = banner()
         lay.addWidget(self.source_banner)
 
         self.picker = SamplePicker()
@@ -208,9 +206,7 @@ class FeatureMapView(DialogsMixin, QWidget):
         maps, or say that there is nothing to show. Another run, or nothing, drops what training
         sent for the one shown before."""
         old, self._source = self._source, src
-        self.source_banner.setText(src.describe())
-        self.source_banner.setToolTip(src.describe())
-        self.source_banner.setVisible(True)
+        self._set_banner(src)
         if not src.same_run(old):
             self.clear_snapshots()
         self._training = src.kind == "live"

@@ -28,10 +28,12 @@ from .widgets import (
     SELECT,
     DialogsMixin,
     ImageCanvas,
+    banner,
     caption,
     save_widget_png,
     set_rect,
 )
+from ..state import NOTHING_HINT
 
 MODE_TITLES = {"rgb": "colour (RGB) per filter", "per_input": "per input channel", "mean": "mean over input channels"}
 
@@ -69,6 +71,8 @@ class FiltersView(DialogsMixin, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
+        self.source_banner = banner()
+        lay.addWidget(self.source_banner)
         row = QHBoxLayout()
         row.addWidget(QLabel("Convolution:"))
         self.layer_combo = QComboBox()
@@ -134,7 +138,52 @@ class FiltersView(DialogsMixin, QWidget):
     def model(self) -> InspectModel | None:
         return self._imodel
 
+    def show_source(self, src) -> None:
+        """Show the app state's source: the kernels of its loaded network, or say why there are none
+        (nothing trained yet, a run going or loading). Never another network's kernels."""
+        self._set_banner(src)
+        if src.imodel is not None and src.kind == "run":
+            if src.imodel is not self._imodel:
+                self.set_model(src.imodel)
+            return
+        if src.kind == "nothing":
+            why = f"Nothing to show yet: {NOTHING_HINT.lower()}"
+        elif src.kind == "live":
+            why = "Training: the kernels show here when the run ends (the Feature maps follow it live)"
+        elif src.status == "loading":
+            why = f"Loading run {src.run_name}…"
+        else:
+            why = f"Nothing to show: {src.message or 'the run has no saved weights'}"
+        self.clear(why)
+
+    def clear(self, placeholder: str = "") -> None:
+        """Show nothing: no kernels, no histograms, no model."""
+        self._imodel = None
+        self._input = None
+        self.weight = None
+        self.activations = None
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.blockSignals(False)
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.clear()
+        self.mode_combo.blockSignals(False)
+        self._show(None)
+        self.canvas.set_placeholder(placeholder)
+        self.weight_curve.setData([0, 1], [0])
+        self.act_curve.setData([0, 1], [0])
+        self.weight_plot.setTitle("")
+        self.act_plot.setTitle("")
+        self.stats.setText("")
+        self.readout.setText(" ")
+        self.status.setText("")
+
     def set_model(self, imodel: InspectModel | None) -> None:
+        if imodel is None:
+            self.clear("Open a run or a network with a convolution")
+            return
+        if self._input is not None and tuple(self._input.shape) != imodel.input_shape:
+            self._input = None  # another network's input
         self._imodel = imodel
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
@@ -186,6 +235,9 @@ class FiltersView(DialogsMixin, QWidget):
 
     def set_input(self, x_uint8) -> None:
         """The input whose activations the lower histogram shows (e.g. FeatureMapView.input_changed)."""
+        m = self._imodel
+        if x_uint8 is not None and m is not None and tuple(x_uint8.shape) != m.input_shape:
+            return  # an input of another network (the Feature maps of a run still going)
         self._input = x_uint8
         self._request_activations()
 
@@ -334,13 +386,13 @@ class FiltersView(DialogsMixin, QWidget):
             return
 
         def job(progress, cancel):
-            return node, m.feature_maps(x, node)
+            return m, node, m.feature_maps(x, node)
 
         self._runner.submit(job, self._on_activations_computed, self._on_job_failed, key="acts")
 
     def _on_activations_computed(self, result) -> None:
-        node, acts = result
-        if node != self._node:
+        m, node, acts = result
+        if m is not self._imodel or node != self._node:
             return
         self.activations = acts
         edges, counts = histogram(acts)

@@ -24,13 +24,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...inspection.model import SPLIT_TITLES
+from ..state import NOTHING_HINT
 from .jobs import JobRunner
+from .samples import SamplePicker
 from ...inspection.model import InspectModel
 from .widgets import (
     DialogsMixin,
     DrawPad,
     Gallery,
     ImageCanvas,
+    banner,
     caption,
     pad_with_buttons,
     save_widget_png,
@@ -129,17 +133,18 @@ class InferenceView(DialogsMixin, QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
-        row = QHBoxLayout()
-        self.open_button = QPushButton("Open images…")
-        self.open_button.setToolTip("Classify image files; they are converted to the network's input as in training")
-        self.open_button.clicked.connect(self._on_open_button_clicked)
-        row.addWidget(self.open_button)
-        self.draw_button = QPushButton("Draw")
-        self.draw_button.setCheckable(True)
+        self.source_banner = banner()
+        lay.addWidget(self.source_banner)
+        # the shared picker: a sample of the run's data, image files, or a drawing
+        self.picker = SamplePicker(label="Sample:", open_text="Open images…",
+                                   open_tip="Classify image files; they are converted to the network's input as in training")
+        self.picker.sample_chosen.connect(self._on_picker_sample_chosen)
+        self.picker.open_clicked.connect(self._on_open_button_clicked)
+        self.picker.draw_toggled.connect(self._on_draw_button_toggled)
+        self.open_button, self.draw_button = self.picker.open_button, self.picker.draw_button
         self.draw_button.setToolTip("Draw an input with the mouse")
-        self.draw_button.toggled.connect(self._on_draw_button_toggled)
-        row.addWidget(self.draw_button)
-        row.addSpacing(10)
+        lay.addWidget(self.picker)
+        row = QHBoxLayout()
         row.addWidget(QLabel("Explain class:"))
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("Grad-CAM and saliency show the evidence for this class")
@@ -222,8 +227,51 @@ class InferenceView(DialogsMixin, QWidget):
         self.save_button.setEnabled(self.topk is not None)
 
     # ================================================================================ public
+    def show_source(self, src) -> None:
+        """Show the app state's source: explain with its loaded network, or say why not (nothing
+        trained yet, a run going or loading). Results of another network never stay."""
+        self._set_banner(src)
+        if src.imodel is not None and src.kind == "run":
+            if src.imodel is not self._imodel:
+                self.set_model(src.imodel)
+            return
+        if src.kind == "nothing":
+            why = f"Nothing to explain yet: {NOTHING_HINT.lower()}"
+        elif src.kind == "live":
+            why = "Training: explain the network once the run ends"
+        elif src.status == "loading":
+            why = f"Loading run {src.run_name}…"
+        else:
+            why = f"Nothing to explain: {src.message or 'the run has no saved weights'}"
+        self.set_model(None)
+        self.input_canvas.set_placeholder(why)
+
+    def _clear_results(self) -> None:
+        self.topk = None
+        self.cam = self.saliency_map = None
+        self.cam_target = None
+        self._image_rgb = None
+        for cv in (self.input_canvas, self.cam_canvas, self.sal_canvas):
+            cv.set_rgb(None)
+        self.input_caption.setText("")
+        self.cam_caption.setText("")
+        self.cam_title.setText("Grad-CAM")
+        self.sal_title.setText("Saliency (|gradient|)")
+        self.bars.set_entries([])
+
     def set_model(self, imodel: InspectModel | None) -> None:
+        if imodel is not self._imodel:
+            self._clear_results()
+            # inputs converted for another network's input shape cannot be fed to this one
+            shape = imodel.input_shape if imodel is not None else None
+            keep = [(n, x) for n, x in self.inputs if shape is not None and tuple(x.shape) == shape]
+            if len(keep) != len(self.inputs):
+                self.inputs = keep
+                self.current = None
+                self._refresh_list()
         self._imodel = imodel
+        self.picker.set_model(imodel)
+        self.status.setText("")
         self.class_combo.blockSignals(True)
         self.layer_combo.blockSignals(True)
         self.class_combo.clear()
@@ -248,7 +296,9 @@ class InferenceView(DialogsMixin, QWidget):
         self.target = None
         self._update_enabled()
         if imodel is not None and self.inputs:
-            # re-read files for the new model's input shape
+            if self.current is None:
+                self.current = 0
+                self.list.setCurrentRow(0)
             self._recompute()
 
     def model(self) -> InspectModel | None:
@@ -314,7 +364,7 @@ class InferenceView(DialogsMixin, QWidget):
         return True
 
     def current_input(self):
-        return self.inputs[self.current][1] if self.current is not None else None
+        return self.inputs[self.current][1] if self.current is not None and self.current < len(self.inputs) else None
 
     # ================================================================================ compute
     def _recompute(self) -> None:
@@ -329,15 +379,16 @@ class InferenceView(DialogsMixin, QWidget):
             t = int(idx[0]) if target is None else int(target)
             cam = m.grad_cam(x, t, layer) if layer is not None else None
             sal = m.saliency(x, t)
-            return name, x, idx, p, t, layer, cam, sal
+            return m, name, x, idx, p, t, layer, cam, sal
 
         self._runner.submit(job, self._on_computed, self._on_job_failed, key="explain")
 
     def _on_computed(self, r) -> None:
         from ...inspection.render import colormap_lut, image_to_rgb
 
-        name, x, idx, p, t, layer, cam, sal = r
-        m = self._imodel
+        m, name, x, idx, p, t, layer, cam, sal = r
+        if m is not self._imodel:
+            return  # computed with a network no longer shown
         self.topk = (idx, p)
         self.cam, self.saliency_map, self.cam_target = cam, sal, t
         rgb = image_to_rgb(np.asarray(x))
@@ -388,6 +439,19 @@ class InferenceView(DialogsMixin, QWidget):
     @Slot()
     def _on_open_button_clicked(self) -> None:
         self.open_images(None)
+
+    @Slot(str, int)
+    def _on_picker_sample_chosen(self, split: str, index: int) -> None:
+        m = self._imodel
+        if m is None:
+            return
+        try:
+            x, _y = m.sample(split, index)
+        except Exception as e:
+            self.show_error(str(e))
+            return
+        self.picker.set_current(split, index)
+        self.add_input(x, f"sample {index} ({SPLIT_TITLES.get(split, split)})")
 
     @Slot(bool)
     def _on_draw_button_toggled(self, on: bool) -> None:

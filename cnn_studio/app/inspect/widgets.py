@@ -479,10 +479,29 @@ def caption(text: str = "", bold: bool = False) -> QLabel:
     return lab
 
 
+def banner() -> QLabel:
+    """The line at the top of an inspection view naming what it shows (network, run, weights), or
+    that there is nothing to show yet. One line: long text is cut, the tooltip says all."""
+    lab = QLabel("")
+    lab.setObjectName("sourceBanner")
+    lab.setWordWrap(False)
+    lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    lab.setVisible(False)
+    return lab
+
+
 class DialogsMixin:
     """What every inspection view shares: file dialogs behind overridable methods (tests give paths
-    instead of driving modal loops), its background job runner and teardown, and writing a PNG
-    with the outcome on the view's status line."""
+    instead of driving modal loops), its background job runner and teardown, writing a PNG
+    with the outcome on the view's status line, and the banner naming the source shown."""
+
+    def _set_banner(self, src) -> None:
+        b = getattr(self, "source_banner", None)
+        if b is not None:
+            text = src.describe()
+            b.setText(text)
+            b.setToolTip(text)
+            b.setVisible(True)
 
     def _init_runner(self, runner, name: str) -> None:
         from .jobs import JobRunner

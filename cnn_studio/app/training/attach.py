@@ -17,6 +17,9 @@ from .data_panel import DataPanel
 from .panel import TrainingPanel
 
 SETTINGS_MERGE_ID = 7302
+# A run's start, network ready, end and failure go through the app state (window.state): the views,
+# the curves and the panel's summary show what it names; this note lasts only while a run goes.
+READ_ONLY_TEXT = "Training: the network is read-only until the run ends"
 
 
 class TrainingSettingsCommand(QUndoCommand):
@@ -104,7 +107,10 @@ class TrainingFeature(QObject):
         window.graph.events.connect("meta_changed", self._on_graph_meta_changed)
         window.close_guards.append(self._close_guard)
         window.folder_dropped.connect(self._on_window_folder_dropped)
+        window.state.source_changed.connect(self._on_state_source_changed)
+        self._run_message: str | None = None
         self._on_document_graph_replaced()
+        self._on_state_source_changed(window.state.source)
         # torch loads in a background thread once the window has painted (never on the start-up path)
         QTimer.singleShot(1500, self.panel.settings, self.panel.settings.probe_devices)
 
@@ -185,7 +191,31 @@ class TrainingFeature(QObject):
         self.window.set_editing_enabled(False)
         self.act_train.setEnabled(False)
         self.act_stop.setEnabled(True)
-        self.window.show_message("Training: the network is read-only until the run ends", 0)
+        self._show_run_message(READ_ONLY_TEXT, 0)
+        self.window.state.run_starting(self.panel.run_dir)
+        worker = self.panel.worker
+        if worker is not None:
+            worker.started.connect(self._on_worker_started)
+
+    @Slot(dict)
+    def _on_worker_started(self, info: dict) -> None:
+        """The run's data and network are ready: the views follow it from now on."""
+        worker = self.panel.worker
+        if worker is None or not self.panel.running:
+            return
+        imodel = worker.runner.inspect_model  # copied by the training thread before its first step
+        self.window.state.run_live(info.get("run_dir") or self.panel.run_dir, imodel)
+
+    def _show_run_message(self, text: str, ms: int = 6000) -> None:
+        self._run_message = text
+        self.window.show_message(text, ms)
+
+    def _clear_run_message(self) -> None:
+        """The status bar drops a message about a run that is no longer shown."""
+        sb = self.window.statusBar()
+        if getattr(self, "_run_message", None) and sb.currentMessage() == self._run_message:
+            sb.clearMessage()
+        self._run_message = None
 
     def _run_ended(self) -> None:
         self.window.set_editing_enabled(True)
@@ -195,12 +225,23 @@ class TrainingFeature(QObject):
     @Slot(dict)
     def _on_panel_run_finished(self, summary: dict) -> None:
         self._run_ended()
-        self.window.show_message(self.panel.status.text())
+        self._show_run_message(self.panel.status.text())
+        self.window.state.run_ended({**summary, "run_dir": summary.get("run_dir") or self.panel.run_dir})
 
     @Slot(str, str)
     def _on_panel_run_failed(self, message: str, details: str) -> None:
         self._run_ended()
+        # the read-only note must not outlive the run
+        self._show_run_message(f"Training stopped with an error: {message}", 15000)
+        self.window.state.run_failed(message)
         self.window.inform("Training stopped with an error", message, icon=QMessageBox.Icon.Critical, details=details)
+
+    @Slot(object)
+    def _on_state_source_changed(self, src) -> None:
+        self.panel.show_source(src)
+        self.panel.plots.show_source(src)
+        if src.kind == "nothing":
+            self._clear_run_message()
 
     def _close_guard(self) -> bool:
         """Called by the window before it closes: ask while training, then stop and join."""

@@ -15,10 +15,14 @@ from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from .plots import TrainingPlots
+from .curves import RunCurves
 from .worker import TrainingController, TrainingWorker
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+WITH_MOMENTUM = ("sgd", "rmsprop")  # Adam and AdamW have betas, no momentum setting
+READY_TEXT = "Press Train (F5) to start."
+# a failed run's bar: red, so "failed" never reads as a full blue bar of success
+FAILED_BAR_STYLE = "QProgressBar::chunk { background-color: #dc2626; }"
 SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
 MONITORS = ("val_loss", "val_accuracy")
 
@@ -145,12 +149,27 @@ class TrainingSettings(QWidget):
             w.valueChanged.connect(self.changed)
         self.early.toggled.connect(self.changed)
         self.early.toggled.connect(self._on_early_toggled)
+        self.optimizer.currentIndexChanged.connect(self._update_applicable)
+        self.device.currentIndexChanged.connect(self._update_applicable)
         self._probe: DeviceProbe | None = None
+        self._update_applicable()
 
     @Slot(bool)
     def _on_early_toggled(self, on: bool) -> None:
         self.monitor.setEnabled(on)
         self.patience.setEnabled(on)
+
+    def _update_applicable(self, *_) -> None:
+        """Each setting is enabled only where it applies: momentum for SGD and RMSprop (Adam has
+        none), CPU threads when the run may go on the CPU."""
+        opt = self.optimizer.currentText()
+        has = opt in WITH_MOMENTUM
+        self.momentum.setEnabled(has)
+        self.momentum.setToolTip("SGD/RMSprop momentum: keeps moving in the recent direction." if has
+                                 else f"{opt} has no momentum setting (its betas are built in); choose SGD or RMSprop to use momentum.")
+        dev = str(self.device.currentData() or "auto")
+        on_cpu = dev in ("auto", "cpu")
+        self.threads.setEnabled(on_cpu)
 
     def probe_devices(self) -> DeviceProbe:
         """List real devices in the background (imports torch off the GUI thread)."""
@@ -224,6 +243,7 @@ class TrainingSettings(QWidget):
         finally:
             self.blockSignals(False)
         self._on_early_toggled(self.early.isChecked())
+        self._update_applicable()
 
 
 class TrainingPanel(QWidget):
@@ -267,14 +287,14 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
         lay.addWidget(self.progress)
-        self.status = QLabel("Press Train (F5) to start.")
+        self.status = QLabel(READY_TEXT)
         self.status.setWordWrap(True)
         self.status.setObjectName("trainingStatus")
         lay.addWidget(self.status)
         lay.addStretch(1)
         # The curves are wide: the main window docks them separately (``plots``); standalone, the
         # panel shows them below its controls.
-        self.plots = TrainingPlots()
+        self.plots = RunCurves()
         self._progress_shown = 0.0  # time.monotonic() of the last progress-bar update
         if embed_plots:
             lay.addWidget(self.plots, 1)
@@ -307,7 +327,10 @@ class TrainingPanel(QWidget):
         from ...training import TrainConfig
 
         cfg = TrainConfig.from_dict({**self.settings.config(), "metrics_interval": 0.1})
-        self.plots.clear()
+        # the curves are cleared once the run's network is ready (_on_worker_started): a start
+        # that fails keeps the previous run's curves
+        self._set_bar_failed(False)
+        self._batches_seen = 0
         self._progress_shown = 0.0
         self.last_summary = None
         self.run_dir = run_dir
@@ -379,6 +402,9 @@ class TrainingPanel(QWidget):
         self._batches_per_epoch = max(1, int(info.get("batches_per_epoch") or 1))
         self._epochs = int(info.get("epochs") or 1)
         self.run_dir = info.get("run_dir") or self.run_dir
+        self.plots.clear()
+        self.plots.hold(self.run_dir)
+        self.progress.setValue(0)
         self.plots.begin_run(self._epochs)
         for row in info.get("history") or []:  # a resumed run shows its past
             self.plots.add_epoch(row.get("epoch", 0), row)
@@ -389,6 +415,7 @@ class TrainingPanel(QWidget):
     @Slot(dict)
     def _on_worker_batch_done(self, m: dict) -> None:
         self._last_batch = m
+        self._batches_seen = getattr(self, "_batches_seen", 0) + 1
         epoch = int(m.get("epoch", 1))
         batch = int(m.get("batch", 0))
         x = (epoch - 1) + batch / self._batches_per_epoch
@@ -447,6 +474,10 @@ class TrainingPanel(QWidget):
         self.plots.redraw()
         self.last_summary = summary
         self._set_running(False)
+        self._show_summary(summary, self.run_dir)
+        self.run_finished.emit(summary)
+
+    def _show_summary(self, summary: dict, run_dir: str | None) -> None:
         reason = summary.get("stop_reason", "finished")
         text = STOP_TEXT.get(reason, reason)
         best = summary.get("best_val_accuracy")
@@ -456,18 +487,42 @@ class TrainingPanel(QWidget):
             parts.append(f"best validation accuracy {best:.1%}")
         if test is not None:
             parts.append(f"test accuracy {test:.1%}")
-        if self.run_dir:
-            parts.append(f"run folder {self.run_dir}")
+        if run_dir:
+            parts.append(f"run folder {run_dir}")
         self.status.setText(" · ".join(parts))
         self.progress.setFormat(text if reason != "finished" else "Finished")
+        self.progress.setToolTip(" · ".join(parts))
         if reason == "finished":
             self.progress.setValue(1000)
-        self.run_finished.emit(summary)
+
+    def _set_bar_failed(self, failed: bool) -> None:
+        self.progress.setStyleSheet(FAILED_BAR_STYLE if failed else "")
+        self.progress.setProperty("failed", failed)
 
     @Slot(str, str)
     def _on_worker_failed(self, message: str, details: str) -> None:
         self.controller.shutdown()
         self._set_running(False)
         self.status.setText(message)
-        self.progress.setFormat("Error")
+        started = getattr(self, "_batches_seen", 0) > 0
+        if not started:  # nothing was trained: an empty bar, not the data loader's full one
+            self.progress.setValue(0)
+        self._set_bar_failed(True)
+        self.progress.setFormat("Stopped by an error" if started else "Could not start: see below")
+        self.progress.setToolTip(message)
         self.run_failed.emit(message, details)
+
+    # ------------------------------------------------------------------ the source shown
+    def show_source(self, src) -> None:
+        """Between runs, the summary line and the bar say what the app state shows: nothing yet
+        (ready to train) or a run (its summary). A run going shows its own progress."""
+        if self.running:
+            return
+        if src.kind == "nothing":
+            self._set_bar_failed(False)
+            self.progress.setValue(0)
+            self.progress.setFormat("Ready")
+            self.progress.setToolTip("")
+            self.status.setText(READY_TEXT)
+        elif src.kind == "run" and src.summary and src.summary.get("stop_reason") != "error":
+            self._show_summary(src.summary, src.run_dir)
