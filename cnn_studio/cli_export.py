@@ -60,6 +60,9 @@ def cmd_export(args) -> int:
     if os.path.isdir(args.output):
         raise UsageError(f"-o '{args.output}' is a folder; give a file name")
     if os.path.isdir(args.model):  # a training run folder
+        from .cli_inspect import _recover
+
+        _recover(args.model)  # a crash may have left best.pt older than the best epoch
         source = source_from_run(args.model, shape, args.classes)
     else:
         source = source_from_graph(load_model_arg(args.model, shape, args.classes), seed=args.seed)

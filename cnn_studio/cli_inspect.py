@@ -88,6 +88,7 @@ def _check_classes(imodel, bundle, data_arg: str | None) -> None:
 def cmd_evaluate(args) -> int:
     from .inspection.model import InspectModel, evaluate, load_bundle
 
+    _recover(args.run_dir)
     imodel = InspectModel.from_run(args.run_dir, load_data=False)
     data = _other_data(args, imodel) if args.data else None
     if args.data_format and not args.data:
@@ -117,6 +118,15 @@ def cmd_evaluate(args) -> int:
         return 0
     _print_report(imodel, out, args)
     return 0
+
+
+def _recover(run_dir: str) -> None:
+    """Finish the bookkeeping a crash interrupted (best.pt, metrics.csv, summary.json) before reading the run."""
+    if os.path.isdir(run_dir):
+        from .training.recovery import recover_run
+
+        for note in recover_run(run_dir):
+            print(f"note: {note}", file=sys.stderr)
 
 
 def _pct(v: float) -> str:

@@ -222,7 +222,10 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
     s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
                    help="share of the training data held out for validation (default 0.1)")
-    s.add_argument("--out", metavar="DIR", help="run folder (default <studio home>/runs/<name>-<time>)")
+    s.add_argument("--out", metavar="DIR", help="run folder (default <studio home>/runs/<name>-<time>); a folder that holds a "
+                   "run already is refused (continue it with --resume, or add --overwrite)")
+    s.add_argument("--overwrite", action="store_true", help="with --out: replace the run that folder holds (its checkpoints, "
+                   "metrics and summary are deleted)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
     s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
@@ -359,6 +362,8 @@ def _cmd_train(args, dist_info) -> int:
         fixed = [f"--{k.replace('_', '-')}" for k in _TRAIN_FLAGS if getattr(args, k, None) is not None]
         if fixed:
             raise UsageError(f"{', '.join(fixed)} cannot change when resuming; a resumed run keeps its settings (only --epochs, --device, --threads, --workers may change)")
+        if args.overwrite:
+            raise UsageError("--overwrite applies to a new run with --out; --resume continues the run in its folder")
         if not os.path.isdir(args.resume):
             raise UsageError(f"run folder '{args.resume}' does not exist; give the folder a previous 'cnn-studio train' printed")
         overrides = {}
@@ -376,8 +381,11 @@ def _cmd_train(args, dist_info) -> int:
                 data = DataConfig.from_dict({**d, "workers": args.workers})
         trainer = trainer_cls.from_run(args.resume, epochs=args.epochs, callbacks=cbs, data=data, **overrides)
     else:
+        if args.overwrite and not args.out:
+            raise UsageError("--overwrite needs --out DIR (the run folder to replace); a default run folder is always new")
+        _check_out_folder(args)
         graph, bundle, data_config, cfg = _prepare_new_run(args)
-        trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config)
+        trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config, overwrite=args.overwrite)
 
     interrupted = threading.Event()
 
@@ -421,6 +429,20 @@ def _cmd_train(args, dist_info) -> int:
             print("cnn-studio: training stopped: the loss became NaN/inf; try a lower --lr", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
+
+
+def _check_out_folder(args) -> None:
+    """Refuse --out naming a folder that holds a run, before the data is loaded (the trainer checks again)."""
+    if not args.out or args.overwrite:
+        return
+    from .training.rundir import RunDir
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out '{args.out}' is a file; give a folder for the run")
+    old = RunDir(args.out).existing_files() if os.path.isdir(args.out) else []
+    if old:
+        raise UsageError(f"--out '{args.out}' holds a run already ({', '.join(old)}); continue it with --resume {_quote(args.out)}, "
+                         "choose another folder, or add --overwrite to replace it")
 
 
 def _quote(path: str) -> str:

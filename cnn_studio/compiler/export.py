@@ -18,7 +18,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from ..core.analysis import analyze
+from ..core.atomic import atomic_write
 from ..core.errors import GraphEditError, StudioError
 from ..core.graph import Graph
 from .codegen import class_name_for, generate_python, generate_training_script
@@ -198,17 +198,8 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"cannot write '{path}': the folder '{folder}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; an exported file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    # core.atomic: fsync before the rename, and stale temporary files of a killed export are removed
+    return atomic_write(path, write_path=write, suffix=path.suffix)
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from .atomic import atomic_write_bytes as _atomic_write_bytes
 from .errors import GraphEditError, ProjectFileError
 from .graph import ID_RE, Graph
 from .layers import has_spec
@@ -61,45 +61,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """core.atomic's write (temporary file, fsync, replace, folder fsync; stale temporary files of a
+    killed save are removed) with the errors as ProjectFileError."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ProjectFileError(f"cannot save '{path}': the folder '{folder}' does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        _atomic_write_bytes(path, data)
     except OSError as e:
         raise ProjectFileError(f"cannot save '{path}': {e.strerror or e}; choose a folder you can write to") from None
-    try:
-        try:  # mkstemp makes 0600 files; give the file the mode a plain open() would
-            mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-            os.fchmod(fd, mode)
-        except (OSError, AttributeError):
-            pass
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ProjectFileError(f"cannot save '{path}': {e.strerror or e}") from None
-    try:  # make the rename durable where the platform allows it
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_project(path: str | os.PathLike) -> Graph:

@@ -8,12 +8,18 @@
         summary.json         written when the run ends (stop reason, best/final/test accuracy, ...)
         checkpoints/last.pt  resumable state (written every epoch and when stopped)
         checkpoints/best.pt  the same, at the best epoch of ``monitor``
+        .lock                locked (an OS file lock) while a trainer writes the folder
+
+A folder is created exclusively for each new run (:func:`new_run_path`); an existing run is only
+written again by resuming it (or when the user asks to overwrite it).
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -34,16 +40,37 @@ def default_runs_root() -> Path:
 
 
 def new_run_path(name: str, root: str | Path | None = None) -> Path:
-    """``<root>/<name>-<timestamp>``, with ``-2``, ``-3``... when that exists already."""
+    """Create and return a new, empty run folder ``<root>/<name>-<timestamp>`` (``-2``, ``-3``... when
+    that name is taken). The folder is created exclusively (``mkdir(exist_ok=False)``), so two runs
+    started in the same second, even by two processes, never share a folder."""
     root = Path(root) if root is not None else default_runs_root()
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or "run").strip("._") or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{safe}-{stamp}"
-    n = 2
-    while path.exists():
-        path = root / f"{safe}-{stamp}-{n}"
-        n += 1
-    return path
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"cannot create the runs folder '{root}': {e.strerror or e}; choose another folder") from None
+    n = 1
+    while True:
+        path = root / (f"{safe}-{stamp}" if n == 1 else f"{safe}-{stamp}-{n}")
+        try:
+            path.mkdir(exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as e:
+            raise RunDirError(f"cannot create the run folder '{path}': {e.strerror or e}; choose another folder") from None
+
+
+#: the files one run writes (``--overwrite`` removes these, and only these)
+RUN_FILES = ("config.json", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt")
+
+
+def metrics_text(history: list[dict]) -> str:
+    """metrics.csv for ``history``: the header and one row per epoch."""
+    lines = [",".join(METRIC_COLUMNS)]
+    lines += [",".join(_fmt(row.get(c)) for c in METRIC_COLUMNS) for row in history]
+    return "\n".join(lines) + "\n"
 
 
 def _json_safe(value):
@@ -95,6 +122,19 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         return self.checkpoint_dir / "best.pt"
 
+    def existing_files(self) -> list[str]:
+        """The run files (:data:`RUN_FILES`) this folder holds already: a run has been started here."""
+        return [f for f in RUN_FILES if (self.path / f).exists()]
+
+    def clear(self) -> None:
+        """Remove a previous run's files (``--overwrite``); other files in the folder are left alone."""
+        for f in RUN_FILES:
+            p = self.path / f
+            try:
+                p.unlink(missing_ok=True)
+            except OSError as e:
+                raise RunDirError(f"cannot remove '{p}' of the previous run: {e.strerror or e}") from None
+
     def create(self) -> "RunDir":
         try:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -133,13 +173,12 @@ class RunDir:
         return self.read_json(self.summary_path)
 
     def rewrite_metrics(self, history: list[dict]) -> None:
-        """Header plus one row per epoch of ``history`` (atomically; used when a run starts or resumes)."""
-        lines = [",".join(METRIC_COLUMNS)]
-        lines += [",".join(_fmt(row.get(c)) for c in METRIC_COLUMNS) for row in history]
+        """Header plus one row per epoch of ``history``, atomically: written at every epoch end, so the
+        file never holds a half row and always matches a prefix of the run's history."""
         try:
-            atomic_write_text(self.metrics_path, "\n".join(lines) + "\n")
+            atomic_write_text(self.metrics_path, metrics_text(history))
         except OSError as e:
-            raise RunDirError(f"cannot write '{self.metrics_path}': {e.strerror or e}") from None
+            raise RunDirError(f"cannot write '{self.metrics_path}': {e.strerror or e}; free disk space, then resume the run") from None
 
     def append_metrics(self, row: dict) -> None:
         try:
@@ -148,3 +187,79 @@ class RunDir:
                 f.flush()
         except OSError as e:
             raise RunDirError(f"cannot write '{self.metrics_path}': {e.strerror or e}") from None
+
+    # ---- the writer's lock ------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / ".lock"
+
+    def try_lock(self) -> bool:
+        """Take the folder's writer lock (an OS file lock, released when the process ends, even by
+        kill -9). False when another trainer (this process or another) holds it."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            return True  # a read-only folder: nobody can be writing it through us
+        if not _lock_fd(fd):
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            _unlock_fd(fd)
+            os.close(fd)
+
+    def is_locked(self) -> bool:
+        """Whether a trainer is writing this folder now."""
+        if self._lock_fd is not None:
+            return True
+        if not self.lock_path.exists():
+            return False
+        probe = RunDir(self.path)
+        if probe.try_lock():
+            probe.unlock()
+            return False
+        return True
+
+    _lock_fd: int | None = None
+
+
+def _lock_fd(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        try:
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except (ImportError, OSError):
+            return False if "msvcrt" in sys.modules else True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock_fd(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except ImportError:
+        try:
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except (ImportError, OSError):
+            pass
+    except OSError:
+        pass

@@ -99,6 +99,7 @@ class Trainer:
         resume: str | Path | dict | None = None,
         name: str | None = None,
         data_config: Any = None,
+        overwrite: bool = False,
     ):
         from ..compiler import compile_model
 
@@ -117,6 +118,8 @@ class Trainer:
             self.data_config = data_config
         self._run_dir_arg = run_dir
         self.run_dir: RunDir | None = None
+        self.overwrite = overwrite  # a new run may replace the run files already in run_dir
+        self._finish_only: str | None = None  # from_run: the run ended before a crash; only its final evaluation is left
         self.callbacks = CallbackList(callbacks)
         self.state = State(epochs=self.config.epochs, monitor=self.config.monitor)
         self.device = torch.device("cpu")
@@ -264,19 +267,54 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
             random.seed(cfg.seed)
-        if st.epoch >= cfg.epochs:
+        if st.epoch >= cfg.epochs and self._finish_only is None:
             raise TrainingError(
                 f"this run already has {st.epoch} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
             )
         self._good_weights = _cpu_copy(self.model)
-        self._best_weights = _cpu_copy(self.model) if (cfg.restore_best_weights and st.best_epoch is not None) else None
+        self._best_weights = self._resumed_best_weights() if (cfg.restore_best_weights and st.best_epoch is not None) else None
         st.lr = current_lr(self.optimizer)
         if self.is_main_process:
             if self.run_dir is None:
                 self.run_dir = RunDir(self._run_dir_arg if self._run_dir_arg is not None else new_run_path(self.name))
+            self._claim_run_dir()
             self.run_dir.create()
             self.run_dir.write_config(self._config_record())
             self.run_dir.rewrite_metrics(st.history)
+
+    def _claim_run_dir(self) -> None:
+        """Lock the run folder for this trainer; a new run refuses a folder that holds a run already
+        (unless ``overwrite``: then that run's files are removed first)."""
+        rd = self.run_dir
+        if not rd.try_lock():
+            raise TrainingError(f"the run folder '{rd.path}' is being written by another training run now; "
+                                "wait for it to end or choose another folder")
+        if self._resume_payload is None:
+            old = rd.existing_files()
+            if old and not self.overwrite:
+                rd.unlock()
+                raise TrainingError(
+                    f"'{rd.path}' holds a run already ({', '.join(old)}); continue it with --resume, choose another "
+                    "folder, or pass --overwrite to replace it"
+                )
+            if old:
+                rd.clear()
+
+    def _resumed_best_weights(self) -> dict | None:
+        """The best epoch's weights of a resumed run (restore_best_weights): the current ones when the
+        checkpoint is the best epoch, else best.pt's."""
+        st = self.state
+        if self._resume_payload is None or st.best_epoch == st.epoch:
+            return _cpu_copy(self.model)
+        rd = self.run_dir if self.run_dir is not None else (RunDir(self._run_dir_arg) if self._run_dir_arg is not None else None)
+        try:
+            best = ckpt.load_checkpoint(rd.best_checkpoint) if rd is not None else None
+        except ckpt.CheckpointError:
+            best = None
+        if best is None or best["progress"].get("epoch") != st.best_epoch or best["progress"].get("batch", 0) != 0:
+            st.notes.append(f"best.pt does not hold the best epoch ({st.best_epoch}): the final weights are tested")
+            return None
+        return {k: v.detach().to("cpu", copy=True) for k, v in best["model"].items()}
 
     def _config_record(self) -> dict:
         import sys
@@ -337,8 +375,14 @@ class Trainer:
         path = ckpt.save_checkpoint(self.run_dir.last_checkpoint, self._checkpoint_payload(epoch, batch))
         self.callbacks.call("on_checkpoint", self, path)
         if best:
-            path = ckpt.copy_checkpoint(path, self.run_dir.best_checkpoint)
-            self.callbacks.call("on_checkpoint", self, path)
+            self._save_best()
+
+    def _save_best(self) -> None:
+        """best.pt: a copy of the last.pt just written."""
+        if not (self.config.save_checkpoints and self.is_main_process and self.run_dir is not None):
+            return
+        path = ckpt.copy_checkpoint(self.run_dir.last_checkpoint, self.run_dir.best_checkpoint)
+        self.callbacks.call("on_checkpoint", self, path)
 
     def _restore(self, data: dict) -> None:
         b = self.bundle
@@ -351,23 +395,30 @@ class Trainer:
         except RuntimeError as e:
             raise TrainingError(f"the checkpoint's weights do not fit this network: {str(e).splitlines()[0]}") from None
         self.model.to(self.device)
+        scheduler_ok = self._dry_run_optimizer(data)  # crafted states fail here, not mid-training
         if data.get("optimizer") is not None:
             try:
                 self.optimizer.load_state_dict(data["optimizer"])
-            except (ValueError, KeyError) as e:
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as e:
                 raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {e}") from None
         if data.get("scheduler") is not None and self.scheduler is not None:
-            try:
+            if scheduler_ok:
                 load_scheduler_state(self.scheduler, data["scheduler"], self.config)
-            except (KeyError, ValueError, TypeError):
+            else:
                 self.state.notes.append("the learning-rate schedule changed since the checkpoint: it starts afresh")
         if data.get("scaler") is not None and self.scaler is not None:
-            self.scaler.load_state_dict(data["scaler"])
+            try:
+                self.scaler.load_state_dict(data["scaler"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as e:
+                raise TrainingError(f"the checkpoint's mixed-precision scaler state cannot be used: {e}") from None
         rng = data.get("rng") or {}
         if rng:
-            ckpt.restore_global_rng(rng)
-            if rng.get("shuffle") is not None:
-                self._shuffle_gen.set_state(rng["shuffle"])
+            try:
+                ckpt.restore_global_rng(rng)
+                if rng.get("shuffle") is not None:
+                    self._shuffle_gen.set_state(rng["shuffle"])
+            except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+                raise TrainingError(f"the checkpoint's random generator state cannot be restored: {str(e).splitlines()[0]}") from None
             if rng.get("augment") is not None:
                 try:
                     self._aug_gen.set_state(rng["augment"].to(self._aug_gen.get_state().device))
@@ -393,6 +444,47 @@ class Trainer:
         st.best_val_accuracy = best.get("val_accuracy")
         self._es_wait = int((data.get("early_stopping") or {}).get("wait", 0))
         st.history = [dict(h) for h in data.get("history") or []]
+
+    def _dry_run_optimizer(self, data: dict) -> bool:
+        """Load the checkpoint's optimizer (and scheduler) state into a throw-away optimizer over CPU
+        copies of the parameters and take one step with zero gradients: a state of the wrong shape or
+        type raises TrainingError here instead of failing mid-training. Returns whether the scheduler
+        state works (else the schedule starts afresh, as when the schedule was changed)."""
+        import copy
+
+        opt_state, sched_state = data.get("optimizer"), data.get("scheduler")
+        if opt_state is None and sched_state is None:
+            return True
+        params = [torch.zeros(p.shape, dtype=p.dtype, requires_grad=True) for p in trainable_parameters(self.model)]
+        opt = build_optimizer(params, self.config)
+        if opt_state is not None:
+            try:
+                opt.load_state_dict(copy.deepcopy(opt_state))
+                for p in params:
+                    p.grad = torch.zeros_like(p)
+                for group in opt.param_groups:
+                    if not (isinstance(group.get("lr"), (int, float)) and not isinstance(group.get("lr"), bool)):
+                        raise TypeError(f"learning rate {group.get('lr')!r} is not a number")
+                for p, st in opt.state.items():
+                    for k, v in st.items():
+                        if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
+                            raise ValueError(f"'{k}' has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}")
+                opt.step()
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+                text = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {text}") from None
+        if sched_state is None or self.scheduler is None:
+            return True
+        try:
+            sched = build_scheduler(opt, self.config, max(int(self.state.batches_per_epoch), 1))
+            load_scheduler_state(sched, copy.deepcopy(sched_state), self.config)
+            sched.step(0.0) if self.config.schedule == "plateau" else sched.step()
+            lr = current_lr(opt)
+            if not isinstance(lr, float) or not math.isfinite(lr):
+                return False
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, ZeroDivisionError, OverflowError):
+            return False
+        return True
 
     # ---- the run --------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -428,7 +520,10 @@ class Trainer:
                 self.callbacks.call("on_fit_end", self)
                 return self.summary
             self.callbacks.call("on_fit_start", self)
-            self._loop()
+            if self._finish_only is not None:  # the epochs are done (a crash came before the summary)
+                self.state.stop_reason = self._finish_only
+            else:
+                self._loop()
             self._finish()
         except BaseException as exc:
             self.error = exc
@@ -443,6 +538,8 @@ class Trainer:
                     pass
             raise
         finally:
+            if self.run_dir is not None:
+                self.run_dir.unlock()  # the folder's writer lock (RunDir.try_lock)
             if cfg.num_threads:
                 torch.set_num_threads(old_threads)
             if cfg.deterministic:
@@ -672,8 +769,6 @@ class Trainer:
             else:
                 self.scheduler.step()
         st.lr = current_lr(self.optimizer)
-        if self.is_main_process and self.run_dir is not None:
-            self.run_dir.append_metrics(row)
         self._good_weights = _cpu_copy(self.model)
         st.eta_s = (cfg.epochs - st.epoch - 1) * row["seconds"]
         self.callbacks.call("on_epoch_end", self, dict(row, val_confusion_matrix=val["confusion_matrix"] if val else None))
@@ -683,9 +778,16 @@ class Trainer:
         if stop is None and self._stop.is_set():
             stop = "stopped_by_user" if done_epoch < cfg.epochs else None
         last = done_epoch >= cfg.epochs
-        if improved or last or stop is not None or done_epoch % cfg.checkpoint_every == 0:
+        # the epoch-end transaction (see recovery.py): last.pt commits the epoch (its history row, best
+        # epoch, early-stopping count); metrics.csv and best.pt follow and can be redone from it
+        save = improved or last or stop is not None or done_epoch % cfg.checkpoint_every == 0
+        if save:
             self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
-            self._save_checkpoint(done_epoch, 0, best=improved)
+            self._save_checkpoint(done_epoch, 0, best=False)
+        if self.is_main_process and self.run_dir is not None:
+            self.run_dir.rewrite_metrics(st.history)
+        if save and improved:
+            self._save_best()
         return stop
 
     def _finish(self) -> None:
@@ -757,17 +859,29 @@ class Trainer:
         training settings that do not alter the model (device, num_threads, metrics_interval...)."""
         from ..data import DataConfig
 
+        from .recovery import repair_run
+
         rd = RunDir(run_dir)
         if not rd.path.is_dir():
             raise TrainingError(f"run folder '{rd.path}' does not exist")
+        if rd.is_locked():
+            raise TrainingError(f"the run in '{rd.path}' is being trained now (by another process or window); "
+                                "wait for it to end or stop it first")
         payload = ckpt.load_checkpoint(rd.last_checkpoint)
+        repair = repair_run(rd, payload)  # best.pt and metrics.csv of the epoch last.pt committed
         train = dict(payload["train"])
         train.update(overrides)
         if epochs is not None:
             train["epochs"] = epochs
-        cfg = TrainConfig.from_dict(train)
+        try:
+            cfg = TrainConfig.from_dict(train)
+        except (TypeError, ValueError) as e:
+            raise TrainingError(f"the checkpoint in '{rd.path}' holds unusable training settings: {e}") from None
         done = int(payload["progress"].get("epoch", 0))
-        if done >= cfg.epochs:
+        # the run ended (all epochs, or early stopping) but a crash came before summary.json: finish it
+        finish = repair.finish if (repair.finish == "finished" and done >= cfg.epochs) or (
+            repair.finish == "early_stopping" and cfg.epochs == payload["train"].get("epochs")) else None
+        if done >= cfg.epochs and finish is None:
             raise TrainingError(
                 f"the run in '{rd.path}' already has {done} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
             )
@@ -775,11 +889,47 @@ class Trainer:
             if payload.get("data") is None:
                 raise TrainingError(f"the checkpoint in '{rd.path}' does not say which data it was trained on; pass the data explicitly")
             data = DataConfig.from_dict(payload["data"])
-        name = None
-        try:
-            name = rd.read_config().get("name")
-        except StudioError:
-            pass
-        trainer = cls(Graph.from_config(payload["graph"]), data, cfg, run_dir=rd.path, callbacks=callbacks, resume=payload, name=name)
+        graph = _checkpoint_graph(payload["graph"], rd.path)
+        trainer = cls(graph, data, cfg, run_dir=rd.path, callbacks=callbacks, resume=payload, name=_run_name(rd, payload, graph))
         trainer.run_dir = rd
+        trainer._finish_only = finish
+        trainer.state.notes.extend(repair.notes)
+        config_graph = _config_graph(rd)
+        if config_graph is not None and config_graph != payload["graph"]:
+            trainer.state.notes.append(f"config.json describes another network than the checkpoint; resuming the checkpoint's "
+                                       f"network '{graph.name}' (config.json is rewritten to match it)")
         return trainer
+
+
+def _config_graph(rd: RunDir) -> dict | None:
+    try:
+        return rd.read_config().get("graph")
+    except StudioError:
+        return None
+
+
+def _checkpoint_graph(config: dict, where: Path) -> Graph:
+    """The network a checkpoint was trained with (the weights belong to it), checked."""
+    from ..core.analysis import analyze
+
+    try:
+        graph = Graph.from_config(config)
+        problems = analyze(graph).errors
+    except (StudioError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise TrainingError(f"the network stored in the checkpoint of '{where}' cannot be read: {e}") from None
+    if problems:
+        raise TrainingError(f"the network stored in the checkpoint of '{where}' is not valid: {problems[0]}")
+    return graph
+
+
+def _run_name(rd: RunDir, payload: dict, graph: Graph) -> str:
+    """The run's name for the banner and files: config.json's, unless config.json describes another
+    network than the checkpoint's (edited or copied over): then the checkpoint's network names it."""
+    try:
+        config = rd.read_config()
+    except StudioError:
+        config = {}
+    name = config.get("name")
+    if isinstance(name, str) and name and config.get("graph") == payload["graph"]:
+        return name
+    return graph.name or (name if isinstance(name, str) and name else "run")
