@@ -46,6 +46,7 @@ from .optim import (
     trainable_parameters,
 )
 from .rundir import RunDir, new_run_path
+from .threads import CpuMeter, ThreadTuner
 
 
 class TrainingError(StudioError):
@@ -519,6 +520,7 @@ class Trainer:
                 self._write_summary()
                 self.callbacks.call("on_fit_end", self)
                 return self.summary
+            self._setup_threads(old_threads)
             self.callbacks.call("on_fit_start", self)
             if self._finish_only is not None:  # the epochs are done (a crash came before the summary)
                 self.state.stop_reason = self._finish_only
@@ -540,7 +542,7 @@ class Trainer:
         finally:
             if self.run_dir is not None:
                 self.run_dir.unlock()  # the folder's writer lock (RunDir.try_lock)
-            if cfg.num_threads:
+            if torch.get_num_threads() != old_threads:  # a fixed count, or where Auto left it
                 torch.set_num_threads(old_threads)
             if cfg.deterministic:
                 torch.use_deterministic_algorithms(old_det, warn_only=old_det_warn)
@@ -548,6 +550,35 @@ class Trainer:
         self._write_summary()
         self.callbacks.call("on_fit_end", self)
         return self.summary
+
+    _tuner: ThreadTuner | None = None
+
+    def _setup_threads(self, default: int) -> None:
+        """CPU threads: a fixed count as configured, or Auto (``num_threads`` None): start at torch's
+        count and let :class:`ThreadTuner` time the batches at fewer threads and keep the fastest
+        (a busy program on one core makes every extra thread wait). ``deterministic`` pins Auto:
+        the thread count changes float rounding."""
+        cfg = self.config
+        self._threads_default = default
+        self._tuner = None
+        if cfg.num_threads or self.device.type != "cpu" or default <= 1:
+            return
+        if cfg.deterministic:
+            self.state.notes.append(f"deterministic: CPU threads stay at {default} (Auto adapts them only without "
+                                    "deterministic); on a busy machine a fixed count of 1 may train faster")
+            return
+        self._tuner = ThreadTuner(default, torch.set_num_threads, free_cores=CpuMeter().free)
+
+    _threads_default = 0
+
+    def _threads_record(self) -> dict | None:
+        """summary.json's "threads": Auto's probes and changes, or the fixed count."""
+        if self._tuner is not None:
+            return self._tuner.summary()
+        if self.device.type != "cpu":
+            return None
+        return {"policy": "fixed" if self.config.num_threads else "auto (pinned)",
+                "current": int(self.config.num_threads or self._threads_default or torch.get_num_threads())}
 
     def _loop(self) -> None:
         cfg, st = self.config, self.state
@@ -606,6 +637,8 @@ class Trainer:
         self._paused_s = 0.0
         t_start = time.perf_counter()
         t_sync = t_start
+        tuner = self._tuner  # Auto CPU threads: told the time at batch ends when it asks (threads.py)
+        due = tuner.start_epoch(t_start, 0, st.global_step) if tuner is not None else math.inf
         model.train()
         if stop_set():
             return "stopped"
@@ -643,6 +676,8 @@ class Trainer:
             st.step = batch
             st.global_step += 1
             now = time.perf_counter()
+            if now >= due:
+                due = tuner.tick(now - self._paused_s, seen, st.global_step)
             # synced: every interval (or every n batches), at an epoch's last batch, and at its first
             # (a short epoch's curve then starts at its start, not one interval in)
             if (now - t_sync >= interval if every <= 0 else batch % every == 0) or batch == nb or batch == start + 1:
@@ -740,6 +775,7 @@ class Trainer:
             "lr": lr_used,
             "seconds": self._run_seconds + self._last_val_seconds,
             "samples_per_sec": (seen / self._run_seconds) if self._run_seconds > 0 else None,
+            "threads": torch.get_num_threads() if self.device.type == "cpu" else None,  # at the epoch's end
         }
         st.history.append(row)
         st.train_loss = row["train_loss"] if row["train_loss"] is not None else math.nan
@@ -833,6 +869,7 @@ class Trainer:
             "train_seconds": self._train_time,
             "samples_per_sec": st.samples_per_sec,
             "device": st.device,
+            "threads": self._threads_record(),
             "notes": list(st.notes),
             "checkpoints": {
                 "last": str(rd.last_checkpoint) if rd is not None and rd.last_checkpoint.exists() else None,
