@@ -246,7 +246,9 @@ def load_idx(path: Path, reporter) -> RawData:
                 raise DataError(f"label {bad} is not listed in the mapping file '{prefix}mapping.txt'; use the file of the same set")
             split.y = pos.astype(np.int64)
         names = [mapping[k] for k in keys]
-    elif emnist and "letters" in prefix and train.y.size and int(train.y.min()) >= 1 and int(train.y.max()) <= 26:
+    elif emnist and "letters" in prefix and all(
+        s.y.size == 0 or (int(s.y.min()) >= 1 and int(s.y.max()) <= 26) for s in (train, test) if s is not None
+    ) and train.y.size:  # every split, not only training: a test label 0 would become class -1
         for split in (train, test):
             if split is not None:
                 split.y = split.y - 1

@@ -146,3 +146,17 @@ def test_idx_loader_random_files_only_data_errors(tmp_path_factory, images, labe
         load(folder)
     except DataError:
         pass
+
+
+def test_emnist_letters_test_label_0_is_not_shifted_to_minus_1(make, tmp_path):
+    # found by tests/data/test_fuzz_data.py: training labels 1..26 shifted every split down by one, so a
+    # test label 0 became class -1 in a bundle that loaded without complaint
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    x = np.zeros((4, 3, 3), dtype=np.uint8)
+    (folder / "emnist-letters-train-images-idx3-ubyte").write_bytes(make.idx_bytes(x))
+    (folder / "emnist-letters-train-labels-idx1-ubyte").write_bytes(make.idx_bytes(np.array([1, 2, 1, 2], np.uint8)))
+    (folder / "emnist-letters-test-images-idx3-ubyte").write_bytes(make.idx_bytes(x[:2]))
+    (folder / "emnist-letters-test-labels-idx1-ubyte").write_bytes(make.idx_bytes(np.array([0, 2], np.uint8)))
+    b = load(folder)
+    assert int(b.test.y.min()) >= 0 and b.test.y.tolist() == [0, 2] and b.train.y.tolist()[:2] == [1, 2]
