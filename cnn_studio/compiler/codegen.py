@@ -12,6 +12,12 @@ imports that module (Pillow + torch, no torchvision) and runs under ``torchrun``
 
 Only torch-free code lives here (the compiler's ``module_name`` is the one torch-side fact used):
 the text is generated from the core analysis, so the output is deterministic for a given graph.
+
+Text from files never becomes code: the generated source is built only from validated identifiers
+(node ids, the class and module names), numbers the analysis checked, and user text (network name,
+class names, notes with paths) that is written as a Python literal (``repr``) or, inside the
+module docstring, with every quote, backslash and unprintable character escaped (:func:`doc_text`),
+so whatever a project, a checkpoint or a data set's labels hold, importing the module runs nothing.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import re
 
 from ..core.analysis import Analysis, analyze
 from ..core.errors import GraphError
-from ..core.graph import Graph
+from ..core.graph import Graph, is_valid_id
 from ..core.layers import fmt_shape, pair
 from .model import module_name
 
@@ -35,6 +41,31 @@ _SIMPLE = {
     "softmax": "nn.Softmax(dim=1)",
     "flatten": "nn.Flatten(start_dim=1)",
 }
+
+
+def doc_text(text: object) -> str:
+    """``text`` made safe to place inside a triple-quoted (non-raw) docstring: backslashes and double
+    quotes are escaped (so it can never close the string), and so is every character that is not
+    printable (newlines, NUL, lone surrogates, line separators), so the docstring's value is the
+    text itself on one line."""
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif not ch.isprintable():
+            out.append(repr(ch)[1:-1])  # \n, \x00, \ud800, \u2028 ...
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def python_identifier(name: str, what: str) -> str:
+    """``name`` if it is a plain Python identifier (not a keyword), else GraphError naming ``what``."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise GraphError(f"{what} {name!r} is not a Python name; use letters, digits and _ (not starting with a digit)")
+    return name
 
 
 def class_name_for(name: str) -> str:
@@ -94,11 +125,16 @@ def reading_order(graph: Graph) -> list[str]:
 
 def _tup(v) -> str:
     h, w = pair(v)
-    return f"({h}, {w})"
+    return f"({int(h)}, {int(w)})"
 
 
 def _lit(v) -> str:
-    return repr(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v)
+    """A literal that evaluates back to ``v``: floats (nan and inf as float('...') calls, which
+    repr alone would leave as bare names), else repr."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        f = float(v)
+        return repr(f) if f == f and f not in (float("inf"), float("-inf")) else f"float({str(f)!r})"
+    return repr(v)
 
 
 def constructor(type_id: str, cfg: dict, input_shapes: list) -> str | None:
@@ -111,12 +147,12 @@ def constructor(type_id: str, cfg: dict, input_shapes: list) -> str | None:
     if type_id == "conv2d":
         pad = cfg["padding"]
         pad_src = repr(pad) if pad in ("same", "valid") else _tup(pad)
-        args = [str(input_shapes[0][0]), str(cfg["out_channels"]), f"kernel_size={_tup(cfg['kernel_size'])}", f"stride={_tup(cfg['stride'])}", f"padding={pad_src}"]
+        args = [str(int(input_shapes[0][0])), str(int(cfg["out_channels"])), f"kernel_size={_tup(cfg['kernel_size'])}", f"stride={_tup(cfg['stride'])}", f"padding={pad_src}"]
         if pair(cfg["dilation"]) != (1, 1):
             args.append(f"dilation={_tup(cfg['dilation'])}")
         if cfg["groups"] != 1:
-            args.append(f"groups={cfg['groups']}")
-        args.append(f"bias={cfg['bias']}")
+            args.append(f"groups={int(cfg['groups'])}")
+        args.append(f"bias={bool(cfg['bias'])!r}")
         if cfg["padding_mode"] != "zeros":
             args.append(f"padding_mode={cfg['padding_mode']!r}")
         return f"nn.Conv2d({', '.join(args)})"
@@ -142,7 +178,7 @@ def constructor(type_id: str, cfg: dict, input_shapes: list) -> str | None:
         return f"nn.ELU(alpha={_lit(cfg['alpha'])})"
     if type_id in ("batchnorm2d", "batchnorm1d"):
         cls = "nn.BatchNorm2d" if type_id == "batchnorm2d" else "nn.BatchNorm1d"
-        args = [str(input_shapes[0][0]), f"eps={_lit(cfg['eps'])}", f"momentum={_lit(cfg['momentum'])}"]
+        args = [str(int(input_shapes[0][0])), f"eps={_lit(cfg['eps'])}", f"momentum={_lit(cfg['momentum'])}"]
         if not cfg["affine"]:
             args.append("affine=False")
         if not cfg["track_running_stats"]:
@@ -153,14 +189,14 @@ def constructor(type_id: str, cfg: dict, input_shapes: list) -> str | None:
     if type_id == "dropout2d":
         return f"nn.Dropout2d(p={_lit(cfg['p'])})"
     if type_id == "linear":
-        return f"nn.Linear({input_shapes[0][0]}, {cfg['out_features']}, bias={cfg['bias']})"
+        return f"nn.Linear({int(input_shapes[0][0])}, {int(cfg['out_features'])}, bias={bool(cfg['bias'])!r})"
     raise GraphError(f"cannot write Python code for layer type '{type_id}'")
 
 
 def _fmt_list(values, per_line: int = 8, indent: str = "    ") -> str:
     if values is None:
         return "None"
-    vals = [repr(v) for v in values]
+    vals = [_lit(v) for v in values]
     one = "[" + ", ".join(vals) + "]"
     if len(one) <= 88:
         return one
@@ -193,9 +229,13 @@ def generate_python(
     out_node = graph.output_node()
     in_node = graph.input_node()
     assert out_node is not None and in_node is not None
-    cls = class_name or class_name_for(graph.name)
+    cls = python_identifier(class_name or class_name_for(graph.name), "class name")
     order = [n for n in reading_order(graph) if n != out_node.id]
+    for nid in graph.nodes:  # ids become variable and attribute names: only whole identifiers
+        if not is_valid_id(nid):
+            raise GraphError(f"node id {nid!r} is not a valid name; use letters, digits and _ (rename the node)")
     var = variable_names(order)
+    class_names = [str(c) for c in class_names] if class_names else None
     result_id = graph.in_edges(out_node.id)[0].src
     in_shape = a.nodes[in_node.id].output_shape
     out_shape = a.nodes[result_id].output_shape
@@ -225,7 +265,7 @@ def generate_python(
 
     total = a.total_params
     header = [
-        f'"""{cls}: a convolutional network exported from CNN Studio (network \'{graph.name}\').',
+        f'"""{cls}: a convolutional network exported from CNN Studio (network \'{doc_text(graph.name)}\').',
         "",
         "Standalone: needs only PyTorch. Build it with no arguments, load weights with strict=True:",
         "",
@@ -238,8 +278,8 @@ def generate_python(
         f"Output: {fmt_shape(out_shape)} raw class scores (logits) per sample; softmax gives probabilities.",
     ]
     if class_names:
-        shown = ", ".join(str(c) for c in class_names[:20]) + (", ..." if len(class_names) > 20 else "")
-        header.append(f"Classes ({len(class_names)}): {shown}")
+        shown = ", ".join(doc_text(c) for c in class_names[:20]) + (", ..." if len(class_names) > 20 else "")
+        header.append(f"Classes ({len(class_names)}): {shown} (exactly as in CLASS_NAMES)")
     else:
         header.append("Classes: not recorded (CLASS_NAMES is None).")
     if mean_l is not None and std_l is not None:
@@ -248,7 +288,7 @@ def generate_python(
         header.append("Normalisation: not recorded (MEAN and STD are None); feed what the network was trained on.")
     header.append(f"Parameters: {total:,} ({a.trainable_params:,} trainable, {a.non_trainable_params:,} non-trainable buffers).")
     if source_note:
-        header.append(source_note)
+        header.append(doc_text(source_note))
     header.append('"""')
 
     lines = header + [
@@ -308,6 +348,8 @@ def generate_training_script(module_stem: str, class_name: str) -> str:
     """A standalone training script for an image folder (one sub-folder per class) that imports
     ``class_name`` from ``module_stem.py`` next to it. Runs plainly (``python train_x.py DATA``) or
     distributed (``torchrun --nproc_per_node=2 train_x.py DATA``)."""
+    module_stem = python_identifier(module_stem, "module name")
+    class_name = python_identifier(class_name, "class name")
     return _TRAIN.replace("{module}", module_stem).replace("{cls}", class_name)
 
 

@@ -9,7 +9,14 @@ ONNX: opset 17 by default, input ``"input"``, output ``"logits"``, dynamic batch
 default (dynamo / torch.export) exporter only implements opset 18 and up, and its down-conversion to
 17 fails for these models (it silently keeps 18), so below opset 18 the TorchScript-based exporter
 (``dynamo=False``, deprecated but present in torch 2.13) is used; from 18 up the dynamo exporter
-(needs ``onnxscript``). ``exporter=`` forces one.
+(needs ``onnxscript``). ``exporter=`` forces one. When no opset is asked for and opset 17 cannot
+express the network (adaptive pooling whose output size does not divide its input size, as in
+AlexNet and VGG at small inputs), it is exported at opset 18 by the dynamo exporter instead and the
+result says so; an opset asked for explicitly is never changed (the error names the fix). The
+exporters' own dumps (the TorchScript IR printed on failure, progress logs) are kept off the console.
+
+User text in metadata (ONNX metadata_props, safetensors header, TorchScript extra file) is data:
+strings as they are (JSON for other values), text that is not valid Unicode escaped.
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ import io
 import json
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +44,7 @@ from .model import GraphModule, compile_model
 FORMATS = ("python", "torchscript", "onnx", "state_dict", "safetensors")
 SUFFIXES = {"python": ".py", "torchscript": ".pt", "onnx": ".onnx", "state_dict": ".pt", "safetensors": ".safetensors"}
 DEFAULT_OPSET = 17
+FALLBACK_OPSET = 18  # what the default falls back to when opset 17 cannot express the network
 DEFAULT_SEED = 0
 
 
@@ -225,7 +234,7 @@ def export_safetensors(state: dict[str, torch.Tensor], path: str | os.PathLike, 
     meta = {"format": "pt"}
     for k, v in (metadata or {}).items():
         if v is not None:
-            meta[k] = v if isinstance(v, str) else json.dumps(v)
+            meta[k] = _meta_text(v)
     return _atomic(Path(path), lambda tmp: save_file(data, str(tmp), metadata=meta))
 
 
@@ -257,22 +266,60 @@ def export_torchscript(model: torch.nn.Module, path: str | os.PathLike, input_sh
         return _atomic(Path(path), lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
 
 
+def _meta_text(v: Any) -> str:
+    """A metadata value as text: a string itself (escaped where it is not valid Unicode, e.g. a lone
+    surrogate from a file name, which protobuf and safetensors refuse), anything else as JSON."""
+    if not isinstance(v, str):
+        return json.dumps(v)  # ensure_ascii: always encodable
+    try:
+        v.encode("utf-8")
+        return v
+    except UnicodeEncodeError:
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class OnnxInfo:
     path: Path
     opset: int
     exporter: str  # "torchscript" (dynamo=False) or "dynamo"
+    note: str = ""  # set when the default opset was changed, saying why
+
+
+class _OpsetTooLow(Exception):
+    """The TorchScript exporter has no translation of an operator at the requested opset."""
 
 
 def export_onnx(
     model: torch.nn.Module,
     path: str | os.PathLike,
     input_shape,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     exporter: str = "auto",
     metadata: dict | None = None,
 ) -> OnnxInfo:
-    """ONNX with input "input" (N x C x H x W, N dynamic) and output "logits" (N x classes)."""
+    """ONNX with input "input" (N x C x H x W, N dynamic) and output "logits" (N x classes).
+
+    ``opset=None``: opset 17, or 18 (dynamo exporter) when 17 cannot express the network."""
+    if opset is None and exporter in ("auto", "torchscript"):
+        try:
+            return _export_onnx(model, path, input_shape, DEFAULT_OPSET, exporter, metadata)
+        except _OpsetTooLow as e:
+            if exporter == "torchscript":
+                raise ExportError(f"{e}; the torchscript exporter cannot export this network, use the dynamo exporter (opset {FALLBACK_OPSET})") from None
+            info = _export_onnx(model, path, input_shape, FALLBACK_OPSET, "dynamo", metadata)
+            info.note = f"opset {DEFAULT_OPSET} cannot express this network ({e.args[0]}), so it was exported at opset {FALLBACK_OPSET}"
+            return info
+    try:
+        return _export_onnx(model, path, input_shape, FALLBACK_OPSET if opset is None else opset, exporter, metadata)
+    except _OpsetTooLow as e:
+        raise ExportError(
+            f"ONNX opset {opset} cannot express this network ({e}); export at opset {FALLBACK_OPSET} or newer "
+            f"(--opset {FALLBACK_OPSET}, the dynamo exporter), or leave the opset out to let CNN Studio choose"
+        ) from None
+
+
+def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, opset: int, exporter: str, metadata: dict | None) -> OnnxInfo:
     if not isinstance(opset, int) or isinstance(opset, bool) or not 7 <= opset <= 30:
         raise ExportError(f"ONNX opset must be a whole number from 7 to 30; got {opset}")
     if exporter == "auto":
@@ -289,12 +336,21 @@ def export_onnx(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if exporter == "torchscript":
-                torch.onnx.export(
-                    model, (example,), str(tmp), dynamo=False, opset_version=opset,
-                    input_names=["input"], output_names=["logits"],
-                    dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                    do_constant_folding=True,
-                )
+                # on failure torch's C++ logger prints the whole TorchScript IR (tens of lines) to
+                # stdout (torch 2.13 turns that logger on for every export): keep it off the console
+                try:
+                    with _quiet_native_output():
+                        torch.onnx.export(
+                            model, (example,), str(tmp), dynamo=False, opset_version=opset,
+                            input_names=["input"], output_names=["logits"],
+                            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                            do_constant_folding=True,
+                        )
+                except Exception as e:
+                    reason = _unsupported_reason(e)
+                    if reason is None:
+                        raise
+                    raise _OpsetTooLow(reason) from None
             else:
                 try:
                     import onnxscript  # noqa: F401
@@ -311,11 +367,58 @@ def export_onnx(
 
     try:
         _atomic(path, write)
-    except StudioError:
+    except (StudioError, _OpsetTooLow):
         raise
     except Exception as e:
         raise ExportError(f"ONNX export failed ({exporter} exporter, opset {opset}): {type(e).__name__}: {' '.join(str(e).split())[:300]}") from None
     return OnnxInfo(path, _onnx_opset(path, opset), exporter)
+
+
+def _unsupported_reason(e: BaseException) -> str | None:
+    """One line saying which operator the TorchScript exporter could not translate, or None when
+    ``e`` is some other failure. Its messages start 'Unsupported: ONNX export of operator X, ...'
+    (SymbolicValueError) or 'Exporting the operator ... to ONNX opset version N is not supported'
+    (UnsupportedOperatorError), followed by the IR, which is dropped."""
+    text = str(e)
+    if type(e).__name__ not in ("SymbolicValueError", "UnsupportedOperatorError", "OnnxExporterError") and "Unsupported: ONNX export" not in text:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    first = first.split(" [Caused by")[0].split(". Please")[0].removeprefix("Unsupported: ")
+    return first.strip().rstrip(".")
+
+
+@contextlib.contextmanager
+def _quiet_native_output():
+    """Send what C++ code writes to the process's stdout and stderr to the null device meanwhile
+    (Python-level redirection cannot catch it), and switch torch's ONNX logger back off after."""
+    saved: list[tuple[int, int]] = []
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        null = None
+    try:
+        if null is not None:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(null, fd)
+                except OSError:  # no such descriptor (a windowed app): nothing to hide there
+                    pass
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        if null is not None:
+            os.close(null)
+        with contextlib.suppress(Exception):
+            torch._C._jit_set_onnx_log_enabled(False)
 
 
 @contextlib.contextmanager
@@ -344,7 +447,7 @@ def _onnx_add_metadata(path: Path, metadata: dict | None) -> None:
             continue
         prop = m.metadata_props.add()
         prop.key = f"cnn_studio.{k}"
-        prop.value = v if isinstance(v, str) else json.dumps(v)
+        prop.value = _meta_text(v)
     onnx.save(m, str(path))
 
 
@@ -397,7 +500,7 @@ def export(
     fmt: str,
     path: str | os.PathLike,
     *,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     with_training_script: bool = False,
     exporter: str = "auto",
 ) -> ExportResult:
@@ -422,4 +525,6 @@ def export(
         info = export_onnx(source.model(), path, source.input_shape, opset=opset, exporter=exporter, metadata=meta)
         files = [info.path]
         notes.append(f"ONNX opset {info.opset}, {info.exporter} exporter, input 'input' (batch dynamic), output 'logits'")
+        if info.note:
+            notes.append(info.note)
     return ExportResult(files, notes)

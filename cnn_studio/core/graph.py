@@ -393,6 +393,8 @@ class Graph:
 
     def _load(self, config: dict) -> None:
         for n in config.get("nodes", []):
+            if not is_valid_id(n["id"]):  # ids become names in code and state_dict keys
+                raise GraphEditError(f"node id {n['id']!r} is not valid; use letters, digits and _ and start with a letter")
             node = Node(n["id"], n["type"], copy.deepcopy(n.get("config") or {}), _pos(n.get("pos", (0, 0))))
             if node.id in self._nodes:
                 raise GraphEditError(f"node id '{node.id}' appears twice")
