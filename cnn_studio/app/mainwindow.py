@@ -36,6 +36,7 @@ from .document import Document
 from .edits import NODES_MIME, parse_payload, payload_to_json
 from .icons import app_icon
 from .inspector import InspectorWidget
+from .layout import DockLayout
 from .palette import PaletteWidget
 from .panels import IssuesWidget, SummaryWidget
 from .paths import app_settings
@@ -286,16 +287,16 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
+        # where each dock goes, and its size, is decided in one place (layout.py) once every
+        # feature has added its docks: see _restore_window_state
         L, R, B = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        self.setCorner(Qt.Corner.BottomLeftCorner, L)
-        self.setCorner(Qt.Corner.BottomRightCorner, R)
         self.add_panel(self.palette_widget, "Layers", L, object_name="dock_palette")
         self.add_panel(self.inspector, "Inspector", R, object_name="dock_inspector")
         self.add_panel(self.summary, "Summary", B, object_name="dock_summary")
         self.add_panel(self.issues, "Issues", B, tabify_with="Summary", object_name="dock_issues")
-        self.docks["Summary"].raise_()
-        self.resizeDocks([self.docks["Layers"], self.docks["Inspector"]], [250, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Summary"]], [210], Qt.Orientation.Vertical)
+        self.dock_layout = DockLayout(self)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.dock_layout.act_reset)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -788,21 +789,13 @@ class MainWindow(QMainWindow):
             w, h = min(w, int(avail.width() * 0.92)), min(h, int(avail.height() * 0.9))
         self.resize(max(w, 900), max(h, 600))
 
-    # Bump when the set of docks changes, so a layout saved by an older version is not restored
-    # over docks it does not know.
-    LAYOUT_VERSION = 2
+    # Bump when the set or arrangement of docks changes, so a layout saved by an older version is
+    # not restored over docks it does not know (layout.DockLayout.VERSION).
+    LAYOUT_VERSION = DockLayout.VERSION
 
     def _save_window_state(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(self.LAYOUT_VERSION))
-        self.settings.sync()
+        self.dock_layout.save()
 
     def _restore_window_state(self) -> None:
-        geo = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if geo is not None:
-            self.restoreGeometry(geo)
-        self.resizeDocks([self.docks["Layers"], self.docks["Inspector"]], [250, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Summary"]], [250], Qt.Orientation.Vertical)
-        if state is not None:
-            self.restoreState(state, self.LAYOUT_VERSION)
+        """The default dock layout (layout.py), then the user's saved one over it."""
+        self.dock_layout.restore()

@@ -159,6 +159,7 @@ class SummaryWidget(QWidget):
                 self.table.setColumnWidth(col, w)
         self.table.clicked.connect(self._on_table_clicked)
         self.totals = QLabel(self)
+        self.totals.setWordWrap(True)  # one long line set the dock's minimum width (~810 px)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.totals.setContentsMargins(6, 2, 6, 4)
         f = QFont(self.totals.font())

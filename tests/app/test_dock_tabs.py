@@ -21,6 +21,8 @@ def _click_tab(qtbot, window, title: str) -> None:
 def test_hidden_tabs_defer_their_drawing_and_catch_up_when_clicked(window, qtbot):
     ev = window.inspect.evaluation
     plots = window.training.panel.plots
+    # the default layout shows the curves beside the inspection views: a user tabs them with Summary
+    window.tabifyDockWidget(window.docks["Summary"], window.docks["Training curves"])
     _click_tab(qtbot, window, "Summary")  # the bottom group shows Summary: curves and evaluation are hidden tabs
     qtbot.waitUntil(lambda: not on_screen(ev) and not on_screen(plots), timeout=2000)
     assert ev.isVisible()  # what Qt 6 reports for a hidden dock tab: why on_screen exists

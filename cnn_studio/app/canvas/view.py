@@ -16,7 +16,11 @@ from ..edits import LAYER_MIME
 from .scene import CanvasScene
 
 ZOOM_MIN, ZOOM_MAX = 0.15, 3.0
-READABLE_ZOOM = 0.8
+READABLE_ZOOM = 0.8  # a network that opens: card text reads comfortably
+# Fit to View goes no lower: card titles stay readable (about 7 px high). Fitting ResNet-18 whole
+# into a short canvas gave 15 %, where no card could be read; below this the view shows the input
+# end of the network at this zoom instead, and the wheel or Ctrl- zoom out further.
+FIT_MIN_ZOOM = 0.6
 
 
 def layer_type_from_mime(mime) -> str | None:
@@ -99,9 +103,10 @@ class CanvasView(QGraphicsView):
         self.set_zoom(self.zoom() / 1.25)
 
     def fit(self, readable: bool = False) -> None:
-        """Show every layer (at most at 100 %). With ``readable`` (used when a network opens) the
-        zoom stays at least READABLE_ZOOM so card text can be read, and a network taller than the
-        view shows its top (the Input) first."""
+        """Show every layer (at most at 100 %), at no less than FIT_MIN_ZOOM (READABLE_ZOOM with
+        ``readable``, used when a network opens) so card text can be read. A network larger than
+        the view at that zoom shows its input end first: the top, and the input's column when it
+        is too wide as well."""
         rect = self.scene().itemsBoundingRect()
         if rect.isNull():
             return
@@ -110,17 +115,27 @@ class CanvasView(QGraphicsView):
         if vp.width() < 10 or vp.height() < 10:
             return
         z = min(vp.width() / rect.width(), vp.height() / rect.height(), 1.0)
-        if readable:
-            z = max(z, READABLE_ZOOM)
+        z = max(z, READABLE_ZOOM if readable else FIT_MIN_ZOOM)
         z = max(ZOOM_MIN, min(ZOOM_MAX, z))
         self.resetTransform()
         self.scale(z, z)
-        visible_h = vp.height() / z
-        if readable and rect.height() > visible_h:
-            self.centerOn(rect.center().x(), rect.top() + visible_h / 2)
-        else:
-            self.centerOn(rect.center())
+        visible_w, visible_h = vp.width() / z, vp.height() / z
+        cx, cy = rect.center().x(), rect.center().y()
+        if rect.height() > visible_h:
+            cy = rect.top() + visible_h / 2
+        if rect.width() > visible_w:
+            top = self._input_end()
+            cx = top.x() if top is not None else rect.left() + visible_w / 2
+        self.centerOn(cx, cy)
         self.zoom_changed.emit(self.zoom())
+
+    def _input_end(self) -> QPointF | None:
+        """The centre of the topmost layer card (where a network's input is)."""
+        items = list(getattr(self.scene(), "node_items", {}).values())
+        if not items:
+            return None
+        top = min(items, key=lambda it: (it.sceneBoundingRect().top(), it.sceneBoundingRect().left()))
+        return top.sceneBoundingRect().center()
 
     def center_on_node(self, node_id: str) -> None:
         item = self.scene().node_items.get(node_id)

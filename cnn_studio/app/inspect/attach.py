@@ -23,15 +23,11 @@ class InspectFeature(QObject):
         self.evaluation = EvaluationView()
         self.inference = InferenceView()
         area = Qt.DockWidgetArea.BottomDockWidgetArea
-        first = window.docks.get("Summary")
         self.docks = {}
         for title, view in (("Feature maps", self.featuremaps), ("Filters", self.filters), ("Evaluation", self.evaluation), ("Inference", self.inference)):
+            # placed and sized by the window's DockLayout (layout.py), by title
             dock = window.add_panel(_scrolling(view), title, area, object_name=title.replace(" ", "") + "Dock")
-            if first is not None:
-                window.tabifyDockWidget(first, dock)
             self.docks[title] = dock
-        if first is not None:
-            first.raise_()
 
         # every view renders the app state's source, and nothing else
         self.state = window.state

@@ -53,13 +53,11 @@ class TrainingSettingsCommand(QUndoCommand):
 
 
 def _scrolling(widget) -> QScrollArea:
-    """Long forms scroll inside their dock instead of forcing the window taller than the screen."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # fit the dock's width
-    area.setWidget(widget)
-    return area
+    """Long forms scroll (vertically) inside their dock instead of forcing the window taller than
+    the screen; the dock is never narrower than the form (see layout.VScrollArea)."""
+    from ..layout import VScrollArea
+
+    return VScrollArea(widget)
 
 
 class TrainingFeature(QObject):
@@ -70,20 +68,11 @@ class TrainingFeature(QObject):
         self._pushing = False
         self.data_panel = DataPanel()
         self.panel = TrainingPanel(embed_plots=False)
+        # the window's DockLayout (layout.py) places and sizes these by their titles
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        inspector = window.docks.get("Inspector")
         self.data_dock = window.add_panel(_scrolling(self.data_panel), "Data", right, object_name="DataDock")
         self.training_dock = window.add_panel(_scrolling(self.panel), "Training", right, object_name="TrainingDock")
-        if inspector is not None:
-            window.tabifyDockWidget(inspector, self.data_dock)
-        window.tabifyDockWidget(self.data_dock, self.training_dock)
         self.curves_dock = window.add_panel(self.panel.plots, "Training curves", Qt.DockWidgetArea.BottomDockWidgetArea, object_name="CurvesDock")
-        summary = window.docks.get("Summary")
-        if summary is not None:
-            window.tabifyDockWidget(summary, self.curves_dock)
-            summary.raise_()
-        if inspector is not None:
-            inspector.raise_()
         self.act_train = QAction("&Train", window)
         self.act_train.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.act_train.setToolTip("Compile the network and train it on the chosen data (F5)")
@@ -182,9 +171,20 @@ class TrainingFeature(QObject):
         graph = self.window.graph
         run_dir = new_run_path(graph.name or "run", self.run_root())
         self.panel.start_training(graph.to_config(), data_config, str(run_dir))
-        self.training_dock.raise_()
-        self.curves_dock.raise_()
+        self._show_run_views()
         return True
+
+    def _show_run_views(self) -> None:
+        """Bring the run forward: the Training dock (scrolled to its progress bar), the curves and
+        the live feature maps; in the default layout these are in three different places, so all
+        are on screen together. A dock the user closed stays closed."""
+        for title in ("Training", "Training curves", "Feature maps"):
+            dock = self.window.docks.get(title)
+            if dock is not None and not dock.isHidden():
+                dock.raise_()
+        area = self.training_dock.widget()
+        if isinstance(area, QScrollArea):  # Train/Pause/Stop at the top: the bar and the status below
+            QTimer.singleShot(0, area, lambda: area.verticalScrollBar().setValue(self.panel.train_button.mapTo(self.panel, self.panel.train_button.rect().topLeft()).y() - 6))
 
     @Slot()
     def _on_panel_run_started(self) -> None:

@@ -25,6 +25,7 @@ AUG_FIELDS = (
     ("contrast", "Contrast", 0.0, 1.0, 0.2, "Change contrast by up to this fraction."),
 )
 PREVIEW_COUNT = 24
+SOURCE_MIN_CHARS = 18  # the source field shows at least this many characters of a path
 
 
 def rgb_icon(img_chw_uint8: np.ndarray, size: int = 64) -> QIcon:
@@ -107,15 +108,25 @@ class DataPanel(QWidget):
         lay = QVBoxLayout(self)
         src = QGroupBox("Data source")
         f = QFormLayout(src)
-        row = QHBoxLayout()
+        # in a dock narrower than the form, a label goes above its field instead of the field
+        # being cut off on the right
+        f.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.source = QLineEdit("shapes")
         self.source.setToolTip("'shapes' (built in, no download) or a path: an image folder with one subfolder per class, MNIST IDX files, CIFAR binaries, CSV or NPZ")
+        # a path gets the field's whole row (beside its buttons it was squeezed to ~40 px)
+        self.source.setMinimumWidth(self.source.fontMetrics().horizontalAdvance("x" * SOURCE_MIN_CHARS))
+        f.addRow("Source", self.source)
+        row = QHBoxLayout()
         self.browse_folder = QPushButton("Folder…")
         self.browse_file = QPushButton("File…")
         self.builtin = QPushButton("Built-in")
-        for w in (self.source, self.browse_folder, self.browse_file, self.builtin):
+        self.browse_folder.setToolTip("Choose an image folder (one subfolder per class)")
+        self.browse_file.setToolTip("Choose a data file: MNIST IDX, CIFAR binary, CSV or NPZ")
+        self.builtin.setToolTip("Use the built-in 'shapes' set (generated on this machine, no download)")
+        for w in (self.browse_folder, self.browse_file, self.builtin):
             row.addWidget(w)
-        f.addRow("Source", row)
+        row.addStretch(1)
+        f.addRow("", row)
         self.format = QComboBox()
         self.format.addItems(FORMATS)
         self.format.setToolTip("Detected from the path when 'auto'")
@@ -129,7 +140,8 @@ class DataPanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         f.addRow("Split seed", self.seed)
-        self.normalize = QCheckBox("Per-channel mean/std from the training split")
+        self.normalize = QCheckBox("Per channel")
+        self.normalize.setToolTip("Subtract each channel's mean and divide by its standard deviation, both measured on the training split")
         self.normalize.setChecked(True)
         f.addRow("Normalise", self.normalize)
         self.on_corrupt = QComboBox()
@@ -140,9 +152,12 @@ class DataPanel(QWidget):
 
         aug = QGroupBox("Augmentation (training only)")
         af = QFormLayout(aug)
+        af.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         flips = QHBoxLayout()
-        self.hflip = QCheckBox("Horizontal flip")
-        self.vflip = QCheckBox("Vertical flip")
+        self.hflip = QCheckBox("Horizontal")
+        self.vflip = QCheckBox("Vertical")
+        self.hflip.setToolTip("Mirror images left to right at random")
+        self.vflip.setToolTip("Mirror images top to bottom at random")
         flips.addWidget(self.hflip)
         flips.addWidget(self.vflip)
         af.addRow("Flips", flips)

@@ -90,6 +90,8 @@ class TrainingSettings(QWidget):
         super().__init__(parent)
         form = QFormLayout(self)
         form.setContentsMargins(4, 4, 4, 4)
+        # in a dock narrower than the form, a label goes above its field (no field is cut off)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
         self.lr = QDoubleSpinBox()
@@ -117,6 +119,8 @@ class TrainingSettings(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.device = QComboBox()
+        # the probe adds devices later ("CUDA 0: <name>"): the box widens to its longest item
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.device.addItem("Auto (best available)", "auto")
         self.device.addItem("CPU", "cpu")
         self.threads = QSpinBox()
