@@ -12,8 +12,8 @@ after a colon: ``shapes:train=512,test=128,size=16`` (``train``/``test`` sizes, 
 ``height``/``width``, ``channels``); the shape options also work after any path name that does not
 exist as given (``digits.npz:size=28,channels=1``).
 
-Progress goes to stderr (one refreshing line on a terminal, one line per epoch otherwise); the
-summary to stdout. Ctrl+C stops after the current batch, writes a resumable checkpoint, prints how to
+Progress goes to stderr: one refreshing line on a terminal; otherwise (a log, CI) a plain line at
+least every 5 seconds and one per epoch. The summary goes to stdout. Ctrl+C stops after the current batch, writes a resumable checkpoint, prints how to
 resume and exits with 130. Bad input exits with 2 and one line on stderr; a run stopped by a NaN/inf
 loss exits with 1.
 """
@@ -109,15 +109,22 @@ def _num(v) -> str:
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4f}"
 
 
-def _progress_callback(stream=None):
+#: seconds between plain progress lines when stderr is not a terminal (logs, CI)
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+
+def _progress_callback(stream=None, every_s: float | None = None, clock=time.monotonic):
     from .training import Callback
 
     class ConsoleProgress(Callback):
-        """One refreshing line on a terminal (at most 10 times a second), one line per epoch otherwise."""
+        """One refreshing line on a terminal (at most 10 times a second). Not a terminal: a plain
+        line at the first metrics read-back after every ``every_s`` seconds, and one per epoch."""
 
         def __init__(self, stream):
             self.stream = stream
             self.tty = bool(getattr(stream, "isatty", lambda: False)())
+            self.every_s = PLAIN_PROGRESS_EVERY_S if every_s is None else every_s
+            self._last_plain = clock()
             self._last_draw = 0.0
             self._width = 0
             self._notes_shown = 0
@@ -141,7 +148,7 @@ def _progress_callback(stream=None):
                 self._write(f"note: {n}\n")
             self._notes_shown = len(notes)
 
-        def on_fit_start(self, trainer):
+        def _fit_start(self, trainer):
             b, st = trainer.bundle, trainer.state
             parts = [f"train {len(b.train.y)}"]
             if b.val is not None:
@@ -154,21 +161,33 @@ def _progress_callback(stream=None):
             self._write(f"run folder: {trainer.run_dir.path}\n")
             self._notes(trainer)
 
+        def on_fit_start(self, trainer):
+            self._last_plain = clock()
+            self._fit_start(trainer)
+
         def on_batch_end(self, trainer, m):
-            if not (self.tty and m["synced"]):
+            if not m["synced"]:
                 return
-            now = time.monotonic()
+            now = clock()
             st = trainer.state
-            if now - self._last_draw < 0.1 and m["batch"] < st.batches_per_epoch:
-                return
-            self._last_draw = now
+            if self.tty:
+                if now - self._last_draw < 0.1 and m["batch"] < st.batches_per_epoch:
+                    return
+                self._last_draw = now
+            elif now - self._last_plain < self.every_s or m["batch"] >= st.batches_per_epoch:
+                return  # (an epoch's last batch: its epoch line follows)
             line = (f"epoch {m['epoch']}/{st.epochs}  batch {m['batch']}/{st.batches_per_epoch}  loss {_num(m['loss'])}  "
                     f"acc {_pct(m['accuracy'])}  {m['samples_per_sec']:.0f} samples/s  ETA {_fmt_eta(m['eta_s'])}")
-            self._write("\r" + line.ljust(self._width))
-            self._width = len(line)
+            if self.tty:
+                self._write("\r" + line.ljust(self._width))
+                self._width = len(line)
+            else:
+                self._last_plain = now
+                self._write(line + "\n")
 
         def on_epoch_end(self, trainer, m):
             st = trainer.state
+            self._last_plain = clock()  # validation may take a while: the next plain line is every_s after this one
             self._clear()
             sps = m.get("samples_per_sec")
             line = (f"epoch {m['epoch']}/{st.epochs}  loss {_num(m['train_loss'])}  acc {_pct(m['train_accuracy'])}  "

@@ -39,7 +39,7 @@ def test_train_a_template_on_tiny_shapes(tmp_path, capsys):
     assert config["train"]["lr"] == 0.003 and config["train"]["seed"] == 1 and config["data"]["shapes_train"] == 240
     assert (run / "checkpoints" / "last.pt").is_file() and (run / "checkpoints" / "best.pt").is_file()
     assert "finished after 2 of 2 epochs" in out and f"run folder:         {run}" in out and "test accuracy" in out
-    epoch_lines = [l for l in err.splitlines() if l.startswith("epoch ")]
+    epoch_lines = [l for l in err.splitlines() if l.startswith("epoch ") and "val_loss" in l]
     assert [l.split()[1] for l in epoch_lines] == ["1/2", "2/2"]  # not a TTY: one plain line per epoch
     assert "\r" not in err
 
@@ -168,6 +168,60 @@ def test_progress_line_refreshes_in_place_on_a_terminal():
                               "lr": 0.001, "seconds": 2.0, "samples_per_sec": 1000.0})
     last = stream.getvalue().split("\r")[-1]
     assert last.startswith("epoch 1/3  loss 0.5000") and last.endswith("\n") and "val_acc 50.00%" in last
+
+
+def test_progress_lines_every_few_seconds_when_not_a_terminal():
+    """Logs and CI: a plain progress line once ``every_s`` has passed since the last line (at a
+    metrics read-back), none in between, and the epoch line at the epoch's end."""
+    import io
+    from types import SimpleNamespace
+
+    from cnn_studio.cli_train import _progress_callback
+
+    t = [100.0]
+    stream = io.StringIO()  # isatty() is False
+    cb = _progress_callback(stream, every_s=5.0, clock=lambda: t[0])
+    trainer = SimpleNamespace(state=SimpleNamespace(epochs=2, batches_per_epoch=1000, notes=[], eta_s=50.0, epoch=0))
+
+    def batch(k, synced=True):
+        m = {"epoch": 1, "batch": k, "synced": synced}
+        if synced:
+            m.update(loss=0.7, accuracy=0.5, samples_per_sec=321.0, eta_s=99.0)
+        cb.on_batch_end(trainer, m)
+
+    for k in range(1, 40):  # 0.125 s a batch: 4.875 s, no line yet
+        t[0] += 0.125
+        batch(k)
+    assert stream.getvalue() == ""
+    t[0] += 1.5
+    batch(40, synced=False)  # not read back: nothing to show
+    assert stream.getvalue() == ""
+    batch(41)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["epoch 1/2  batch 41/1000  loss 0.7000  acc 50.00%  321 samples/s  ETA 1:39"]
+    for k in range(42, 100):  # 7.25 s more: one more line, 5 s after the first
+        t[0] += 0.125
+        batch(k)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "batch 81/1000" in lines[1] and "\r" not in stream.getvalue()
+    cb.on_epoch_end(trainer, {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.25, "val_loss": 0.4, "val_accuracy": 0.5,
+                              "lr": 0.001, "seconds": 2.0, "samples_per_sec": 1000.0})
+    assert stream.getvalue().splitlines()[-1].startswith("epoch 1/2  loss 0.5000")
+
+
+def test_train_prints_progress_within_an_epoch_to_a_pipe(tmp_path, capsys, monkeypatch):
+    """The real command with stderr captured (not a terminal): batch lines come before the epoch's line."""
+    from cnn_studio import cli_train
+
+    monkeypatch.setattr(cli_train, "PLAIN_PROGRESS_EVERY_S", 0.0)  # a line at every read-back
+    rc = main(["train", "lenet5", "--data", DATA, "--epochs", "1", "--batch-size", "32", "--out", str(tmp_path / "run"),
+               "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    lines = err.splitlines()
+    batch_lines = [i for i, l in enumerate(lines) if l.startswith("epoch 1/1  batch ")]
+    end = next(i for i, l in enumerate(lines) if l.startswith("epoch 1/1  loss "))
+    assert batch_lines and max(batch_lines) < end and "\r" not in err
 
 
 def _image_folder(root, sizes):
