@@ -1,5 +1,7 @@
 """The main window: canvas in the middle, palette on the left, inspector on the right, issues and
-summary below; menus File, Edit, View, Network, Help; files, recent files, autosave and recovery.
+summary below; menus File, Edit, View, Network, Help. It hosts what others own: the file actions
+(New, Open, Save, Revert, recent files, recovery: files.py ``ProjectFiles``), the edit actions and
+undo (editor.py ``NetworkEditor``), and the app state every view shows (state.py ``AppState``).
 
 Hooks for panels to come (training, inspection):
 
@@ -13,6 +15,10 @@ Hooks for panels to come (training, inspection):
 - ``window.select_nodes(ids, center=True)``, ``window.selected_node_ids()`` and the signal
   ``window.selection_changed(list)``.
 - ``window.network_menu`` for network actions (e.g. Train, F5).
+- ``window.state``: the :class:`~cnn_studio.app.state.AppState` (the document, and the run or
+  nothing whose tensors the views show; ``source_changed``, ``document_changed``).
+- ``window.files`` and ``window.editor``; their public methods also answer on the window
+  (``new_file``, ``open_file``, ``save``, ``save_as``, ``revert``, ``undo``, ``copy`` ...).
 
 Dialogs go through :meth:`ask`, :meth:`inform`, :meth:`get_open_path`, :meth:`get_save_path` and
 :meth:`choose_new_network`, so tests replace them instead of driving modal loops.
@@ -22,18 +28,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
-from ..core.errors import ProjectFileError
 from ..core.graph import Graph
-from ..core.project import SUFFIX, load_project
+from ..core.project import SUFFIX
 from . import fmt, theme
-from .autosave import RecoveryManager, find_orphans
+from .autosave import RecoveryManager
 from .canvas import CanvasScene, CanvasView
 from .document import Document
-from .edits import NODES_MIME, parse_payload, payload_to_json
+from .editor import NetworkEditor
+from .edits import NODES_MIME
+from .files import FILE_FILTER, MAX_RECENT, ProjectFiles  # noqa: F401 (MAX_RECENT: the window's old name)
 from .icons import app_icon
 from .inspector import InspectorWidget
 from .layout import DockLayout
@@ -44,8 +51,6 @@ from .visibility import watch_dock
 
 log = logging.getLogger("cnn_studio.app")
 
-MAX_RECENT = 8
-FILE_FILTER = f"CNN Studio projects (*{SUFFIX});;All files (*)"
 Btn = QMessageBox.StandardButton
 
 
@@ -177,34 +182,17 @@ class MainWindow(QMainWindow):
         return a
 
     def _build_actions(self) -> None:
-        S = QStyle.StandardPixmap
         K = QKeySequence.StandardKey
-        self.act_new = self._act("&New…", self.new_file, K.New, "Start a new network from a template or empty", S.SP_FileIcon)
-        self.act_open = self._act("&Open…", self.open_file, K.Open, "Open a project file", S.SP_DialogOpenButton)
-        self.act_save = self._act("&Save", self.save, K.Save, "Save the project", S.SP_DialogSaveButton)
-        self.act_save_as = self._act("Save &As…", self.save_as, "Ctrl+Shift+S", "Save the project under a new name")
-        self.act_revert = self._act("&Revert", self.revert, None, "Discard unsaved changes and reload the file")
+        # the file actions and the edit actions (with undo) live in their own classes; the window
+        # hosts them and keeps their names (window.act_new, window.act_undo, ...)
+        self.files = ProjectFiles(self)
+        self.editor = NetworkEditor(self)
+        for name in ("act_new", "act_open", "act_save", "act_save_as", "act_revert"):
+            setattr(self, name, getattr(self.files, name))
+        for name in ("act_undo", "act_redo", "act_cut", "act_copy", "act_paste", "act_duplicate", "act_delete", "act_select_all", "act_layout"):
+            setattr(self, name, getattr(self.editor, name))
         self.act_quit = self._act("&Quit", self.close, K.Quit, "Close the window")
 
-        # undo/redo: our own actions (not createUndoAction) so a locked network cannot be undone;
-        # the menu shows "Undo <command>", the toolbar the short icon text
-        stack = self.document.undo_stack
-        self.act_undo = self._act("&Undo", self.undo, K.Undo, icon=S.SP_ArrowBack)
-        redo_keys = {QKeySequence(K.Redo).toString(), "Ctrl+Shift+Z", "Ctrl+Y"} - {""}
-        self.act_redo = self._act("&Redo", self.redo, sorted(redo_keys), icon=S.SP_ArrowForward)
-        for a, name, can, changed in ((self.act_undo, "Undo", stack.canUndoChanged, stack.undoTextChanged), (self.act_redo, "Redo", stack.canRedoChanged, stack.redoTextChanged)):
-            a.setIconText(name)
-            a.setEnabled(False)
-            can.connect(lambda on, a=a: a.setEnabled(bool(on) and self.editing_enabled))
-            changed.connect(lambda text, a=a, n=name: (a.setText(f"&{n} {text}".strip()), a.setToolTip(f"{n} {text}".strip())))
-        self.act_cut = self._act("Cu&t", self.cut, K.Cut, "Cut the selected layers")
-        self.act_copy = self._act("&Copy", self.copy, K.Copy, "Copy the selected layers (with their links)")
-        self.act_paste = self._act("&Paste", self.paste, K.Paste, "Paste layers")
-        self.act_duplicate = self._act("D&uplicate", self.duplicate, "Ctrl+D", "Duplicate the selected layers")
-        self.act_delete = self._act("&Delete", self.delete_selection, [QKeySequence(K.Delete).toString() or "Del", "Backspace"], "Delete the selected layers and links")
-        self.act_select_all = self._act("Select &All", self.select_all, K.SelectAll)
-
-        self.act_layout = self._act("Auto &Layout", self.auto_layout, "Ctrl+L", "Arrange the layers top to bottom (one undo step)")
         self.act_fit = self._act("&Fit to View", lambda: self.view.fit(), "Ctrl+0", "Show the whole network")
         self.act_zoom_in = self._act("Zoom &In", self.view.zoom_in, [QKeySequence(K.ZoomIn).toString() or "Ctrl++", "Ctrl+="])
         self.act_zoom_out = self._act("Zoom &Out", self.view.zoom_out, K.ZoomOut)
@@ -377,270 +365,79 @@ class MainWindow(QMainWindow):
             return None
         return dlg.build()
 
-    # ================================================================== files
+    # ================================================================== files (files.py) and edits (editor.py)
+    # thin delegates: menus, other features and tests call these names on the window
     def _last_dir(self) -> str:
-        if self.document.path is not None:
-            return str(self.document.path.parent)
-        return str(self.settings.value("last_dir", str(Path.home())))
+        return self.files.last_dir()
 
     def maybe_save(self) -> bool:
-        """Before discarding the current network: True to go on, False to stay."""
-        if not self.document.modified:
-            return True
-        answer = self.ask(
-            "Unsaved changes",
-            f"Save the changes to '{self.document.display_name()}'?",
-            Btn.Save | Btn.Discard | Btn.Cancel,
-            Btn.Save,
-            "Your changes will be lost if you don't save them.",
-        )
-        if answer == Btn.Save:
-            return self.save()
-        return answer == Btn.Discard
+        return self.files.maybe_save()
 
     def new_file(self) -> bool:
-        if not self.editing_enabled or not self.maybe_save():
-            return False
-        graph = self.choose_new_network()
-        if graph is None:
-            return False
-        self.document.replace(graph, None)
-        self.recovery.discard()
-        QTimer.singleShot(0, self.fit_readable)
-        return True
+        return self.files.new_file()
 
     def open_file(self, path: str | Path | None = None) -> bool:
-        """Open a project. A file that fails to load shows the loader's message and leaves the
-        current network untouched."""
-        if not self.editing_enabled:
-            return False
-        if path is None:
-            if not self.maybe_save():
-                return False
-            path = self.get_open_path()
-            if not path:
-                return False
-        else:
-            graph = self._load_or_report(path)
-            if graph is None or not self.maybe_save():
-                return False
-            return self._show_loaded(graph, path)
-        graph = self._load_or_report(path)
-        if graph is None:
-            return False
-        return self._show_loaded(graph, path)
-
-    def _load_or_report(self, path) -> Graph | None:
-        try:
-            return load_project(path)
-        except ProjectFileError as e:
-            self.inform("Cannot open project", str(e))
-            if not Path(path).exists():
-                self._forget_recent(str(Path(path).resolve()))
-            return None
-
-    def _show_loaded(self, graph: Graph, path) -> bool:
-        path = Path(path).resolve()
-        self.document.replace(graph, path)
-        self.recovery.discard()
-        self._add_recent(str(path))
-        self.settings.setValue("last_dir", str(path.parent))
-        QTimer.singleShot(0, self.fit_readable)
-        self.show_message(f"Opened {path}")
-        return True
+        return self.files.open_file(path)
 
     def save(self) -> bool:
-        if self.document.path is None:
-            return self.save_as()
-        return self._save_to(None)
+        return self.files.save()
 
     def save_as(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            path = self.get_save_path()
-            if not path:
-                return False
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path | None) -> bool:
-        try:
-            target = self.document.save(path)
-        except ProjectFileError as e:
-            self.inform("Cannot save project", str(e))
-            return False
-        self.recovery.discard()
-        self._add_recent(str(target.resolve()))
-        self.settings.setValue("last_dir", str(target.resolve().parent))
-        self.show_message(f"Saved {target}")
-        return True
+        return self.files.save_as(path)
 
     def revert(self) -> bool:
-        if self.document.path is None or not self.document.modified:
-            return False
-        answer = self.ask("Revert", f"Discard your changes and reload '{self.document.path.name}'?", Btn.Yes | Btn.Cancel, Btn.Cancel)
-        if answer != Btn.Yes:
-            return False
-        graph = self._load_or_report(self.document.path)
-        if graph is None:
-            return False
-        self.document.replace(graph, self.document.path)
-        self.recovery.discard()
-        return True
+        return self.files.revert()
 
-    # ------------------------------------------------------------------ recent files
     def recent_files(self) -> list[str]:
-        v = self.settings.value("recent_files", [])
-        if isinstance(v, str):
-            v = [v]
-        return [str(p) for p in (v or [])]
+        return self.files.recent_files()
 
     def _add_recent(self, path: str) -> None:
-        files = [p for p in self.recent_files() if p != path]
-        files.insert(0, path)
-        self.settings.setValue("recent_files", files[:MAX_RECENT])
-        self.settings.sync()
+        self.files.add_recent(path)
 
     def _forget_recent(self, path: str) -> None:
-        self.settings.setValue("recent_files", [p for p in self.recent_files() if p != path])
+        self.files.forget_recent(path)
 
     def _fill_recent_menu(self) -> None:
-        m = self.recent_menu
-        m.clear()
-        files = self.recent_files()
-        for i, p in enumerate(files):
-            a = m.addAction(f"&{i + 1} {Path(p).name}")
-            a.setToolTip(p)
-            a.setStatusTip(p)
-            a.triggered.connect(lambda _c=False, path=p: self.open_file(path))
-        if not files:
-            m.addAction("No recent files").setEnabled(False)
-        else:
-            m.addSeparator()
-            m.addAction("Clear list", lambda: self.settings.setValue("recent_files", []))
+        self.files.fill_recent_menu(self.recent_menu)
 
-    # ------------------------------------------------------------------ recovery
     def offer_recovery(self) -> bool:
-        """If a crashed session left a recovery file, offer to restore it. True if restored."""
-        entries = find_orphans()
-        if not entries:
-            return False
-        newest, rest = entries[0], entries[1:]
-        for e in rest:  # older leftovers: only the newest is offered
-            e.remove()
-        import time
+        return self.files.offer_recovery()
 
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.saved_at))
-        answer = self.ask(
-            "Recover unsaved work",
-            f"CNN Studio did not close normally. Recover the unsaved changes to '{newest.name}' from {when}?",
-            Btn.Yes | Btn.No,
-            Btn.Yes,
-            "If you choose No, the recovered copy is deleted.",
-        )
-        restored = False
-        if answer == Btn.Yes:
-            try:
-                graph = load_project(newest.file)
-            except ProjectFileError as e:
-                self.inform("Cannot recover", str(e))
-            else:
-                orig = newest.original_path
-                self.document.replace(graph, Path(orig) if orig else None, modified=True)
-                self.recovery.save_now()
-                QTimer.singleShot(0, self.fit_readable)
-                restored = True
-        newest.remove()
-        return restored
-
-    # ================================================================== edit actions
     def undo(self) -> None:
-        if self.editing_enabled:
-            self.document.undo_stack.undo()
+        self.editor.undo()
 
     def redo(self) -> None:
-        if self.editing_enabled:
-            self.document.undo_stack.redo()
-
-    def _update_undo_actions(self) -> None:
-        stack = self.document.undo_stack
-        self.act_undo.setEnabled(self.editing_enabled and stack.canUndo())
-        self.act_redo.setEnabled(self.editing_enabled and stack.canRedo())
+        self.editor.redo()
 
     def delete_selection(self) -> bool:
-        return self.scene.delete_selection()
+        return self.editor.delete_selection()
 
     def select_all(self) -> None:
-        self.scene.select_nodes(list(self.scene.node_items))
+        self.editor.select_all()
 
     def copy(self) -> bool:
-        payload = self.scene.copy_payload()
-        if payload is None:
-            return False
-        text = payload_to_json(payload)
-        mime = QMimeData()
-        mime.setData(NODES_MIME, QByteArray(text.encode("utf-8")))
-        mime.setText(text)
-        QGuiApplication.clipboard().setMimeData(mime)
-        n = len(payload["nodes"])
-        self.show_message(f"Copied {n} layer{'s' if n != 1 else ''}")
-        return True
+        return self.editor.copy()
 
     def cut(self) -> bool:
-        return self.copy() and self.delete_selection()
+        return self.editor.cut()
 
     def paste(self) -> list[str]:
-        mime = QGuiApplication.clipboard().mimeData()
-        raw = None
-        if mime is not None and mime.hasFormat(NODES_MIME):
-            raw = bytes(mime.data(NODES_MIME)).decode("utf-8", "replace")
-        elif mime is not None and mime.hasText():
-            raw = mime.text()
-        if not raw:
-            self.show_message("The clipboard holds no CNN Studio layers")
-            return []
-        try:
-            payload = parse_payload(raw)
-        except Exception as e:  # GraphEditError: damaged or foreign clipboard content
-            self.show_message(str(e))
-            return []
-        return self.scene.paste_payload(payload)
+        return self.editor.paste()
 
     def duplicate(self) -> list[str]:
-        payload = self.scene.copy_payload()
-        if payload is None:
-            return []
-        return self.scene.paste_payload(payload)
+        return self.editor.duplicate()
 
     def auto_layout(self) -> bool:
-        ok = self.scene.auto_layout()
-        if ok:
-            QTimer.singleShot(0, self.fit_readable)
-        return ok
+        return self.editor.auto_layout()
 
     def append_layer(self, type_id: str) -> str | None:
-        """Palette double-click / Enter: append after the selected layer, else before the loss,
-        else as a free layer in view."""
-        if not self.editing_enabled:
-            return None
-        sel = self.selected_node_ids()
-        scene = self.scene
-        if len(sel) == 1:
-            item = scene.node_items[sel[0]]
-            return scene.drop_layer(type_id, item.pos())
-        out = self.graph.output_node()
-        if out is not None:
-            return scene.drop_layer(type_id, scene.node_items[out.id].pos())
-        return scene.drop_layer(type_id, self.view.visible_scene_rect().center())
+        return self.editor.append_layer(type_id)
 
-    def _update_edit_actions(self, *_):
-        has_sel = bool(self.scene.selectedItems())
-        has_nodes = bool(self.scene.selected_node_ids())
-        on = self.editing_enabled
-        self.act_delete.setEnabled(on and has_sel)
-        self.act_cut.setEnabled(on and has_nodes)
-        self.act_copy.setEnabled(has_nodes)
-        self.act_duplicate.setEnabled(on and has_nodes)
-        self.act_revert.setEnabled(on and self.document.path is not None)
-        self._update_undo_actions()
+    def _update_undo_actions(self) -> None:
+        self.editor.update_undo_actions()
+
+    def _update_edit_actions(self, *_) -> None:
+        self.editor.update_edit_actions()
 
     # ================================================================== slots
     def _on_scene_selection_ids_changed(self, ids: list) -> None:

@@ -288,12 +288,14 @@ class Trainer:
         (unless ``overwrite``: then that run's files are removed first)."""
         rd = self.run_dir
         if not rd.try_lock():
+            self.run_dir = None  # not ours: the error summary must not land in it
             raise TrainingError(f"the run folder '{rd.path}' is being written by another training run now; "
                                 "wait for it to end or choose another folder")
         if self._resume_payload is None:
             old = rd.existing_files()
             if old and not self.overwrite:
                 rd.unlock()
+                self.run_dir = None
                 raise TrainingError(
                     f"'{rd.path}' holds a run already ({', '.join(old)}); continue it with --resume, choose another "
                     "folder, or pass --overwrite to replace it"
