@@ -37,7 +37,7 @@ RAISED = ("Inspector", "Summary")
 # as wide as their forms need; the bottom row gets about 40 % of the height (Feature maps shows
 # its tiles and timeline); the curves about 40 % of the bottom row's width.
 LEFT_W = (0.15, 190, 240)
-RIGHT_W = (0.28, 360, 420)
+RIGHT_W = (0.28, 380, 420)
 BOTTOM_H = (0.40, 260, 420)
 CURVES_SHARE = 0.40
 

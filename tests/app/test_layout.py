@@ -11,7 +11,7 @@ import re
 
 import pytest
 from PySide6 import QtGui
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QApplication, QCheckBox,
@@ -268,6 +268,11 @@ def test_f5_shows_the_curves_and_the_live_feature_maps_together(windows, qtbot, 
     _settle()
     assert on_screen(fm_dock) and on_screen(curves_dock)
     assert not w.informed, w.informed
+    # the Training dock shows the run's controls, bar and outcome (all its lines), not the settings
+    area = w.docks["Training"].widget()
+    for part in (feat.panel.train_button, feat.panel.progress, feat.panel.status):
+        at = QRect(part.mapTo(area.viewport(), QPoint(0, 0)), part.size())
+        assert area.viewport().rect().contains(at), (_name(part), at.getRect(), area.viewport().rect().getRect())
     problems = _dock_problems(w)
     assert not problems, "\n".join(f"{t}: {p}" for t, ps in problems.items() for p in ps)
 

@@ -73,6 +73,9 @@ class TrainingFeature(QObject):
         self.data_dock = window.add_panel(_scrolling(self.data_panel), "Data", right, object_name="DataDock")
         self.training_dock = window.add_panel(_scrolling(self.panel), "Training", right, object_name="TrainingDock")
         self.curves_dock = window.add_panel(self.panel.plots, "Training curves", Qt.DockWidgetArea.BottomDockWidgetArea, object_name="CurvesDock")
+        # the run's outcome (a few lines under the bar) scrolls into view when the run ends
+        self.panel.run_finished.connect(lambda *_: self._scroll_to_run())
+        self.panel.run_failed.connect(lambda *_: self._scroll_to_run())
         self.act_train = QAction("&Train", window)
         self.act_train.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.act_train.setToolTip("Compile the network and train it on the chosen data (F5)")
@@ -182,9 +185,22 @@ class TrainingFeature(QObject):
             dock = self.window.docks.get(title)
             if dock is not None and not dock.isHidden():
                 dock.raise_()
+        self._scroll_to_run()
+
+    def _scroll_to_run(self) -> None:
+        """Scroll the Training dock to its end: Train/Pause/Stop, the bar and the status (the
+        settings above are locked while a run goes). It stays at the end as the status grows
+        (the run's outcome takes a few lines) until the user scrolls it."""
         area = self.training_dock.widget()
-        if isinstance(area, QScrollArea):  # Train/Pause/Stop at the top: the bar and the status below
-            QTimer.singleShot(0, area, lambda: area.verticalScrollBar().setValue(self.panel.train_button.mapTo(self.panel, self.panel.train_button.rect().topLeft()).y() - 6))
+        if not isinstance(area, QScrollArea):
+            return
+        bar = area.verticalScrollBar()
+        if not getattr(self, "_pin_connected", False):
+            self._pin_connected = True
+            bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._pin_to_end else None)
+            bar.actionTriggered.connect(lambda *_: setattr(self, "_pin_to_end", False))  # the user scrolls
+        self._pin_to_end = True
+        bar.setValue(bar.maximum())
 
     @Slot()
     def _on_panel_run_started(self) -> None:
