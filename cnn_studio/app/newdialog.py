@@ -91,7 +91,8 @@ class NewNetworkDialog(QDialog):
         form.addRow("Input (C × H × W)", wrap)
         form.addRow("Classes", self.classes)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        self.create_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.create_button.setText("Create")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -119,11 +120,24 @@ class NewNetworkDialog(QDialog):
             stats, _ = template_stats(name, shape, classes)
             item.setText(f"{name} — {t.summary}\n{stats}")
         cur = self.list.currentItem()
-        self.info.setText("" if cur is None else "Input and class count apply to the chosen network.")
+        name = cur.data(NAME_ROLE) if cur is not None else EMPTY
+        problem = ""
+        if name != EMPTY:
+            try:  # a template refuses an input it does not fit, naming the smallest it does
+                templates.build(name, shape, classes)
+            except StudioError as e:
+                problem = str(e)
+        # Create stays off while the chosen template cannot be built, and the reason shows here
+        self.create_button.setEnabled(not problem)
+        self.info.setText(problem or ("" if cur is None else "Input and class count apply to the chosen network."))
 
     def selected_name(self) -> str:
         cur = self.list.currentItem()
         return cur.data(NAME_ROLE) if cur is not None else EMPTY
+
+    def accept(self) -> None:
+        if self.create_button.isEnabled():  # a double click on a template that does not fit does nothing
+            super().accept()
 
     def build(self) -> Graph:
         name = self.selected_name()

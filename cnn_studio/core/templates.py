@@ -3,6 +3,10 @@
 alexnet, vgg11, vgg16 and resnet18 follow torchvision's definitions, with node ids derived from
 torchvision's module paths (``features.0`` -> ``features_0``, ``layer1.0.conv1`` ->
 ``layer1_0_conv1``), so a torchvision state_dict maps onto them key for key.
+
+Every template states the smallest input it fits (``Template.min_size``, in pixels per side) and
+the rule it applies to fit an input (``Template.fit_rule``); ``build`` refuses smaller inputs with a
+:class:`TemplateInputError` naming that minimum, instead of padding or producing an invalid graph.
 """
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ from .layout import apply_layout
 Shape3 = tuple[int, int, int]
 
 
+class TemplateInputError(StudioError):
+    """The input shape is too small (or malformed) for a template."""
+
+
 @dataclass(frozen=True)
 class Template:
     name: str
@@ -23,14 +31,17 @@ class Template:
     default_input: Shape3
     default_classes: int
     builder: Callable[[Graph, Shape3, int], None]
+    min_size: int = 1  # smallest height and width the template fits
+    fit_rule: str = "any input size: the layers keep their sizes and the shapes follow the input"
 
 
 _TEMPLATES: dict[str, Template] = {}
 
 
-def _template(name: str, summary: str, default_input: Shape3, default_classes: int = 10):
+def _template(name: str, summary: str, default_input: Shape3, default_classes: int = 10, min_size: int = 1, fit_rule: str = ""):
     def deco(fn):
-        _TEMPLATES[name] = Template(name, summary, default_input, default_classes, fn)
+        rule = fit_rule or Template.fit_rule
+        _TEMPLATES[name] = Template(name, summary, default_input, default_classes, fn, min_size, rule)
         return fn
 
     return deco
@@ -50,11 +61,17 @@ def get(name: str) -> Template:
 def build(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None) -> Graph:
     t = get(name)
     shape = tuple(input_shape) if input_shape is not None else t.default_input
-    if len(shape) != 3 or any((not isinstance(s, int)) or s < 1 for s in shape):
-        raise StudioError(f"input shape must be three positive whole numbers C, H, W; got {shape}")
+    if len(shape) != 3 or any((not isinstance(s, int)) or isinstance(s, bool) or s < 1 for s in shape):
+        raise TemplateInputError(f"input shape must be three positive whole numbers C, H, W; got {shape}")
+    if min(shape[1], shape[2]) < t.min_size:
+        raise TemplateInputError(
+            f"{name} needs an input of at least {t.min_size}x{t.min_size} pixels, got {shape[0]}x{shape[1]}x{shape[2]} "
+            f"({t.fit_rule}); resize the data to at least {t.min_size}x{t.min_size} or choose a template for small "
+            f"images ({', '.join(n for n, o in _TEMPLATES.items() if o.min_size <= min(shape[1], shape[2]))})"
+        )
     classes = t.default_classes if num_classes is None else num_classes
-    if not isinstance(classes, int) or classes < 1:
-        raise StudioError(f"class count must be a positive whole number; got {classes}")
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 2:
+        raise TemplateInputError(f"class count must be a whole number of at least 2 (a classifier tells classes apart); got {classes}")
     g = Graph(name)
     t.builder(g, shape, classes)  # type: ignore[arg-type]
     apply_layout(g)
@@ -79,26 +96,49 @@ class _Chain:
         self.add("loss", loss)
 
 
-@_template("lenet5", "LeNet-5 (LeCun 1998): two conv + subsampling stages, C5, F6; ~62k parameters", (1, 32, 32))
+_LENET_RULE = ("inputs of 16 to 31 pixels get C1 zero padding that brings them to 32, as the paper pads 28x28 "
+               "digits by 2; 32 and larger are used as they are")
+
+
+def _lenet_pad(shape: Shape3) -> int:
+    """C1's padding: up to 32 pixels (28x28 digits get the classic 2-pixel border); 32 and above
+    none. build() has already refused inputs below 16, so the padding is at most 8."""
+    return max(0, (32 - min(shape[1], shape[2]) + 1) // 2)
+
+
+@_template("lenet5", "LeNet-5 (LeCun 1998): two conv + subsampling stages, C5, F6; ~62k parameters", (1, 32, 32),
+           min_size=16, fit_rule=_LENET_RULE)
 def _lenet5(g: Graph, shape: Shape3, nc: int) -> None:
+    _lenet(g, shape, nc, "tanh", "avgpool2d")
+
+
+def _lenet(g: Graph, shape: Shape3, nc: int, act: str, pool: str) -> None:
     c = _Chain(g, shape)
-    pad = max(0, (32 - min(shape[1], shape[2]) + 1) // 2)  # 28x28 digits get the classic 2-pixel border
+    pad = _lenet_pad(shape)
     c.add("c1", "conv2d", out_channels=6, kernel_size=5, padding=pad)
-    c.add("c1_act", "tanh")
-    c.add("s2", "avgpool2d", kernel_size=2)
+    c.add("c1_act", act)
+    c.add("s2", pool, kernel_size=2)
     c.add("c3", "conv2d", out_channels=16, kernel_size=5)
-    c.add("c3_act", "tanh")
-    c.add("s4", "avgpool2d", kernel_size=2)
+    c.add("c3_act", act)
+    c.add("s4", pool, kernel_size=2)
     c.add("c5", "conv2d", out_channels=120, kernel_size=5)
-    c.add("c5_act", "tanh")
+    c.add("c5_act", act)
     c.add("flatten", "flatten")
     c.add("f6", "linear", out_features=84)
-    c.add("f6_act", "tanh")
+    c.add("f6_act", act)
     c.add("output", "linear", out_features=nc)
     c.head(nc)
 
 
-@_template("tinyvgg", "Tiny VGG of CNN Explainer: two blocks of two 3x3 convs (10 filters) and a max pool", (3, 64, 64))
+@_template("lenet5_relu", "LeNet-5 with ReLU and max pooling in place of tanh and average subsampling: over 90% on "
+           "the built-in shapes in 10 epochs (the first-run network)", (3, 32, 32), min_size=16, fit_rule=_LENET_RULE)
+def _lenet5_relu(g: Graph, shape: Shape3, nc: int) -> None:
+    # the same layers, node ids and parameters as lenet5, so the two compare layer for layer
+    _lenet(g, shape, nc, "relu", "maxpool2d")
+
+
+@_template("tinyvgg", "Tiny VGG of CNN Explainer: two blocks of two 3x3 convs (10 filters) and a max pool", (3, 64, 64),
+           min_size=16, fit_rule="four unpadded 3x3 convolutions and two 2x2 max pools leave a map of at least 1x1")
 def _tinyvgg(g: Graph, shape: Shape3, nc: int) -> None:
     c = _Chain(g, shape)
     for block in (1, 2):
@@ -111,7 +151,8 @@ def _tinyvgg(g: Graph, shape: Shape3, nc: int) -> None:
     c.head(nc)
 
 
-@_template("alexnet", "AlexNet as torchvision defines it (5 conv, 3 FC, dropout); needs at least 63x63 input", (3, 224, 224), 1000)
+@_template("alexnet", "AlexNet as torchvision defines it (5 conv, 3 FC, dropout); needs at least 63x63 input", (3, 224, 224), 1000,
+           min_size=63, fit_rule="the stride-4 11x11 convolution and three 3x3 stride-2 max pools need 63 pixels; adaptive pooling to 6x6 takes any larger size")
 def _alexnet(g: Graph, shape: Shape3, nc: int) -> None:
     c = _Chain(g, shape)
     c.add("features_0", "conv2d", out_channels=64, kernel_size=11, stride=4, padding=2)
@@ -168,17 +209,20 @@ def _vgg(cfg: list, g: Graph, shape: Shape3, nc: int) -> None:
     c.head(nc)
 
 
-@_template("vgg11", "VGG-11 (configuration A) as torchvision defines it; needs at least 32x32 input", (3, 224, 224), 1000)
+@_template("vgg11", "VGG-11 (configuration A) as torchvision defines it; needs at least 32x32 input", (3, 224, 224), 1000,
+           min_size=32, fit_rule="five 2x2 max pools halve the size five times; adaptive pooling to 7x7 takes any larger size")
 def _vgg11(g: Graph, shape: Shape3, nc: int) -> None:
     _vgg(_VGG_CFG["vgg11"], g, shape, nc)
 
 
-@_template("vgg16", "VGG-16 (configuration D) as torchvision defines it; needs at least 32x32 input", (3, 224, 224), 1000)
+@_template("vgg16", "VGG-16 (configuration D) as torchvision defines it; needs at least 32x32 input", (3, 224, 224), 1000,
+           min_size=32, fit_rule="five 2x2 max pools halve the size five times; adaptive pooling to 7x7 takes any larger size")
 def _vgg16(g: Graph, shape: Shape3, nc: int) -> None:
     _vgg(_VGG_CFG["vgg16"], g, shape, nc)
 
 
-@_template("resnet18", "ResNet-18 as torchvision defines it: residual basic blocks with Add skips, global pooling", (3, 224, 224), 1000)
+@_template("resnet18", "ResNet-18 as torchvision defines it: residual basic blocks with Add skips, global pooling", (3, 224, 224), 1000,
+           fit_rule="any input size: padded convolutions and global average pooling fit every size")
 def _resnet18(g: Graph, shape: Shape3, nc: int) -> None:
     c = _Chain(g, shape)
     c.add("conv1", "conv2d", out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -215,7 +259,8 @@ def _resnet18(g: Graph, shape: Shape3, nc: int) -> None:
     c.head(nc)
 
 
-@_template("mlp", "Multi-layer perceptron baseline: no convolution, every pixel wired to every unit", (3, 32, 32))
+@_template("mlp", "Multi-layer perceptron baseline: no convolution, every pixel wired to every unit", (3, 32, 32),
+           fit_rule="any input size: the first layer takes every pixel")
 def _mlp(g: Graph, shape: Shape3, nc: int) -> None:
     c = _Chain(g, shape)
     c.add("flatten", "flatten")

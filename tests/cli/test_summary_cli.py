@@ -43,7 +43,7 @@ def test_summary_of_project_file(tmp_path, capsys):
         (["summary", "nonexistent_net"], "neither a template"),
         (["summary", "lenet5", "--input", "3x32"], "CxHxW"),
         (["summary", "missing.cnnstudio"], "does not exist"),
-        (["summary", "alexnet", "--input", "3x32x32"], "features_12"),
+        (["summary", "alexnet", "--input", "3x32x32"], "alexnet needs an input of at least 63x63"),
         (["summary"], "MODEL"),
         (["frobnicate"], "invalid choice"),
     ],
