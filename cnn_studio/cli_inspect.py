@@ -2,7 +2,7 @@
 
     cnn-studio evaluate RUN_DIR [--data PATH_OR_NAME] [--data-format F] [--split val|test] [--json]
     cnn-studio featuremaps RUN_DIR --layer NODE [--sample N] [--split val] [--image FILE] -o OUT.png
-                           [--cmap viridis] [--shared-scale]
+                           [--cmap viridis] [--shared-scale] [--bare]
 
 Both use the run's best checkpoint (else its last) and feed images exactly as in training (the
 run's channels, size, resize method, mean and std). Bad input exits with 2 and one line on stderr.
@@ -39,9 +39,10 @@ def register(subparsers) -> None:
 
     s = subparsers.add_parser(
         "featuremaps",
-        help="save the feature maps of one layer for one image as a PNG grid",
+        help="save the feature maps of one layer for one image as a labelled PNG",
         description="Render every channel of a layer's output for a validation sample (or an image file) as one "
-        "PNG grid, tiles in channel order. Layer ids are those 'cnn-studio summary' prints.",
+        "PNG: a title (layer, shape, sample, class, prediction), the input image, and the tiles in channel order, "
+        "each with its channel number (--bare: the tiles alone). Layer ids are those 'cnn-studio summary' prints.",
     )
     s.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'cnn-studio train' or the app")
     s.add_argument("--layer", required=True, metavar="NODE", help="node id of the layer, e.g. c1 or conv_1_1")
@@ -53,6 +54,8 @@ def register(subparsers) -> None:
     s.add_argument("--cmap", type=choice("colour map", CMAPS), default="viridis", metavar="NAME",
                    help="viridis (default), inferno, gray or coolwarm")
     s.add_argument("--shared-scale", action="store_true", help="one colour scale for all channels (default: each its own)")
+    s.add_argument("--bare", action="store_true",
+                   help="only the tiles, one map unit a pixel or more (no title, input image or channel numbers)")
     s.set_defaults(func=cmd_featuremaps)
 
 
@@ -162,6 +165,12 @@ def _print_report(imodel, out: dict, args) -> None:
 
 
 # ---- featuremaps ----------------------------------------------------------------------------------
+def _run_label(run_dir: str, imodel) -> str:
+    """The run folder's name and the checkpoint the figure shows."""
+    ckpt = os.path.basename(imodel.info.checkpoint or "") or "checkpoint"
+    return f"{os.path.basename(os.path.normpath(str(run_dir)))}, {ckpt}"
+
+
 def cmd_featuremaps(args) -> int:
     from .inspection.model import InspectModel, load_bundle
     from .inspection import channel_grid, feature_maps, save_png
@@ -179,15 +188,30 @@ def cmd_featuremaps(args) -> int:
     if args.image:
         x = imodel.load_image(args.image)
         what = os.path.basename(args.image)
+        sample_line = f"image {what}"
     else:
         imodel.bundle = load_bundle(imodel.info.config, input_shape=imodel.input_shape)
         n = args.sample or 0
         x, label = imodel.sample(args.split, n)
-        what = f"{ {'val': 'validation'}.get(args.split, args.split)} sample {n} (class {imodel.class_name(label)})"
+        split = {'val': 'validation'}.get(args.split, args.split)
+        what = f"{split} sample {n} (class {imodel.class_name(label)})"
+        sample_line = f"{split} sample {n} \u00b7 class {imodel.class_name(label)}"
     maps = feature_maps(imodel.model, imodel.normalize(x), args.layer)
-    rgb = channel_grid(maps, shared=args.shared_scale, cmap=args.cmap)
-    save_png(rgb, args.output)
     shape = "x".join(map(str, maps.shape))
+    if args.bare:
+        rgb = channel_grid(maps, shared=args.shared_scale, cmap=args.cmap)
+    else:
+        import numpy as np
+
+        from .inspection.figure import featuremap_figure
+
+        idx, p = imodel.predict(x, k=1)
+        scaled = "one colour scale for all channels" if args.shared_scale else "each channel scaled on its own"
+        title = [f"{args.layer} \u00b7 output {shape} ({_run_label(args.run_dir, imodel)})",
+                 f"{sample_line} \u00b7 predicted {imodel.class_name(int(idx[0]))} ({100 * float(p[0]):.0f}%) \u00b7 {args.cmap}, {scaled}"]
+        caption = "input " + "x".join(map(str, tuple(x.shape)))
+        rgb, _ = featuremap_figure(maps, np.asarray(x), title, shared=args.shared_scale, cmap=args.cmap, input_caption=caption)
+    save_png(rgb, args.output)
     count = maps.shape[0] if maps.ndim == 3 else 1
     print(f"wrote {args.output}: {args.layer} ({shape}) for {what}; {count} tile{'s' if count != 1 else ''}, {rgb.shape[1]}x{rgb.shape[0]} px")
     return 0

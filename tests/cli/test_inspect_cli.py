@@ -81,14 +81,14 @@ def test_evaluate_on_other_data(run, capsys):
     assert d["split"] == "all" and d["samples"] == 40  # no test split: all of it, resized to 16x16
 
 
-def test_featuremaps_png_size_matches_the_grid(run, tmp_path, capsys, bundle):
+def test_featuremaps_bare_png_size_matches_the_grid(run, tmp_path, capsys, bundle):
     from PIL import Image
 
     from cnn_studio.inspection.tiles import GridGeometry
     from cnn_studio.inspection import channel_grid
 
     out_png = tmp_path / "conv1.png"
-    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv1", "--sample", 3, "-o", out_png)
+    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv1", "--sample", 3, "-o", out_png, "--bare")
     assert rc == 0, err
     g = GridGeometry.for_maps((16, 16, 16))
     im = Image.open(out_png)
@@ -101,8 +101,48 @@ def test_featuremaps_png_size_matches_the_grid(run, tmp_path, capsys, bundle):
     maps = m.feature_maps(bundle.val.x[3], "conv1")
     np.testing.assert_array_equal(np.asarray(im.convert("RGB")), channel_grid(maps))
     rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv2", "--split", "test", "--sample", 0,
-                           "-o", tmp_path / "c2.png", "--cmap", "gray", "--shared-scale")
+                           "-o", tmp_path / "c2.png", "--cmap", "gray", "--shared-scale", "--bare")
     assert rc == 0 and Image.open(tmp_path / "c2.png").size == (GridGeometry.for_maps((8, 6, 6)).width,) * 2
+
+
+def test_featuremaps_figure_has_a_title_the_input_and_numbered_readable_tiles(run, tmp_path, capsys, bundle):
+    """The default PNG: a title band with text, the input image, every channel's tile (the real
+    maps, upscaled to a readable size) with its number above it."""
+    from PIL import Image
+
+    from cnn_studio.inspection.figure import BACKGROUND, MIN_TILE_PX, figure_layout, map_tiles
+    from cnn_studio.inspection.model import InspectModel
+
+    out_png = tmp_path / "fig.png"
+    rc, out, err = run_cli(capsys, "featuremaps", run, "--layer", "conv1", "--sample", 3, "-o", out_png)
+    assert rc == 0, err
+    im = np.asarray(Image.open(out_png).convert("RGB"))
+    m = InspectModel.from_run(run, load_data=False)
+    x = bundle.val.x[3]
+    maps = m.feature_maps(x, "conv1")  # 16 channels of 16x16
+    # the layout the figure used (its width follows the title's text width; the rest does not)
+    lay = figure_layout(maps.shape, (16, 16), title_lines=2, min_width=im.shape[1] - 24)
+    assert (lay.width, lay.height) == (im.shape[1], im.shape[0])
+    assert len(lay.tiles) == 16 and lay.upscale * 16 >= MIN_TILE_PX  # tiles of 64 px, not 16
+    bg = np.array(BACKGROUND, np.uint8)
+
+    def inked(box):  # share of pixels in a box that are not background
+        x0, y0, x1, y1 = box
+        return float((im[y0:y1, x0:x1] != bg).any(axis=2).mean())
+
+    tx0, ty0, tx1, ty1 = lay.title
+    assert inked((tx0, ty0, tx1, ty0 + (ty1 - ty0) // 2)) > 0.02 and inked((tx0, ty0 + (ty1 - ty0) // 2, tx1, ty1)) > 0.02
+    assert all(inked(b) > 0.01 for b in lay.labels)  # every channel number is drawn
+    (a0, b0, a1, b1), (c0, d0, c1, d1) = lay.labels[0], lay.labels[11]
+    assert not np.array_equal(im[b0:b1, a0:a1], im[d0:d1, c0:c1])  # "0" and "11" are different text
+    tiles = map_tiles(maps)
+    for i in (0, 7, 15):  # the tiles are the layer's real maps, upscaled
+        x0, y0, x1, y1 = lay.tiles[i]
+        np.testing.assert_array_equal(im[y0:y1, x0:x1], tiles[i].repeat(lay.upscale, 0).repeat(lay.upscale, 1))
+    x0, y0, x1, y1 = lay.input
+    up = (x1 - x0) // 16
+    np.testing.assert_array_equal(im[y0:y1, x0:x1], np.transpose(x.numpy(), (1, 2, 0)).repeat(up, 0).repeat(up, 1))
+    assert "conv1 (16x16x16)" in out and f"{im.shape[1]}x{im.shape[0]} px" in out
 
 
 def test_featuremaps_from_an_image_file(run, tmp_path, capsys):
