@@ -214,6 +214,8 @@ def _dock_problems(window) -> dict[str, list[str]]:
 def test_every_dock_fits_its_controls_in_the_default_layout(windows, size):
     w = windows(size)
     assert w.size().toTuple() == size
+    conv = next(n.id for n in w.graph.nodes.values() if n.type == "conv2d")
+    w.select_nodes([conv])  # the Inspector shows a convolution's editors (its longest form)
     problems = _dock_problems(w)
     assert not problems, "\n".join(f"{t}: {p}" for t, ps in problems.items() for p in ps)
 
