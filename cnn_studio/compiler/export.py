@@ -21,6 +21,7 @@ strings as they are (JSON for other values), text that is not valid Unicode esca
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import logging
@@ -319,6 +320,24 @@ def export_onnx(
         ) from None
 
 
+#: how to get the ONNX packages (the ``export`` extra of pyproject.toml)
+ONNX_INSTALL = 'pip install "cnn-studio[export]" (in a source checkout: pip install -e ".[export]")'
+
+
+def _require_onnx_packages(exporter: str) -> None:
+    """torch's ONNX exporters need ``onnx`` (and the dynamo one ``onnxscript``), which CNN Studio does
+    not install by default: say which is missing and the pip command that brings them."""
+    missing = []
+    for name in ("onnx",) + (("onnxscript",) if exporter == "dynamo" else ()):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ExportError(f"ONNX export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}, "
+                          f"which {'are' if len(missing) > 1 else 'is'} not installed; install {'them' if len(missing) > 1 else 'it'} with {ONNX_INSTALL}")
+
+
 def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, opset: int, exporter: str, metadata: dict | None) -> OnnxInfo:
     if not isinstance(opset, int) or isinstance(opset, bool) or not 7 <= opset <= 30:
         raise ExportError(f"ONNX opset must be a whole number from 7 to 30; got {opset}")
@@ -328,6 +347,7 @@ def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, o
         raise ExportError(f"unknown ONNX exporter '{exporter}'; use auto, dynamo or torchscript")
     if exporter == "dynamo" and opset < 18:
         raise ExportError(f"the dynamo ONNX exporter writes opset 18 or newer; got {opset}. Use opset >= 18 or the torchscript exporter")
+    _require_onnx_packages(exporter)
     model = model.eval()
     example = torch.randn(2, *input_shape)
     path = Path(path)
@@ -355,7 +375,7 @@ def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, o
                 try:
                     import onnxscript  # noqa: F401
                 except ImportError:
-                    raise ExportError("ONNX opset 18+ needs the onnxscript package (pip install onnxscript), or use --opset 17") from None
+                    raise ExportError(f"ONNX opset 18+ needs the onnxscript package; install it with {ONNX_INSTALL}") from None
                 batch = torch.export.Dim("batch", min=1)
                 with _quiet_logger("torch.onnx"), contextlib.redirect_stdout(io.StringIO()):
                     program = torch.onnx.export(

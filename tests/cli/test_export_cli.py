@@ -118,3 +118,29 @@ def test_import_writes_project_and_weights(tmp_path, capsys):
     load_weights(model, w)
     # the exported project goes straight back out
     assert main(["export", str(out), "-f", "onnx", "-o", str(tmp_path / "net.onnx")]) == 0
+
+
+@pytest.mark.parametrize("missing, opset", [(("onnx", "onnxscript"), None), (("onnx",), "17"), (("onnxscript",), "18")])
+def test_onnx_export_without_the_onnx_packages_names_the_pip_command(tmp_path, capsys, monkeypatch, missing, opset):
+    """onnx/onnxscript come with the 'export' extra only: the one-line error says how to get them."""
+    import sys
+
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)  # 'import onnx' raises ImportError
+    out = tmp_path / "m.onnx"
+    argv = ["export", "lenet5", "--format", "onnx", "-o", str(out)] + (["--opset", opset] if opset else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert 'pip install "cnn-studio[export]"' in err and 'pip install -e ".[export]"' in err
+    assert missing[0] in err and not out.exists()
+
+
+def test_pyproject_export_extra_brings_the_onnx_packages():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {e.split(">")[0].split("=")[0].strip() for e in extras["export"]}
+    assert {"onnx", "onnxscript", "onnxruntime"} <= names
+    assert names <= {e.split(">")[0].split("=")[0].strip() for e in extras["test"]}  # the tests export ONNX too
