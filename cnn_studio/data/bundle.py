@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._util import Reporter
+from ._util import Reporter, check_memory
 from .cache import cache_path, load_cache, save_cache
 from .config import DataConfig
 from .convert import convert_array
@@ -198,6 +198,8 @@ def _shapes_raw(config: DataConfig, rep: Reporter) -> RawData:
         xtr, ytr, xte, yte = cached["x_train"], cached["y_train"], cached["x_test"], cached["y_test"]
         how = "from the cache"
     else:
+        check_memory((config.shapes_train + config.shapes_test) * h * w * 3,
+                     f"the built-in shapes set of {config.shapes_train} + {config.shapes_test} images of {h}x{w}")
         xtr, ytr = generate_shapes(config.shapes_train, config.seed, h, w, rep, stream=0)
         xte, yte = generate_shapes(config.shapes_test, config.seed, h, w, rep, stream=1)
         how = "generated"

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from ._util import check_memory
 from .errors import DataError
 
 _PIL_RESAMPLE = {
@@ -48,6 +49,7 @@ def convert_array(x: np.ndarray, channels: int | None, height: int | None, width
     t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)  # NCHW view
     if tc == c and (th, tw) == (h, w):
         return t.contiguous()
+    check_memory(n * tc * th * tw, f"converting {n} {what} to {tc}x{th}x{tw}")
     out = torch.empty((n, tc, th, tw), dtype=torch.uint8)
     for start in range(0, n, _CHUNK):
         if reporter is not None:

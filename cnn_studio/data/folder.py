@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._util import natural_key
+from ._util import check_memory, natural_key
 from .cache import cache_path, fingerprint_of, load_cache, save_cache
 from .convert import decode_image, pil_resample, probe_image
 from .errors import DataError
@@ -260,6 +260,7 @@ class _Decoder:
 
     def run(self, message: str):
         n = len(self.paths)
+        check_memory(n * self.h * self.w * self.c, f"decoding {n} images of {self.h}x{self.w}x{self.c} from '{self.root}'")
         out = np.zeros((n, self.h, self.w, self.c), dtype=np.uint8)
         ok = np.zeros(n, dtype=bool)
         resized = np.zeros(n, dtype=bool)

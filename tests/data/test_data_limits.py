@@ -202,3 +202,30 @@ def test_idx_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_blob(np.array([0, 1, 0, 1], np.uint8)))
     with pytest.raises(DataError, match="train-images-idx3-ubyte.gz' needs 4 KB of memory but only 1 KB"):
         load(tmp_path)
+
+
+# ---- sizes asked for by the settings ------------------------------------------------------------------------
+
+@pytest.fixture
+def one_mb(monkeypatch):
+    from cnn_studio.data import _util
+
+    monkeypatch.setattr(_util, "available_memory", lambda: 2**20)
+
+
+def test_resizing_beyond_the_memory_available_is_refused(tmp_path, one_mb, ceiling):
+    # 4 tiny images resized to 4096x4096 (the largest size a setting allows) need 64 MB
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 0, 1]))
+    with ceiling(40), pytest.raises(DataError, match="converting 4 training images to 1x4096x4096 needs 64.0 MB"):
+        load(tmp_path / "d.npz", height=4096, width=4096)
+
+
+def test_shapes_set_beyond_the_memory_available_is_refused(one_mb, ceiling):
+    with ceiling(40), pytest.raises(DataError, match="built-in shapes set of 100000 \\+ 0 images of 64x64 needs 1.1 GB"):
+        load_dataset(DataConfig(source="shapes", shapes_train=100_000, shapes_test=0, height=64, width=64))
+
+
+def test_image_folder_beyond_the_memory_available_is_refused(make, one_mb, ceiling):
+    root = make.folder({"a": 2, "b": 2}, size=(8, 8))
+    with ceiling(100), pytest.raises(DataError, match="decoding 4 images of 1024x1024x3 .* needs 12.0 MB"):
+        load(root, height=1024, width=1024, stream=False)
