@@ -232,3 +232,50 @@ def test_space_drag_pans_without_editing(window):
     QTest.keyRelease(v, Qt.Key.Key_Space)
     assert v.verticalScrollBar().value() == before + 120
     assert norm(g.to_config()) == start and window.document.undo_stack.count() == 0
+
+
+def _fit_examples():
+    from hypothesis import strategies as st
+
+    return st.tuples(st.sampled_from(["lenet5", "tinyvgg", "vgg11", "resnet18", "mlp"]), st.integers(240, 1400), st.integers(160, 900))
+
+
+def test_fit_to_view_is_readable_and_shows_the_input_end(window, qtbot):
+    """Fit to View on ResNet-18 in a short canvas gave 15 %: no card could be read. Whatever the
+    network and the view's size, Fit gives at least FIT_MIN_ZOOM (at most 100 %), the Input card is
+    in view, and a network that fits whole at that zoom is shown whole."""
+    from hypothesis import HealthCheck, given, settings
+
+    from cnn_studio.app.canvas.view import FIT_MIN_ZOOM, CanvasView
+    from cnn_studio.core import templates
+
+    graphs = {}
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_fit_examples())
+    def check(example):
+        name, vw, vh = example
+        if name not in graphs:
+            graphs[name] = templates.build(name, (3, 32, 32), 10)
+        if window.graph.name != graphs[name].name or len(window.graph.nodes) != len(graphs[name].nodes):
+            window.document.replace(graphs[name])
+        view = CanvasView(window.scene)
+        qtbot.addWidget(view)
+        view.resize(vw, vh)
+        view.show()
+        qtbot.waitExposed(view)
+        view.fit()
+        z = view.zoom()
+        assert FIT_MIN_ZOOM - 1e-9 <= z <= 1.0 + 1e-9
+        visible = view.visible_scene_rect()
+        card = window.scene.node_items[window.graph.input_node().id].sceneBoundingRect()
+        vp = view.viewport().rect()
+        if card.width() * z <= vp.width() and card.height() * z <= vp.height():
+            assert visible.adjusted(-1, -1, 1, 1).contains(card), (name, vw, vh, visible, card)
+        net = window.scene.itemsBoundingRect()
+        if net.width() * FIT_MIN_ZOOM + 60 <= vp.width() and net.height() * FIT_MIN_ZOOM + 60 <= vp.height():
+            assert visible.adjusted(-1, -1, 1, 1).contains(net)
+        view.close()
+        view.deleteLater()
+
+    check()
