@@ -247,7 +247,8 @@ def register(subparsers) -> None:
                    "metrics and summary are deleted)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
-    s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with")
+    s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with (default: Auto, which times its own batches and follows the cores other "
+                   "programs leave free; a fixed N makes runs repeatable bit for bit)")
     s.add_argument("--distributed", action="store_true",
                    help="one process of a torchrun job (DistributedDataParallel; --batch-size is the global batch); "
                         "see docs/distributed.md")

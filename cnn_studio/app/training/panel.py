@@ -125,7 +125,7 @@ class TrainingSettings(QWidget):
         self.device.addItem("CPU", "cpu")
         self.threads = QSpinBox()
         self.threads.setRange(0, max(1, os.cpu_count() or 1))
-        self.threads.setSpecialValueText("Auto")  # 0: torch's default, one per core
+        self.threads.setSpecialValueText("Auto")  # 0: adapts to the free cores (training/threads.py)
         for label, w, tip in (
             ("Optimizer", self.optimizer, "How the weights follow the gradient: SGD (with momentum) or adaptive methods (Adam, AdamW, RMSprop)."),
             ("Learning rate", self.lr, "Step size of each update; too high diverges (NaN loss), too low crawls."),
@@ -140,9 +140,10 @@ class TrainingSettings(QWidget):
             ("Seed", self.seed, "Same seed, same data order, augmentation and initial weights: a repeatable run."),
             ("Device", self.device, "Where to train: the CPU or a GPU this machine has."),
             ("CPU threads", self.threads,
-             "Threads torch computes with on the CPU. Auto: one per core, the fastest on an idle machine. "
-             "When other programs keep the CPU busy, fewer threads train faster, as each parallel step waits "
-             "for its slowest thread: on 2 cores beside one busy program, 1 thread trained 2.4x faster than 2."),
+             "Threads torch computes with on the CPU. Auto: the run times its own batches at 1, 2, 4... threads "
+             "and keeps the fastest, re-checking every epoch, so it follows the cores other programs leave free "
+             "(each parallel step waits for its slowest thread: beside one busy program on 2 cores, 2 threads "
+             "train many times slower than 1). A fixed count repeats a run bit for bit; Auto to float rounding."),
         ):
             w.setToolTip(tip)
             form.addRow(label, w)
