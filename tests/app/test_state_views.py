@@ -74,6 +74,7 @@ def test_new_open_and_revert_show_nothing_of_the_old_network(window, qtbot, tmp_
     qtbot.waitUntil(lambda: insp.featuremaps.maps_node == "c3", timeout=20_000)
     assert old.run_name in insp.featuremaps.source_banner.text() and "best weights" in insp.evaluation.source_banner.text()
     assert insp.evaluation.confusion is not None and len(window.training.panel.plots.series["loss_val"]) == 1
+    assert "with the best weights" in insp.evaluation.summary.text()  # which checkpoint the figure is of
 
     # File > New (Ctrl+N), TinyVGG, discarding the changed settings; click one of its layers
     window.answers.new_graph = templates.build("tinyvgg", (3, 32, 32), 10)

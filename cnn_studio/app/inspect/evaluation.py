@@ -350,7 +350,8 @@ class EvaluationView(DialogsMixin, QWidget):
         s = result.summary
         title = SPLIT_TITLES.get(result.split, result.split)
         self.summary.setText(f"Accuracy {100 * s['accuracy']:.2f}% on {s['samples']:,} {title} samples "
-                             f"({int(np.trace(result.confusion)):,} right, {s['samples'] - int(np.trace(result.confusion)):,} wrong)")
+                             f"({int(np.trace(result.confusion)):,} right, {s['samples'] - int(np.trace(result.confusion)):,} wrong)"
+                             f"{self._weights_text()}")
         self._show_confusion(result.confusion, s["per_class"])
         self.show_mistakes()
         self._update_enabled()
@@ -445,6 +446,15 @@ class EvaluationView(DialogsMixin, QWidget):
         return [int(i) for i in idx]
 
     # ================================================================================ internals
+    def _weights_text(self) -> str:
+        """" with the best weights" (or last): which checkpoint of the run the figures are of."""
+        info = getattr(self._imodel, "info", None)
+        ckpt = getattr(info, "checkpoint", None) or ""
+        from pathlib import Path
+
+        stem = Path(ckpt).stem if ckpt else ""
+        return f" with the {stem} weights" if stem in ("best", "last") else ""
+
     def _names(self, n: int) -> list[str]:
         names = self.class_names if len(self.class_names) == n else [str(i) for i in range(n)]
         return names
