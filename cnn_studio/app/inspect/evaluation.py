@@ -245,7 +245,7 @@ class EvaluationView(DialogsMixin, QWidget):
             if src.imodel is not self._imodel:
                 self.set_model(src.imodel)
         elif src.kind == "nothing":
-            self.summary.setText(f"Nothing to evaluate yet: {NOTHING_HINT.lower()}")
+            self.summary.setText(f"Nothing to evaluate yet. {NOTHING_HINT}.")
         elif src.status == "loading":
             self.status.setText(f"Loading run {src.run_name}…")
         else:

@@ -217,7 +217,7 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
         elif self._training or src.imodel is None:
             self._refresh()
         if src.imodel is None and not self.store:
-            hint = {"nothing": f"Nothing to show yet: {NOTHING_HINT.lower()}", "live": "Waiting for the first maps of the run…"}
+            hint = {"nothing": f"Nothing to show yet. {NOTHING_HINT}.", "live": "Waiting for the first maps of the run…"}
             text = hint.get(src.kind) or (f"Loading run {src.run_name}…" if src.status == "loading" else f"Nothing to show: {src.message or 'the run has no saved weights'}")
             self._clear_shown(text)
 
@@ -245,7 +245,7 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
         self._update_enabled()
         if imodel is None:
             if not self.store:
-                self._clear_shown(f"Nothing to show yet: {NOTHING_HINT.lower()}")
+                self._clear_shown(f"Nothing to show yet. {NOTHING_HINT}.")
             else:
                 self._refresh()
             return

@@ -147,7 +147,7 @@ class FiltersView(DialogsMixin, QWidget):
                 self.set_model(src.imodel)
             return
         if src.kind == "nothing":
-            why = f"Nothing to show yet: {NOTHING_HINT.lower()}"
+            why = f"Nothing to show yet. {NOTHING_HINT}."
         elif src.kind == "live":
             why = "Training: the kernels show here when the run ends (the Feature maps follow it live)"
         elif src.status == "loading":

@@ -236,7 +236,7 @@ class InferenceView(DialogsMixin, QWidget):
                 self.set_model(src.imodel)
             return
         if src.kind == "nothing":
-            why = f"Nothing to explain yet: {NOTHING_HINT.lower()}"
+            why = f"Nothing to explain yet. {NOTHING_HINT}."
         elif src.kind == "live":
             why = "Training: explain the network once the run ends"
         elif src.status == "loading":
