@@ -94,8 +94,11 @@ def _dense_labels(every: list[tuple[np.ndarray, str]], top: int, source: str, wa
             f"{source}: the labels take {len(values)} different values (up to {top}), more than the {MAX_CLASSES} "
             "classes CNN Studio supports; the label column must hold class indices 0, 1, 2, ... or class names"
         )
+    done: set[int] = set()
     for y, _ in every:
-        y[...] = np.searchsorted(values, y)
+        if id(y) not in done:  # the same array listed twice must not be renumbered twice
+            done.add(id(y))
+            y[...] = np.searchsorted(values, y)
     warnings.append(
         f"labels go up to {top}, beyond the {MAX_CLASSES}-class limit, but only {len(values)} different values occur; "
         f"they are numbered 0..{len(values) - 1} in increasing order and keep their values as class names"
