@@ -106,7 +106,7 @@ def _read_idx(stream, what: str, size: int, compressed: bool) -> np.ndarray:
             "compressed bytes can hold; download the file again"
         )
     _util.check_memory(expected, what)
-    buf = bytearray(expected)
+    buf = np.empty(expected, dtype=np.uint8)  # untouched pages cost nothing if the body turns out short
     view, got = memoryview(buf), 0
     while got < expected:
         n = stream.readinto(view[got:])
@@ -118,7 +118,7 @@ def _read_idx(stream, what: str, size: int, compressed: bool) -> np.ndarray:
         got += n
     if compressed and stream.read(1):
         raise DataError(f"{what} has more bytes than its header ({shape}) announces; the file is damaged or not IDX")
-    return np.frombuffer(buf, dtype=dtype).reshape(dims)
+    return buf.view(dtype).reshape(dims)
 
 
 def find_idx_sets(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
