@@ -34,11 +34,11 @@ DEFAULT_GROUPS: tuple[tuple[Qt.DockWidgetArea, tuple[str, ...]], ...] = (
 RAISED = ("Inspector", "Summary")
 
 # Default sizes, as shares of the window (with floors and caps in pixels): the side columns are
-# as wide as their forms need; the bottom row gets about 40 % of the height (Feature maps shows
-# its tiles and timeline); the curves about 40 % of the bottom row's width.
+# as wide as their forms need; the bottom row gets about 44 % of the height (Feature maps shows
+# its tiles and timeline in a ~300 px view at 1280x800); the curves about 40 % of the bottom row's width.
 LEFT_W = (0.15, 190, 240)
 RIGHT_W = (0.28, 380, 420)
-BOTTOM_H = (0.40, 260, 420)
+BOTTOM_H = (0.44, 300, 440)
 CURVES_SHARE = 0.40
 
 

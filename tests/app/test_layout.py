@@ -270,6 +270,9 @@ def test_f5_shows_the_curves_and_the_live_feature_maps_together(windows, qtbot, 
     _settle()
     assert on_screen(fm_dock) and on_screen(curves_dock)
     assert not w.informed, w.informed
+    # the Feature maps dock is tall enough for the whole view (tiles and timeline) without scrolling
+    fm_area = fm_dock.widget()
+    assert fm_area.widget().minimumSizeHint().height() <= fm_area.viewport().height(), (fm_area.widget().minimumSizeHint(), fm_area.viewport().size())
     # the Training dock shows the run's controls, bar and outcome (all its lines), not the settings
     area = w.docks["Training"].widget()
     for part in (feat.panel.train_button, feat.panel.progress, feat.panel.status):
