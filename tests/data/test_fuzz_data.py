@@ -76,6 +76,7 @@ def mutate(data: bytes, ops) -> bytes:
 def config_for(draw, source) -> DataConfig:
     return DataConfig(
         source=str(source),
+        format=draw(st.sampled_from(["auto"] * 6 + ["folder", "idx", "cifar", "csv", "npz"])),  # also the wrong one
         channels=draw(st.sampled_from([None, None, 1, 3])),
         height=draw(st.sampled_from([None, None, 3, 8])),
         width=draw(st.sampled_from([None, None, 5, 8])),
