@@ -1,12 +1,20 @@
 """The analysis is exact: for every graph that validates, the predicted shape of every node and the
-parameter counts equal what the compiled torch model really produces. Invalid graphs are rejected
-with the graph's own error type and never crash anything."""
+parameter counts equal what the compiled torch model really produces, in eval mode with a batch of
+one (a single image, as predict and inspect run it) and in training mode with a batch of two.
+Invalid graphs are rejected with the graph's own error type and never crash anything.
+
+Graphs: chains with residual and concat branches; arbitrary DAGs (any node may feed any later one,
+merges take any earlier nodes, the same node on several ports); and edge lists no editor would
+make, loaded as a file would be (two edges into one port, ports that do not exist, cycles).
+Sizes scale with CNN_STUDIO_FUZZ (tests/fuzz_settings.py)."""
 import torch
-from hypothesis import HealthCheck, given, settings
+from fuzz_settings import examples
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cnn_studio.compiler import compile_model
 from cnn_studio.core import Graph, GraphError, analyze
+from cnn_studio.core.graph import chain
 
 pairs = st.one_of(st.integers(1, 5), st.lists(st.integers(1, 5), min_size=2, max_size=2))
 
@@ -26,6 +34,22 @@ def _conv():
     )
 
 
+def _conv_same():
+    """'same' padding (stride 1) with every padding mode, on any kernel and dilation: the implied
+    padding per side is (k_eff - 1) // 2 before and the rest after, which reflect and circular
+    padding cannot take on maps that small."""
+    return st.fixed_dictionaries(
+        {
+            "out_channels": st.integers(1, 6),
+            "kernel_size": pairs,
+            "stride": st.just(1),
+            "padding": st.just("same"),
+            "dilation": st.one_of(st.integers(1, 3), st.lists(st.integers(1, 2), min_size=2, max_size=2)),
+            "padding_mode": st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+        }
+    )
+
+
 def _pool():
     return st.fixed_dictionaries(
         {
@@ -39,6 +63,7 @@ def _pool():
 
 SPATIAL = st.one_of(
     st.tuples(st.just("conv2d"), _conv()),
+    st.tuples(st.just("conv2d"), _conv_same()),
     st.tuples(st.sampled_from(["maxpool2d", "avgpool2d"]), _pool()),
     st.tuples(st.sampled_from(["adaptive_avgpool2d", "adaptive_maxpool2d"]), st.fixed_dictionaries({"output_size": st.integers(1, 4)})),
     st.tuples(st.sampled_from(["relu", "tanh", "sigmoid", "silu", "gelu", "softmax", "dropout2d"]), st.just({})),
@@ -94,11 +119,94 @@ def graphs(draw):
     return g
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(graphs())
-def test_analysis_matches_torch_for_every_valid_graph(graph):
+# Layers that take one input, for the DAG builder (branches and merges are its own business):
+# mostly ones that fit what they read (a map or a flat vector), sometimes one that does not.
+_BN = st.fixed_dictionaries({"affine": st.booleans(), "track_running_stats": st.booleans()})
+ON_MAPS = st.one_of(
+    st.tuples(st.just("conv2d"), _conv()),
+    st.tuples(st.just("conv2d"), _conv_same()),
+    st.tuples(st.sampled_from(["maxpool2d", "avgpool2d"]), _pool()),
+    st.tuples(st.sampled_from(["adaptive_avgpool2d", "adaptive_maxpool2d"]), st.fixed_dictionaries({"output_size": st.integers(1, 3)})),
+    st.tuples(st.sampled_from(["relu", "tanh", "gelu", "dropout2d"]), st.just({})),
+    st.tuples(st.just("batchnorm2d"), _BN),
+    st.tuples(st.just("flatten"), st.just({})),
+)
+ON_FLAT = st.one_of(
+    st.tuples(st.just("linear"), st.fixed_dictionaries({"out_features": st.integers(1, 6)})),
+    st.tuples(st.sampled_from(["relu", "dropout"]), st.just({})),
+    st.tuples(st.just("batchnorm1d"), _BN),
+)
+FLAT_TYPES = {"flatten", "linear", "batchnorm1d"}
+
+
+@st.composite
+def dags(draw):
+    """An arbitrary DAG: each new node reads the newest node, or any earlier one (a branch); a merge
+    (Add or Concat, 2-3 inputs) reads any earlier nodes, the same one on several ports allowed; the
+    loose ends are merged or left dangling. Then, sometimes, edges no editor makes are added to the
+    file (any source port, any target port, backwards edges): the graph is loaded from that file."""
+    g = Graph("dag")
+    c = draw(st.integers(1, 3))
+    h = draw(st.one_of(st.integers(1, 4), st.integers(5, 12)))
+    w = draw(st.one_of(st.integers(1, 4), st.integers(5, 12)))
+    ids = [g.add_node("input", {"channels": c, "height": h, "width": w}).id]
+    flat = {ids[0]: False}  # what each node gives, as far as the builder can tell
+    loose = {ids[0]}
+    for _ in range(draw(st.integers(1, 7))):
+        kind = draw(st.sampled_from(["layer", "layer", "layer", "add", "concat"]))
+        if kind == "layer":
+            src = ids[-1] if draw(st.integers(0, 3)) else draw(st.sampled_from(ids))
+            fits = ON_FLAT if flat[src] else ON_MAPS
+            type_id, cfg = draw(fits if draw(st.integers(0, 9)) else st.one_of(ON_MAPS, ON_FLAT))
+            node = g.add_node(type_id, cfg).id
+            g.connect(src, node)
+            loose.discard(src)
+            flat[node] = type_id in FLAT_TYPES or flat[src]
+        else:
+            k = draw(st.integers(2, 3))
+            srcs = [ids[-1]] + draw(st.lists(st.sampled_from(ids), min_size=k - 1, max_size=k - 1))
+            node = g.add_node(kind, {"inputs": k}).id
+            for port, src in enumerate(srcs):
+                g.connect(src, node, 0, port)
+                loose.discard(src)
+            flat[node] = flat[srcs[0]]
+        ids.append(node)
+        loose.add(node)
+    last = ids[-1]
+    others = sorted(loose - {last})
+    if others and draw(st.integers(0, 3)):
+        merge = g.add_node(draw(st.sampled_from(["add", "concat"])), {"inputs": len(others) + 1}).id
+        for port, src in enumerate([last] + others):
+            g.connect(src, merge, 0, port)
+        last = merge
+    if not flat[ids[-1]] or draw(st.booleans()):
+        last = chain(g, [("flatten", {}), ("linear", {"out_features": draw(st.integers(2, 5))})], start=last)
+    loss = g.add_node(draw(st.sampled_from(["cross_entropy", "mse"]))).id
+    g.connect(last, loss)
+    cfg = g.to_config()
+    names = [n["id"] for n in cfg["nodes"]]  # creation order: a topological order
+    if draw(st.integers(0, 2)) == 0:
+        kind = draw(st.sampled_from(["second_edge", "second_edge", "src_port", "any"]))
+        j = draw(st.integers(1, len(names) - 1))
+        d, s = names[j], draw(st.sampled_from(names[:j]))  # s before d: no cycle unless "any"
+        used = sorted({e["dst"][1] for e in cfg["edges"] if e["dst"][0] == d}) or [0]
+        if kind == "second_edge":  # one more edge into a port that already has one
+            extra = {"src": [s, 0], "dst": [d, draw(st.sampled_from(used))]}
+        elif kind == "src_port":  # an edge out of an output port layers do not have
+            extra = {"src": [s, draw(st.integers(1, 3))], "dst": [d, draw(st.integers(0, 3))]}
+        else:
+            extra = {"src": [draw(st.sampled_from(names)), draw(st.sampled_from([0, 1]))], "dst": [draw(st.sampled_from(names)), draw(st.integers(0, 3))]}
+        if extra not in cfg["edges"]:  # an exact duplicate is a load error, not a graph
+            cfg["edges"].append(extra)
+    return Graph.from_config(cfg)
+
+
+def check_against_torch(graph):
+    """Valid per the analysis -> torch builds and runs it with exactly the predicted shapes and
+    sizes (eval, batch 1; train, batch 2); invalid -> compile_model refuses with GraphError."""
     analysis = analyze(graph)  # never raises
     if not analysis.ok:
+        event("invalid")
         try:
             compile_model(graph, analysis)
         except GraphError as e:
@@ -106,21 +214,36 @@ def test_analysis_matches_torch_for_every_valid_graph(graph):
         else:
             raise AssertionError("an invalid graph compiled")
         return
-    model = compile_model(graph, analysis).eval()
-    x = torch.randn(2, *analysis.input_shape)
+    event("valid")
+    model = compile_model(graph, analysis)
     wanted = [n for n in analysis.order if graph.nodes[n].spec.role != "output"]
-    with torch.no_grad():
-        out, captured = model.forward_capture(x, wanted)
-    for nid in wanted:
-        assert tuple(captured[nid].shape[1:]) == analysis.nodes[nid].output_shape, nid
-    assert tuple(out.shape[1:]) == analysis.output_shape
+    for mode, batch in (("eval", 1), ("train", 2)):
+        model.train(mode == "train")
+        x = torch.randn(batch, *analysis.input_shape)
+        with torch.no_grad():
+            out, captured = model.forward_capture(x, wanted)
+        for nid in wanted:
+            assert tuple(captured[nid].shape) == (batch, *analysis.nodes[nid].output_shape), (mode, nid)
+        assert tuple(out.shape) == (batch, *analysis.output_shape)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     buffers = sum(b.numel() for k, b in model.named_buffers() if not k.endswith("num_batches_tracked"))
     assert trainable == analysis.trainable_params
     assert buffers == analysis.non_trainable_params
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_analysis_matches_torch_for_every_valid_graph(graph):
+    check_against_torch(graph)
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(dags())
+def test_analysis_matches_torch_for_arbitrary_dags_and_edge_lists(graph):
+    check_against_torch(graph)
+
+
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.sampled_from(["conv2d", "maxpool2d", "avgpool2d", "linear", "batchnorm2d", "dropout", "leaky_relu", "add", "concat", "input"]),
     st.dictionaries(
