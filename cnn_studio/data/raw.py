@@ -54,6 +54,8 @@ def finish_classes(raw_train_y: np.ndarray, others: list[tuple[np.ndarray, str]]
     every = [(raw_train_y, "the training labels")] + others
     if names is not None:
         k = len(names)
+        if k == 0:
+            raise DataError(f"{source} has an empty class list; give one name per class, or leave the list out")
         for y, what in every:
             if y.size and int(y.max()) >= k:
                 i = int(np.argmax(y))

@@ -229,3 +229,10 @@ def test_image_folder_beyond_the_memory_available_is_refused(make, one_mb, ceili
     root = make.folder({"a": 2, "b": 2}, size=(8, 8))
     with ceiling(100), pytest.raises(DataError, match="decoding 4 images of 1024x1024x3 .* needs 12.0 MB"):
         load(root, height=1024, width=1024, stream=False)
+
+
+def test_empty_class_list_is_named(tmp_path):
+    # found by the fuzz campaign: "out of range for the 0 classes (0..-1)"
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 3, 3), np.uint8), y=np.array([0, 1]), class_names=np.array([], dtype=str))
+    with pytest.raises(DataError, match="has an empty class list"):
+        load(tmp_path / "d.npz")
