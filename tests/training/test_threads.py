@@ -133,6 +133,16 @@ def test_cores_coming_free_bring_the_threads_back_within_a_few_epochs():
     assert back <= 3 + tuner.max_skip  # a loser sits out at most max_skip epoch-start checks
 
 
+def test_with_the_meter_cores_coming_free_bring_the_threads_back_at_the_next_epoch():
+    def rates(epoch, batch):
+        return {1: 3000.0, 2: 100.0 if epoch < 3 else 5000.0}
+
+    m = Machine(rates, free=lambda e, b: 1.0 if e < 3 else 2.0)
+    tuner, _, used = simulate(m, 2, epochs=6)
+    assert 2 not in used[:300]  # busy: 2 threads never timed
+    assert used[300:400].count(2) >= 80 and tuner.current == 2  # free again: after one window at 1, 2 from epoch 3 on
+
+
 def test_a_clear_loser_is_checked_less_and_less_often():
     m = Machine({1: 3000.0, 2: 100.0})
     tuner, _, used = simulate(m, 2, epochs=16)
