@@ -97,6 +97,9 @@ def test_new_open_and_revert_show_nothing_of_the_old_network(window, qtbot, tmp_
     window.state.show_run(old.run_dir)
     qtbot.waitUntil(lambda: window.state.source.status == "ready" and insp.evaluation.result is not None, timeout=60_000)
     assert insp.filters.weight is not None and old.run_name in insp.filters.source_banner.text()
+    plots = window.training.panel.plots  # the run's epoch curves, read back from its metrics.csv
+    assert len(plots.series["loss_val"]) == 1 and old.run_name in plots.source_banner.text()
+    assert "best validation accuracy" in window.training.panel.status.text()  # its summary
     path = tmp_path / "other.cnnstudio"
     window.answers.save_path = str(path)
     assert window.save_as(str(path))
