@@ -103,6 +103,18 @@ class Analysis:
             raise GraphError(self.issues)
         return self
 
+    def single_value_batchnorm(self) -> list[str]:
+        """BatchNorm nodes that see one value per channel per image (a 1x1 map, or a flat vector).
+        torch cannot train them on a batch of one ("Expected more than 1 value per channel when
+        training"), so whoever batches the training data must never form one for this network."""
+        out = []
+        for nid in self.order:
+            info = self.nodes[nid]
+            shape = info.output_shape
+            if info.type in ("batchnorm2d", "batchnorm1d") and shape is not None and (len(shape) == 1 or shape[1] * shape[2] == 1):
+                out.append(nid)
+        return out
+
     def issues_for(self, node_id: str) -> list[Issue]:
         return [i for i in self.issues if i.node_id == node_id]
 

@@ -212,3 +212,9 @@ def test_batchnorm_without_running_stats_needs_more_than_one_value_per_channel()
     for type_id, shape in (("batchnorm2d", "1x1"), ("batchnorm1d", "flat")):
         (issue,) = issues(type_id, shape, False)
         assert "single image cannot be evaluated" in issue.message and issue.field == "track_running_stats"
+
+
+def test_single_value_batchnorm_names_the_layers_a_batch_of_one_cannot_train():
+    g = _stack(("conv2d", {"out_channels": 2, "kernel_size": 3}), ("batchnorm2d", {}, "bn_map"), ("adaptive_avgpool2d", {"output_size": 1}),
+               ("batchnorm2d", {}, "bn_1x1"), ("flatten", {}), ("batchnorm1d", {}, "bn_flat"), ("mse", {}), shape=(1, 6, 6))
+    assert analyze(g).raise_for_errors().single_value_batchnorm() == ["bn_1x1", "bn_flat"]
