@@ -41,7 +41,7 @@ class ViewSource:
     network: str = ""  # the network's name (the document's, or the run's)
     run_dir: str | None = None
     weights: str = ""  # "best" | "last" for a run folder, "live" while training
-    status: str = ""  # "running", "loading", "ready", "failed"
+    status: str = ""  # "running", "loading", "ready", "failed", "stopped" (before any weights were saved)
     message: str = ""  # why loading or the run failed
     imodel: Any = field(default=None, compare=False)
     model_id: int = 0  # id() of imodel: models compare by identity
@@ -73,6 +73,8 @@ class ViewSource:
             return f"{net} · run {self.run_name} · training (live)"
         if self.status == "loading":
             return f"{net} · run {self.run_name} · loading the {self.weights or 'saved'} weights…"
+        if self.status == "stopped":
+            return f"{net} · run {self.run_name} · {self.message or 'stopped'}"
         if self.status == "failed":
             why = f": {self.message}" if self.message else ""
             return f"{net} · run {self.run_name} · failed{why}"
@@ -182,7 +184,7 @@ class AppState(QObject):
         if run_dir and int(summary.get("epochs_completed") or 0) > 0:
             self.show_run(str(run_dir), "best", summary=summary, network=self._source.network if self._source.kind == "live" else "")
         elif self._source.kind == "live":  # stopped before the first epoch ended: no weights to show
-            self.set_source(replace(self._source, kind="run", weights="", status="failed", message="stopped before the first epoch ended", summary=summary))
+            self.set_source(_with_model(replace(self._source, kind="run", weights="", status="stopped", message="stopped before the first epoch ended: no weights were saved", summary=summary), None))
 
     def run_failed(self, message: str) -> None:
         """A start that failed leaves the source as it was; a run that failed mid-way shows its

@@ -165,3 +165,14 @@ def test_a_load_that_fails_says_why(doc, tmp_path):
     state.show_run(_run_dir(tmp_path))
     calls[0]("checkpoint is corrupt")
     assert state.source.status == "failed" and "corrupt" in state.source.describe()
+
+
+def test_a_run_stopped_before_its_first_epoch_says_so_and_shows_no_model(doc, tmp_path):
+    calls = []
+    state = AppState(doc, loader=lambda *a: calls.append(a))
+    run = _run_dir(tmp_path, ckpt=False)
+    state.run_starting(run)
+    state.run_live(run, object())
+    state.run_ended({"epochs_completed": 0, "stop_reason": "stopped_by_user", "run_dir": run})
+    assert not calls and state.source.imodel is None and not state.running
+    assert state.source.status == "stopped" and "before the first epoch" in state.source.describe()
