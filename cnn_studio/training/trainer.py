@@ -307,8 +307,8 @@ class Trainer:
         """The best epoch's weights of a resumed run (restore_best_weights): the current ones when the
         checkpoint is the best epoch, else best.pt's."""
         st = self.state
-        if self._resume_payload is None or st.best_epoch == st.epoch:
-            return _cpu_copy(self.model)
+        if self._resume_payload is None or (st.best_epoch == st.epoch and self._start_batch == 0):
+            return _cpu_copy(self.model)  # (a mid-epoch checkpoint's weights are past the best epoch's)
         rd = self.run_dir if self.run_dir is not None else (RunDir(self._run_dir_arg) if self._run_dir_arg is not None else None)
         try:
             best = ckpt.load_checkpoint(rd.best_checkpoint) if rd is not None else None
@@ -404,11 +404,12 @@ class Trainer:
                 self.optimizer.load_state_dict(data["optimizer"])
             except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as e:
                 raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {e}") from None
-        if data.get("scheduler") is not None and self.scheduler is not None:
-            if scheduler_ok:
-                load_scheduler_state(self.scheduler, data["scheduler"], self.config)
-            else:
+        if self.scheduler is not None:
+            if not scheduler_ok:  # rebuilt over the loaded optimizer (its groups replaced the ones the schedule set up)
+                self.scheduler = build_scheduler(self.optimizer, self.config, self.state.batches_per_epoch)
                 self.state.notes.append("the learning-rate schedule changed since the checkpoint: it starts afresh")
+            elif data.get("scheduler") is not None:
+                load_scheduler_state(self.scheduler, data["scheduler"], self.config)
         if data.get("scaler") is not None and self.scaler is not None:
             try:
                 self.scaler.load_state_dict(data["scaler"])
@@ -449,45 +450,58 @@ class Trainer:
         st.history = [dict(h) for h in data.get("history") or []]
 
     def _dry_run_optimizer(self, data: dict) -> bool:
-        """Load the checkpoint's optimizer (and scheduler) state into a throw-away optimizer over CPU
-        copies of the parameters and take one step with zero gradients: a state of the wrong shape or
-        type raises TrainingError here instead of failing mid-training. Returns whether the scheduler
-        state works (else the schedule starts afresh, as when the schedule was changed)."""
+        """Replay the restore on a throw-away optimizer and scheduler over CPU copies of the parameters,
+        in the order _setup/_restore use (scheduler built, then the states loaded), and take one step
+        with zero gradients: a crafted or mismatched state raises TrainingError here instead of failing
+        mid-training. Returns whether the scheduler state works; when not, the schedule starts afresh
+        over the loaded optimizer (as when the schedule was changed)."""
         import copy
 
         opt_state, sched_state = data.get("optimizer"), data.get("scheduler")
-        if opt_state is None and sched_state is None:
-            return True
+        cfg, nb = self.config, max(int(self.state.batches_per_epoch), 1)
+        sched_errors = (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, ZeroDivisionError, OverflowError)
         params = [torch.zeros(p.shape, dtype=p.dtype, requires_grad=True) for p in trainable_parameters(self.model)]
-        opt = build_optimizer(params, self.config)
+        opt = build_optimizer(params, cfg)
+        fresh_groups = [dict(g) for g in opt.param_groups]
+        sched = build_scheduler(opt, cfg, nb) if self.scheduler is not None else None
         if opt_state is not None:
             try:
                 opt.load_state_dict(copy.deepcopy(opt_state))
                 for p in params:
                     p.grad = torch.zeros_like(p)
-                for group in opt.param_groups:
-                    if not (isinstance(group.get("lr"), (int, float)) and not isinstance(group.get("lr"), bool)):
-                        raise TypeError(f"learning rate {group.get('lr')!r} is not a number")
+                for fresh, group in zip(fresh_groups, opt.param_groups):  # each setting of the kind torch made it
+                    for key, like in fresh.items():
+                        if key != "params" and not _same_kind(group.get(key, like), like):
+                            raise TypeError(f"param_groups '{key}' is {group.get(key)!r}")
                 for p, st in opt.state.items():
                     for k, v in st.items():
                         if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
                             raise ValueError(f"'{k}' has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}")
                 opt.step()
-            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError, AssertionError) as e:
                 text = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {text}") from None
-        if sched_state is None or self.scheduler is None:
+        if sched is None:
             return True
-        try:
-            sched = build_scheduler(opt, self.config, max(int(self.state.batches_per_epoch), 1))
-            load_scheduler_state(sched, copy.deepcopy(sched_state), self.config)
-            sched.step(0.0) if self.config.schedule == "plateau" else sched.step()
+
+        def step(s) -> None:
+            s.step(0.0) if cfg.schedule == "plateau" else s.step()
             lr = current_lr(opt)
             if not isinstance(lr, float) or not math.isfinite(lr):
-                return False
-        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, ZeroDivisionError, OverflowError):
-            return False
-        return True
+                raise ValueError(f"learning rate {lr!r}")
+
+        try:
+            if sched_state is not None:
+                load_scheduler_state(sched, copy.deepcopy(sched_state), cfg)
+            step(sched)
+            return True
+        except sched_errors:
+            pass
+        try:
+            step(build_scheduler(opt, cfg, nb))
+        except sched_errors as e:
+            raise TrainingError(f"the checkpoint's optimizer state does not fit the {cfg.schedule} schedule: {e}") from None
+        return False
 
     # ---- the run --------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -947,14 +961,32 @@ def _config_graph(rd: RunDir) -> dict | None:
         return None
 
 
+def _same_kind(value, like) -> bool:
+    """Whether an optimizer setting from a checkpoint has the kind of a fresh optimizer's (bool, number,
+    None or bool, a tuple of as many numbers, text)."""
+    if isinstance(like, bool):
+        return isinstance(value, bool)
+    if like is None:
+        return value is None or isinstance(value, bool)
+    if isinstance(like, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(like, (tuple, list)):
+        return isinstance(value, (tuple, list)) and len(value) == len(like) and all(_same_kind(v, w) for v, w in zip(value, like))
+    if isinstance(like, str):
+        return isinstance(value, str)
+    return True
+
+
 def _checkpoint_graph(config: dict, where: Path) -> Graph:
     """The network a checkpoint was trained with (the weights belong to it), checked."""
     from ..core.analysis import analyze
 
-    try:
-        graph = Graph.from_config(config)
+    from ..core.project import FORMAT, VERSION, document_to_graph
+
+    try:  # checked as a project file's network is (structure, ids, ports), then analysed
+        graph = document_to_graph({**config, "format": FORMAT, "version": VERSION}, source="the checkpoint's network")
         problems = analyze(graph).errors
-    except (StudioError, KeyError, TypeError, ValueError, AttributeError) as e:
+    except (StudioError, KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as e:
         raise TrainingError(f"the network stored in the checkpoint of '{where}' cannot be read: {e}") from None
     if problems:
         raise TrainingError(f"the network stored in the checkpoint of '{where}' is not valid: {problems[0]}")

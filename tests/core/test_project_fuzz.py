@@ -19,7 +19,7 @@ from cnn_studio import templates
 from cnn_studio.core import Graph, ProjectFileError, analyze
 from cnn_studio.core.project import dumps, loads
 
-FUZZ = settings(max_examples=examples(250), deadline=None,
+FUZZ = settings(max_examples=examples(400), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Seeds: the small templates (the large ones only slow each example down without new structure).

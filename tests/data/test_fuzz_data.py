@@ -121,7 +121,7 @@ CELLS = ["", " ", "nan", "inf", "-inf", "1e999", "-1", "0.5", "256", "1e12", str
          "9" * 5000, "abc", '"', '"1,2"', "\x00", "0x10", "1_000", "١", "-0", "+3", "  7  ", "1e-300", "label"]
 
 
-@fuzz(80)
+@fuzz(120)
 @given(data=st.data())
 def test_fuzz_csv(tmp_path_factory, data):
     draw = data.draw
@@ -227,7 +227,7 @@ def _reshape_or_fail(a: np.ndarray, how: str) -> np.ndarray:
     return a
 
 
-@fuzz(80)
+@fuzz(120)
 @given(data=st.data())
 def test_fuzz_npz(tmp_path_factory, data):
     draw = data.draw
@@ -279,7 +279,7 @@ def idx_blob(arr: np.ndarray, code: int) -> bytes:
     return head + arr.tobytes()
 
 
-@fuzz(80)
+@fuzz(120)
 @given(data=st.data())
 def test_fuzz_idx(tmp_path_factory, data):
     draw = data.draw
@@ -316,7 +316,7 @@ def test_fuzz_idx(tmp_path_factory, data):
 
 # ---- CIFAR binary ----------------------------------------------------------------------------------------
 
-@fuzz(60)
+@fuzz(90)
 @given(data=st.data())
 def test_fuzz_cifar(tmp_path_factory, data):
     draw = data.draw
@@ -366,7 +366,7 @@ def image_bytes(mode: str, size: tuple[int, int], fmt: str, seed: int) -> bytes:
     return buf.getvalue()
 
 
-@fuzz(60)
+@fuzz(90)
 @given(data=st.data())
 def test_fuzz_image_folder(tmp_path_factory, data):
     draw = data.draw
