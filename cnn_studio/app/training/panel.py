@@ -194,6 +194,7 @@ class TrainingSettings(QWidget):
         idx = self.device.findData(current)
         self.device.setCurrentIndex(max(0, idx))
         self.device.blockSignals(False)
+        self._update_applicable()
 
     def shutdown(self) -> None:
         if self._probe is not None:
