@@ -3,15 +3,19 @@
 With one OpenMP thread per core, every parallel region of a batch waits for the slowest thread; when
 another program is busy on one of the cores, that thread is preempted for a whole scheduler slice and
 training collapses (2 cores beside one busy process: ~190 samples/s at 2 threads, ~3,000 at 1).
-Load averages and /proc/stat say how busy the machine was, not how fast *this* process will run, so
-the policy measures: :class:`ThreadTuner` times short windows of the run's own batches at each
-candidate count ("probe"), keeps the fastest, and re-checks
+Load averages say how busy the machine was, not how fast *this* process will run, so the policy
+measures: :class:`ThreadTuner` starts at 1 thread, times short windows of the run's own batches at
+each candidate count up the ladder ("probe"), keeps the fastest, and re-checks
 
 * at every epoch start (the holder against its neighbours on the ladder; a count that lost by more
-  than 2x sits out the next 1, 2, then up to ``max_skip`` epochs' checks, so a clearly worse count
-  costs little: under contention one batch at too many threads can take 30x as long), and
+  than twice the margin sits out the next 1, 2, then up to ``max_skip`` epochs' checks, so a
+  clearly worse count costs little: under contention one batch at too many threads can take 30x as
+  long), and
 * mid-epoch, when the holder's samples/s falls well below (rises well above) what it did when
   chosen: a busy program started (stopped), so the next smaller (larger) count is timed.
+
+Where /proc/stat can be read, :class:`CpuMeter` says how many cores other processes left free, and
+a count above that is not timed at all (the costly probe is skipped, not just made rare).
 
 The class has no clock and no torch: the trainer passes the time and the sample count at batch ends
 and gets back when it wants to be called next; ``apply(n)`` changes the thread count. That keeps the
@@ -28,7 +32,8 @@ from typing import Callable
 
 
 def ladder(max_threads: int) -> list[int]:
-    """Candidate counts, largest first: max, max/2, max/4, ..., 1 (2 cores: [2, 1])."""
+    """Candidate counts, largest first: max, max/2, max/4, ..., 1 (2 cores: [2, 1]). The tuner
+    climbs them smallest first."""
     n = max(1, int(max_threads))
     out = []
     while n >= 1:
