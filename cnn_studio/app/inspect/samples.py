@@ -2,9 +2,9 @@
 the shown run's data set, which class, which sample (previous / number / next), and optionally an
 image file or a drawing instead.
 
-It fills itself from the network the views show (``set_model``, or ``bind(state)`` to follow
-:class:`~cnn_studio.app.state.AppState`), so every view lists the same splits and classes, those
-of the run it names, and none of another network's.
+Each view's ``show_source`` hands it the network of the app state's source (``set_model``), so
+every view lists the same splits and classes, those of the run it names, and none of another
+network's (an empty, disabled picker while there is nothing to show).
 """
 from __future__ import annotations
 
@@ -70,11 +70,6 @@ class SamplePicker(QWidget):
         self._update_enabled()
 
     # ------------------------------------------------------------------ model
-    def bind(self, state) -> None:
-        """Follow the app state: list the splits and classes of the network the views show."""
-        state.source_changed.connect(lambda src: self.set_model(src.imodel))
-        self.set_model(state.source.imodel)
-
     def set_model(self, imodel, prefer_test: bool = False) -> None:
         """List ``imodel``'s splits and classes (None: empty and disabled). Keeps the split and
         sample when the new model has them (the trained model of the run being watched)."""
