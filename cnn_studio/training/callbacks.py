@@ -9,7 +9,7 @@ Order for one run::
     on_fit_start
       on_epoch_start
         on_batch_end  x batches            (on_pause / on_resume around a pause)
-      on_epoch_end                         (after validation, metrics.csv written)
+      on_epoch_end                         (after validation; then last.pt, metrics.csv, best.pt are written)
       on_checkpoint                        (last.pt, then best.pt when it improved)
     on_exception                           (only when the run fails; then on_fit_end)
     on_fit_end
