@@ -111,3 +111,26 @@ def test_save_png(region_view, tmp_path, qtbot):
     v.get_save_path = lambda *a, **k: str(tmp_path / "cam.png")
     qtbot.mouseClick(v.save_button, Qt.MouseButton.LeftButton)
     assert Image.open(tmp_path / "cam.png").size[0] > 300
+
+
+def test_the_shared_picker_feeds_a_sample_of_the_runs_data(imodel, bundle, view_factory, qtbot):
+    """The picker Feature maps and Evaluation share: the next sample of a class, clicked, becomes an
+    input and is classified; the picker lists the run's splits and classes."""
+    v = view_factory(InferenceView, imodel)
+    picker = v.picker
+    assert [picker.split_combo.itemData(i) for i in range(picker.split_combo.count())] == imodel.splits()
+    assert picker.class_combo.count() == len(imodel.class_names) + 1  # "all classes" first
+    picker.class_combo.setCurrentIndex(3)  # class 2
+    qtbot.waitUntil(lambda: len(v.inputs) == 1, timeout=5000)
+    qtbot.mouseClick(picker.next_button, Qt.MouseButton.LeftButton)
+    split = picker.split
+    labels = imodel.labels(split)
+    assert len(v.inputs) == 2 and int(labels[picker.index]) == 2
+    x, _ = imodel.sample(split, picker.index)
+    assert torch.equal(v.inputs[-1][1], x)
+    with qtbot.waitSignal(v.prediction_ready, timeout=10_000):
+        pass
+    assert v.topk is not None and v.inputs[-1][0].startswith(f"sample {picker.index}")
+    # nothing to show: the picker empties and is disabled, another network's inputs go
+    v.set_model(None)
+    assert picker.split_combo.count() == 0 and not picker.next_button.isEnabled() and v.inputs == []
