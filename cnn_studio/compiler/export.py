@@ -128,7 +128,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Graph, dict[str, torch.Tensor]
         raise ExportError(f"the network stored in '{run}' cannot be read: {e}") from None
     state = unwrap_state_dict(ckpt["model"], str(ckpt_path))
     for key in ("class_names", "mean", "std", "input_shape"):
-        if config.get(key) is None and ckpt.get(key) is not None:
+        if ckpt.get(key) is not None:  # the checkpoint's: they belong to its weights (config.json may describe another run)
             config[key] = ckpt[key]
     config["checkpoint"] = str(ckpt_path)
     return graph, state, config

@@ -84,3 +84,13 @@ def test_resume_banner_names_the_checkpoints_network_when_config_json_disagrees(
     assert "config.json describes another network" in err
     config = json.loads((finished_run / "config.json").read_text())
     assert config["name"] == "tinyvgg" and config["graph"]["name"] == "tinyvgg"  # rewritten to match the weights
+
+
+def test_evaluate_takes_class_names_from_the_checkpoint_when_config_json_disagrees(finished_run, capsys):
+    config = json.loads((finished_run / "config.json").read_text())
+    real = list(config["class_names"])
+    config["class_names"] = [f"wrong{i}" for i in range(len(real))]
+    (finished_run / "config.json").write_text(json.dumps(config))
+    assert main(["evaluate", str(finished_run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["class_names"] == real
