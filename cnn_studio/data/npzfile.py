@@ -49,7 +49,7 @@ def _layout(x: np.ndarray, what: str, height, width) -> np.ndarray:
 _DEFLATE_MAX_RATIO = 1100
 
 
-def _check_members(path: Path) -> None:
+def check_members(path: Path) -> None:
     """Check every array's declared size before numpy reads it: numpy allocates the shape an array's
     header announces and then reads, so a header must agree with the member's size in the zip
     directory, and that size with what the compressed bytes can hold (no zip bombs)."""
@@ -104,7 +104,7 @@ def load_npz(path: Path, reporter, height=None, width=None) -> RawData:
         raise DataError(f"'{path}' is a single .npy array, not an .npz archive; save it with np.savez(path, x=images, y=labels)")
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DataError(f"'{path}' is not an .npz archive (it does not start like a zip file); save it with np.savez(path, x=images, y=labels)")
-    _check_members(path)
+    check_members(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = {k.lower(): k for k in f.files}

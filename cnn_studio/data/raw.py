@@ -49,7 +49,8 @@ def finish_classes(raw_train_y: np.ndarray, others: list[tuple[np.ndarray, str]]
     """Validate labels against the class list (or derive it) and return the class names.
 
     With names: every label must be in 0..len(names)-1. Without: there are max(label)+1 classes,
-    named "0", "1", ...; labels beyond MAX_CLASSES are renumbered 0..n-1 in place (see _dense_labels). Fewer than two classes is an error; classes with no training sample are warned about.
+    named "0", "1", ...; labels beyond MAX_CLASSES are renumbered 0..n-1 in place (see _dense_labels).
+    Fewer than two classes is an error; classes with no training sample are warned about.
     """
     every = [(raw_train_y, "the training labels")] + others
     if names is not None:

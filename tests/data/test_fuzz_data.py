@@ -407,3 +407,31 @@ def test_fuzz_image_folder(tmp_path_factory, data):
     cfg = config_for(draw, root)
     cfg.stream = draw(st.sampled_from([None, False, True]))
     load_or_data_error(cfg)
+
+
+# ---- the decoded-data cache ------------------------------------------------------------------------------
+
+@fuzz(20)
+@given(data=st.data())
+def test_fuzz_damaged_cache_never_changes_the_result(tmp_path_factory, _studio_home, data):
+    """A damaged cache entry is a miss: the data set is decoded again and comes out the same."""
+    draw = data.draw
+    if draw(st.booleans()):
+        cfg = DataConfig(source="shapes", shapes_train=10, shapes_test=0, height=8, width=8, val_fraction=0.0)
+    else:
+        root = tmp_path_factory.mktemp("cached")
+        for i, cls in enumerate(("cat", "dog", "cat", "dog")):
+            (root / cls).mkdir(exist_ok=True)
+            (root / cls / f"{i}.png").write_bytes(image_bytes("RGB", (6, 6), "PNG", i))
+        cfg = DataConfig(source=str(root), val_fraction=0.0, stream=False)
+    for old in (_studio_home / "cache").glob("*.npz") if (_studio_home / "cache").is_dir() else []:
+        old.unlink()
+    first = load_dataset(cfg)
+    entries = sorted((_studio_home / "cache").glob("*.npz"))
+    assert entries, "the load wrote a cache entry"
+    entry = entries[0]
+    entry.write_bytes(mutate(entry.read_bytes(), draw(byte_ops)))
+    with memory_ceiling(CEILING_MB):
+        again = load_dataset(cfg)
+    assert again.class_names == first.class_names
+    assert again.train.x.equal(first.train.x) and again.train.y.equal(first.train.y)
