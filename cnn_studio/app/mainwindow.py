@@ -583,7 +583,9 @@ class MainWindow(QMainWindow):
         screen = QGuiApplication.primaryScreen()
         if screen is not None:
             avail = screen.availableGeometry()
-            w, h = min(w, int(avail.width() * 0.92)), min(h, int(avail.height() * 0.9))
+            # a screen smaller than that (1280x800) gets nearly all of it: the default layout
+            # (layout.py) is sized for at least the window a 1280x800 screen leaves
+            w, h = min(w, int(avail.width() * 0.98)), min(h, int(avail.height() * 0.95))
         self.resize(max(w, 900), max(h, 600))
 
     # Bump when the set or arrangement of docks changes, so a layout saved by an older version is
