@@ -187,3 +187,49 @@ def test_loading_a_long_chain_builds_the_index():
     assert g.topological_order() == ([f"n{i}" for i in range(300)], [])
     with pytest.raises(GraphEditError, match="appears twice"):
         Graph.from_config({**cfg, "edges": cfg["edges"] + cfg["edges"][:1]})
+
+
+from fuzz_settings import examples  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.one_of(st.text(max_size=70), st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,63}\s?", fullmatch=True)))
+def test_any_text_is_a_node_id_exactly_when_it_is_a_whole_identifier(text):
+    """Every entry point agrees: add_node, rename_node, a project file and a checkpoint's graph
+    accept exactly the whole identifiers (ASCII letters, digits, _; no leading digit; <= 64)."""
+    import json
+    import re
+
+    from cnn_studio.core.errors import ProjectFileError
+    from cnn_studio.core.project import dumps, loads
+
+    valid = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", text) is not None and text.isascii()
+    g = Graph()
+    try:
+        g.add_node("relu", node_id=text)
+        added = True
+    except GraphEditError:
+        added = False
+    assert added is valid
+    h = Graph()
+    old = h.add_node("relu", node_id="zz_placeholder").id
+    try:
+        h.rename_node(old, text)
+        renamed = True
+    except GraphEditError:
+        renamed = False
+    assert renamed is (valid or text == old)
+    doc = json.loads(dumps(Graph()))
+    doc["nodes"] = [{"id": text, "type": "relu", "config": {}, "pos": [0, 0]}]
+    try:
+        loaded = text in loads(json.dumps(doc))
+    except ProjectFileError:
+        loaded = False
+    assert loaded is valid
+    try:
+        from_cfg = text in Graph.from_config({"name": "x", "nodes": doc["nodes"], "edges": []})
+    except GraphEditError:
+        from_cfg = False
+    assert from_cfg is valid
