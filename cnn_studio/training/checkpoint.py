@@ -249,7 +249,7 @@ def _check(data: Any) -> None:
     _num(run, "loss_sum", "running", none=False)
     _int(run, "correct", "running", optional=True)
     _int(run, "seen", "running", optional=True)
-    _num(run, "seconds", "running", lo=0.0, none=False)
+    _num(run, "seconds", "running", none=False)
     best = _dict(data, "best", "checkpoint", optional=True, none=True) or {}
     _num(best, "metric", "best")
     _int(best, "epoch", "best", lo=1, hi=max(epoch, 1), optional=True, none=True)
