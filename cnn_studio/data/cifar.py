@@ -53,12 +53,13 @@ def find_cifar_dir(path: Path) -> Path | None:
     return None
 
 
-def _read_names(path: Path | None) -> list[str] | None:
+def _read_names(path: Path | None, warnings: list[str]) -> list[str] | None:
     if path is None:
         return None
     try:
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
-    except OSError:
+    except OSError as e:
+        warnings.append(f"cannot read the class names in '{path}' ({e.strerror or e}); the classes are named by default")
         return None
     return [ln for ln in lines if ln] or None
 
@@ -113,13 +114,13 @@ def load_cifar(path: Path, reporter) -> RawData:
             parts.append(_read_batch(p, 1, 0))
         train = RawSplit(np.concatenate([s.x for s in parts]), np.concatenate([s.y for s in parts]))
         test = _read_batch(files["test_batch.bin"], 1, 0) if "test_batch.bin" in files else None
-        names = _read_names(files.get("batches.meta.txt")) or CIFAR10_NAMES
+        names = _read_names(files.get("batches.meta.txt"), warnings) or CIFAR10_NAMES
         title = "CIFAR-10"
     else:
         reporter(0, 2, "Reading train.bin")
         train = _read_batch(files["train.bin"], 2, 1)
         test = _read_batch(files["test.bin"], 2, 1) if "test.bin" in files else None
-        names = _read_names(files.get("fine_label_names.txt"))
+        names = _read_names(files.get("fine_label_names.txt"), warnings)
         title = "CIFAR-100"
     if test is None:
         warnings.append(f"'{folder}' has no test batch; there is no test split")
