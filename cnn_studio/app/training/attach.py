@@ -172,7 +172,11 @@ class TrainingFeature(QObject):
             self.window.inform("Check the data settings", str(e))
             return False
         graph = self.window.graph
-        run_dir = new_run_path(graph.name or "run", self.run_root())
+        try:  # the folder is created now (exclusively: a run never shares one)
+            run_dir = new_run_path(graph.name or "run", self.run_root())
+        except Exception as e:  # a RunDirError: the runs folder cannot be written
+            self.window.inform("Cannot create the run folder", str(e))
+            return False
         self.panel.start_training(graph.to_config(), data_config, str(run_dir))
         self._show_run_views()
         return True
