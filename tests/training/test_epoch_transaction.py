@@ -57,7 +57,7 @@ class ArmAt(Callback):
 
 
 def _config(**kw):
-    base = dict(epochs=1, batch_size=32, optimizer="adam", lr=0.005, device="cpu", seed=5, metrics_every=1)  # val_loss falls each epoch
+    base = dict(epochs=1, batch_size=32, optimizer="adam", lr=0.005, schedule="constant", device="cpu", seed=5, metrics_every=1)  # val_loss falls each epoch
     base.update(kw)
     return TrainConfig(**base)
 
@@ -200,3 +200,24 @@ def test_an_early_stopped_run_killed_before_its_summary_is_finished_by_resume(bu
     s = resumed.fit()
     assert s["stop_reason"] == "early_stopping" and s["epochs_completed"] == 2
     _assert_same(_outcome(run), _outcome(straight))
+
+
+def test_export_after_the_crash_writes_the_best_epochs_weights_not_the_stale_ones(base_run, bundle, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    real_copy = ckpt.copy_checkpoint
+
+    def copy(src, dst):
+        if load_checkpoint(src)["progress"]["epoch"] == 3:
+            raise Crash("killed before best.pt was copied")
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(ckpt, "copy_checkpoint", copy)
+    with pytest.raises(Crash):
+        _continue(base_run, run, bundle).fit()
+    monkeypatch.setattr(ckpt, "copy_checkpoint", real_copy)
+    out = tmp_path / "w.pt"
+    assert main(["export", str(run), "--format", "state_dict", "-o", str(out)]) == 0
+    capsys.readouterr()
+    exported = torch.load(out, weights_only=True)
+    epoch, last = _state(run / "checkpoints" / "last.pt")
+    assert epoch == 3 and all(torch.equal(exported[k], last[k]) for k in last)
