@@ -318,3 +318,37 @@ def test_hostile_text_in_onnx_and_safetensors_metadata_is_stored_as_data(tmp_pat
     props = {p.key: p.value for p in onnx.load(str(tmp_path / "odd.onnx")).metadata_props}
     assert props["cnn_studio.name"] == "net\\ud800"
     assert read_safetensors_metadata(tmp_path / "odd.safetensors")["name"] == "net\\ud800"
+
+
+_TRICKY_IDS = sorted(
+    {n for n in __import__("keyword").kwlist + dir(__import__("builtins")) if n.isidentifier() and n.isascii() and len(n) <= 64}
+    | {"self", "torch", "nn", "x", "input", "INPUT_SHAPE", "CLASS_NAMES", "MEAN", "STD", "load_weights", "training", "forward", "_x", "__class__"}
+)
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_TRICKY_IDS), st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)), min_size=7, max_size=7, unique=True), st.data())
+def test_generated_forward_equals_the_model_whatever_the_ids(ids, data):
+    """Any valid ids, keywords, builtins and the generated module's own names included, give a
+    module whose network computes exactly what the compiled model computes with the same weights."""
+    from cnn_studio.core.graph import is_valid_id
+
+    ids = [i for i in ids if is_valid_id(i)]
+    if len(ids) < 7:
+        return
+    g = Graph("tricky")
+    inp, conv, relu, add, flat, fc, loss = ids
+    chain(g, [("input", {"channels": 2, "height": 5, "width": 5}, inp), ("conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, conv), ("relu", {}, relu)])
+    g.add_node("add", {"inputs": 2}, node_id=add)
+    g.connect(relu, add, 0, 0)
+    g.connect(inp, add, 0, 1)
+    chain(g, [("flatten", {}, flat), ("linear", {"out_features": 3}, fc), ("cross_entropy", {}, loss)], start=add)
+    torch.manual_seed(data.draw(st.integers(0, 5)))
+    model = compile_model(g).eval()
+    namespace: dict = {"__name__": "tricky_module"}
+    exec(compile(generate_python(g), "tricky_module.py", "exec"), namespace)  # our own output, from checked ids
+    net = namespace["Tricky"]()
+    net.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 2, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(net.eval()(x), model(x))
