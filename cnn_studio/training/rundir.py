@@ -15,6 +15,7 @@ written again by resuming it (or when the user asks to overwrite it).
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -23,8 +24,19 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.atomic import atomic_write_bytes
 from ..core.errors import StudioError
-from ..core.project import atomic_write_text
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _why(e: OSError) -> str:
+    """The reason and the fix, for a run file that could not be written."""
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"{e.strerror or e}; free disk space, then resume the run"
+    return f"{e.strerror or e}; check the run folder can be written"
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5_accuracy", "lr", "seconds")
 
@@ -146,7 +158,7 @@ class RunDir:
         try:
             atomic_write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
         except OSError as e:
-            raise RunDirError(f"cannot write '{path}': {e.strerror or e}") from None
+            raise RunDirError(f"cannot write '{path}': {_why(e)}") from None
 
     def write_config(self, data: dict) -> None:
         self.write_json(self.config_path, data)
@@ -178,7 +190,7 @@ class RunDir:
         try:
             atomic_write_text(self.metrics_path, metrics_text(history))
         except OSError as e:
-            raise RunDirError(f"cannot write '{self.metrics_path}': {e.strerror or e}; free disk space, then resume the run") from None
+            raise RunDirError(f"cannot write '{self.metrics_path}': {_why(e)}") from None
 
     def append_metrics(self, row: dict) -> None:
         try:

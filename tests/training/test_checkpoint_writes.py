@@ -42,3 +42,28 @@ def test_a_failed_best_copy_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(ckpt.CheckpointWriteError, match="best.pt.*No space left on device; free disk space"):
         ckpt.copy_checkpoint(src, tmp_path / "best.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_a_full_disk_while_writing_metrics_is_one_line(graph, bundle, tmp_path, monkeypatch):
+    from cnn_studio.core import atomic
+    from cnn_studio.training import Callback, RunDirError, TrainConfig, Trainer
+
+    t = Trainer(graph, bundle, TrainConfig(epochs=1, batch_size=32, device="cpu", save_checkpoints=False), run_dir=tmp_path / "r")
+    real = atomic._fsync
+    armed = []
+
+    class Arm(Callback):
+        def on_epoch_end(self, trainer, m):
+            armed.append(True)
+
+    def fsync(fd):
+        if armed:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    t.callbacks.callbacks.append(Arm())
+    monkeypatch.setattr(atomic, "_fsync", fsync)
+    with pytest.raises(RunDirError) as e:
+        t.fit()
+    msg = str(e.value)
+    assert "metrics.csv" in msg and "No space left on device; free disk space" in msg and "\n" not in msg
