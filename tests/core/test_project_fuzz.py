@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from fuzz_counts import record
 from fuzz_settings import examples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -123,10 +124,12 @@ def test_fuzz_project_documents(text):
     except ProjectFileError as e:
         assert str(e).strip()
         event("refused with a ProjectFileError")
+        record("project fuzz", "ProjectFileError")
         return
     event("loaded")
     assert isinstance(g, Graph)
     result = analyze(g)
     event("analysis ok" if result.ok else "analysis reports issues")
+    record("project fuzz", "loaded, analysis ok" if result.ok else "loaded, analysis reports issues")
     again = loads(dumps(g))  # what loaded also saves and loads again
     assert [n.id for n in again.nodes.values()] == [n.id for n in g.nodes.values()]

@@ -16,10 +16,11 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import memory_ceiling
+from fuzz_counts import record
 from fuzz_settings import examples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from memory_guard import memory_ceiling
 from PIL import Image
 
 from cnn_studio.data import DataConfig, DataError, load_dataset
@@ -86,7 +87,7 @@ def config_for(draw, source) -> DataConfig:
     )
 
 
-def load_or_data_error(config: DataConfig) -> None:
+def load_or_data_error(config: DataConfig, campaign: str) -> None:
     """The property: a consistent bundle or a DataError with a message, under the memory ceiling."""
     try:
         with memory_ceiling(CEILING_MB):
@@ -94,8 +95,10 @@ def load_or_data_error(config: DataConfig) -> None:
     except DataError as e:
         assert str(e).strip()
         event("refused with a DataError")
+        record(f"data fuzz: {campaign}", "DataError")
         return
     event("loaded")
+    record(f"data fuzz: {campaign}", "loaded")
     k = b.num_classes
     assert k == len(b.class_names) >= 2
     for split in (b.train, b.val, b.test):
@@ -158,7 +161,7 @@ def test_fuzz_csv(tmp_path_factory, data):
         (folder / "test.csv").write_bytes(mutate(test, draw(byte_ops)) if draw(st.booleans()) else test)
     cfg = config_for(draw, folder / "train.csv")
     cfg.label_column = draw(st.sampled_from([None, None, "label", "0", "3", "99", "pixel1"]))
-    load_or_data_error(cfg)
+    load_or_data_error(cfg, "csv")
 
 
 # ---- NPZ -----------------------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ def test_fuzz_npz(tmp_path_factory, data):
     saver(path, **arrays)
     if draw(st.booleans()):
         path.write_bytes(mutate(path.read_bytes(), draw(byte_ops)))
-    load_or_data_error(config_for(draw, path))
+    load_or_data_error(config_for(draw, path), "npz")
 
 
 # ---- IDX (plain and gzip) --------------------------------------------------------------------------------
@@ -311,7 +314,7 @@ def test_fuzz_idx(tmp_path_factory, data):
         lines = draw(st.sampled_from(["0 48\n1 49\n2 50\n", "1 65\n2 66\n3 67\n", "x y\n", "99999999999 65\n0 1114112\n",
                                       "0 " + "9" * 5000 + "\n", "\xff\xfe\n"]))
         (folder / f"{prefix}mapping.txt").write_text(lines, encoding="utf-8", errors="surrogateescape")
-    load_or_data_error(config_for(draw, folder))
+    load_or_data_error(config_for(draw, folder), "idx")
 
 
 # ---- CIFAR binary ----------------------------------------------------------------------------------------
@@ -347,7 +350,7 @@ def test_fuzz_cifar(tmp_path_factory, data):
         (folder / meta).write_text(text, encoding="utf-8", errors="surrogateescape")
     if draw(st.integers(0, 5)) == 0:
         (folder / "data_batch_1").write_bytes(b"\x80\x04pickle")  # the python version is refused
-    load_or_data_error(config_for(draw, folder))
+    load_or_data_error(config_for(draw, folder), "cifar")
 
 
 # ---- image folders -------------------------------------------------------------------------------------
@@ -406,7 +409,7 @@ def test_fuzz_image_folder(tmp_path_factory, data):
         path.write_bytes(blob)
     cfg = config_for(draw, root)
     cfg.stream = draw(st.sampled_from([None, False, True]))
-    load_or_data_error(cfg)
+    load_or_data_error(cfg, "image folder")
 
 
 # ---- the decoded-data cache ------------------------------------------------------------------------------
@@ -435,3 +438,4 @@ def test_fuzz_damaged_cache_never_changes_the_result(tmp_path_factory, _studio_h
         again = load_dataset(cfg)
     assert again.class_names == first.class_names
     assert again.train.x.equal(first.train.x) and again.train.y.equal(first.train.y)
+    record("data fuzz: damaged cache", "same data")
