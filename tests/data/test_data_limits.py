@@ -216,12 +216,12 @@ def one_mb(monkeypatch):
 def test_resizing_beyond_the_memory_available_is_refused(tmp_path, one_mb, ceiling):
     # 4 tiny images resized to 4096x4096 (the largest size a setting allows) need 64 MB
     np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 0, 1]))
-    with ceiling(40), pytest.raises(DataError, match="converting 4 training images to 1x4096x4096 needs 64.0 MB"):
+    with ceiling(200), pytest.raises(DataError, match="converting 4 training images to 1x4096x4096 needs 64.0 MB"):
         load(tmp_path / "d.npz", height=4096, width=4096)
 
 
 def test_shapes_set_beyond_the_memory_available_is_refused(one_mb, ceiling):
-    with ceiling(40), pytest.raises(DataError, match="built-in shapes set of 100000 \\+ 0 images of 64x64 needs 1.1 GB"):
+    with ceiling(200), pytest.raises(DataError, match="built-in shapes set of 100000 \\+ 0 images of 64x64 needs 1.1 GB"):
         load_dataset(DataConfig(source="shapes", shapes_train=100_000, shapes_test=0, height=64, width=64))
 
 
