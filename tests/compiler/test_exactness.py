@@ -13,6 +13,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cnn_studio.compiler import compile_model
+
+try:  # the shared campaign counter printed at the end of the run (tests/fuzz_counts.py)
+    from fuzz_counts import record
+except ImportError:  # pragma: no cover - counting is optional
+
+    def record(campaign: str, outcome: str) -> None:
+        pass
 from cnn_studio.core import Graph, GraphError, analyze
 from cnn_studio.core.graph import chain
 
@@ -201,12 +208,13 @@ def dags(draw):
     return Graph.from_config(cfg)
 
 
-def check_against_torch(graph):
+def check_against_torch(graph, campaign: str):
     """Valid per the analysis -> torch builds and runs it with exactly the predicted shapes and
     sizes (eval, batch 1; train, batch 2); invalid -> compile_model refuses with GraphError."""
     analysis = analyze(graph)  # never raises
     if not analysis.ok:
         event("invalid")
+        record(campaign, "invalid")
         try:
             compile_model(graph, analysis)
         except GraphError as e:
@@ -215,6 +223,7 @@ def check_against_torch(graph):
             raise AssertionError("an invalid graph compiled")
         return
     event("valid")
+    record(campaign, "valid")
     model = compile_model(graph, analysis)
     wanted = [n for n in analysis.order if graph.nodes[n].spec.role != "output"]
     for mode, batch in (("eval", 1), ("train", 2)):
@@ -234,13 +243,13 @@ def check_against_torch(graph):
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_analysis_matches_torch_for_every_valid_graph(graph):
-    check_against_torch(graph)
+    check_against_torch(graph, "exactness: chains and branches")
 
 
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(dags())
 def test_analysis_matches_torch_for_arbitrary_dags_and_edge_lists(graph):
-    check_against_torch(graph)
+    check_against_torch(graph, "exactness: DAGs and edge lists")
 
 
 @settings(max_examples=examples(200), deadline=None)
