@@ -365,3 +365,15 @@ def test_no_dock_can_be_dragged_narrower_than_its_form(windows):
         _settle()
         problems = clipping_problems(d)
         assert not problems, (title, problems)
+
+
+def test_the_window_can_shrink_to_a_1024_px_wide_screen(windows):
+    """The docks' minimum widths add up to the window's: the curves' one-line legend (434 px) and
+    the Summary's totals line (809 px) set it above what a 1024 px screen leaves the window."""
+    w = windows((1280, 800))
+    assert w.minimumSizeHint().width() <= 1000, w.minimumSizeHint()
+    w.resize(1000, 700)
+    _settle()
+    assert w.width() <= 1000
+    problems = _dock_problems(w)
+    assert not problems, "\n".join(f"{t}: {p}" for t, ps in problems.items() for p in ps)

@@ -56,6 +56,7 @@ PLOT_SERIES = {
 }
 FIXED_Y = {"acc": (0.0, 1.0)}
 LEFT_AXIS_WIDTH = 68  # px: the label and "0.0005"-wide tick text side by side
+PLOTS_MIN_W = 320  # px: the four plots' least width (the legend wraps above them)
 END_LABEL_MARGIN = 16  # px right of the plots: room for half of the last epoch's tick label ("100")
 
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -214,6 +215,8 @@ class TrainingPlots(QWidget):
         self.legend = QLabel()
         self.legend.setObjectName("plotLegend")
         self.legend.setText(self._legend_html())
+        # wraps in a narrow dock instead of setting the dock's (and the window's) minimum width
+        self.legend.setWordWrap(True)
         self.readout = QLabel(" ")
         self.readout.setObjectName("plotReadout")
         top = QWidget()
@@ -225,6 +228,7 @@ class TrainingPlots(QWidget):
         lay.addWidget(top)
         self.view = pg.GraphicsLayoutWidget()
         self.view.ci.layout.setContentsMargins(2, 2, END_LABEL_MARGIN, 2)
+        self.view.setMinimumSize(PLOTS_MIN_W, 160)  # two plots side by side stay readable
         lay.addWidget(self.view, 1)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, LiveCurve] = {}
