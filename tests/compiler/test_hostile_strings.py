@@ -33,6 +33,14 @@ from cnn_studio.core.graph import chain
 from cnn_studio.core.project import dumps, loads
 from cnn_studio.data import DataConfig, load_dataset
 
+try:  # the shared campaign counter printed at the end of the run (tests/fuzz_counts.py)
+    from fuzz_counts import record
+except ImportError:  # pragma: no cover - counting is optional
+
+    def record(campaign: str, outcome: str) -> None:
+        pass
+
+
 MARK = "PWNED"
 
 
@@ -287,12 +295,14 @@ def test_arbitrary_text_only_ever_becomes_literals(name, class_names, note):
     assigns = {s.targets[0].id: ast.literal_eval(s.value) for s in tree.body if isinstance(s, ast.Assign)}
     assert assigns["CLASS_NAMES"] == class_names
     src.encode("utf-8")  # writable as UTF-8 (lone surrogates are escaped, not written raw)
+    record("codegen: arbitrary names and class names", "literal only")
 
 
 @settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=30))
 def test_doc_text_round_trips_inside_a_docstring(text):
     assert ast.literal_eval('"""' + doc_text(text) + '"""') == text
+    record("codegen: docstring escaping", "round trip")
     assert "\n" not in doc_text(text) and '"' not in doc_text(text).replace('\\"', "")
 
 
@@ -335,6 +345,7 @@ def test_generated_forward_equals_the_model_whatever_the_ids(ids, data):
 
     ids = [i for i in ids if is_valid_id(i)]
     if len(ids) < 7:
+        record("codegen: tricky node ids", "skipped")
         return
     g = Graph("tricky")
     inp, conv, relu, add, flat, fc, loss = ids
@@ -352,3 +363,4 @@ def test_generated_forward_equals_the_model_whatever_the_ids(ids, data):
     x = torch.randn(2, 2, 5, 5)
     with torch.no_grad():
         assert torch.equal(net.eval()(x), model(x))
+    record("codegen: tricky node ids", "equal to the model")
