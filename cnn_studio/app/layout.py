@@ -40,6 +40,7 @@ LEFT_W = (0.15, 190, 240)
 RIGHT_W = (0.28, 380, 420)
 BOTTOM_H = (0.44, 300, 440)
 CURVES_SHARE = 0.40
+COMBO_MAX_W = 360  # px: the widest a combo grows to fit its longest item (its list shows all)
 
 
 def _share(total: int, rule: tuple[float, int, int]) -> int:
@@ -78,6 +79,9 @@ def widen_combos(root: QWidget) -> None:
     for combo in root.findChildren(QComboBox):
         if combo.sizeAdjustPolicy() == QComboBox.SizeAdjustPolicy.AdjustToContentsOnFirstShow:
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            # but a data set's 200-character class name must not widen its dock past the screen
+            if combo.maximumWidth() > COMBO_MAX_W:
+                combo.setMaximumWidth(COMBO_MAX_W)
 
 
 class DockLayout(QObject):

@@ -377,3 +377,29 @@ def test_the_window_can_shrink_to_a_1024_px_wide_screen(windows):
     assert w.width() <= 1000
     problems = _dock_problems(w)
     assert not problems, "\n".join(f"{t}: {p}" for t, ps in problems.items() for p in ps)
+
+
+def test_combos_widen_to_items_added_after_they_were_shown_up_to_a_cap(qtbot):
+    """A combo sized on its first show for no items read "validatio" once a run filled it; it
+    follows its items now, up to COMBO_MAX_W (a 200-character class name does not widen the dock
+    past the screen)."""
+    from PySide6.QtWidgets import QHBoxLayout
+
+    from cnn_studio.app.layout import COMBO_MAX_W, widen_combos
+
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    combo = QComboBox()
+    lay.addWidget(combo)
+    lay.addStretch(1)
+    qtbot.addWidget(box)
+    widen_combos(box)
+    box.resize(900, 60)
+    box.show()
+    qtbot.waitExposed(box)
+    combo.addItems(["validation", "test"])
+    _settle()
+    assert not _text_problems(combo), _text_problems(combo)
+    combo.addItem("x" * 200)
+    _settle()
+    assert combo.width() <= COMBO_MAX_W
