@@ -307,3 +307,27 @@ def test_the_epoch_axis_labels_the_runs_last_epoch(qtbot, epochs):
         assert str(epochs) in labels and "0" in labels, (key, sorted(labels))
         assert scene_rect.contains(labels[str(epochs)]), (key, labels[str(epochs)], scene_rect)
     w.close()
+
+
+def test_the_legend_and_the_readout_never_widen_the_curves(qtbot):
+    """The one-line legend set the curves dock's least width (434 px), and the crosshair read-out
+    beside it (~550 px of text) widened the dock while the mouse moved over the plots."""
+    from PySide6.QtWidgets import QApplication
+
+    w = _shown_plots(qtbot, size=(520, 300))
+    least = w.minimumSizeHint().width()
+    assert least <= 340
+    w.begin_run(3)
+    for i in range(30):
+        w.add_batch((i + 1) / 10, 2.0 - i / 30, accuracy=i / 40, lr=0.001, samples_per_s=1234.5)
+    w.add_epoch(1, {"train_loss": 1.5, "val_loss": 1.6, "train_accuracy": 0.4, "val_accuracy": 0.38})
+    w.redraw()
+    text = w.show_crosshair(1.0)
+    QApplication.processEvents()
+    assert len(text) > 60 and w.minimumSizeHint().width() == least
+    shown = w.readout.text()
+    assert w.readout.fontMetrics().horizontalAdvance(shown) <= w.readout.contentsRect().width()
+    assert shown.startswith("epoch 1.00")  # elided at its end, not dropped
+    # at the dock's default width the legend is one line
+    assert w.legend.height() < 2 * w.legend.fontMetrics().height()
+    w.close()

@@ -33,7 +33,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..visibility import on_screen
 from .series import Series, Smoother
@@ -222,10 +222,13 @@ class TrainingPlots(QWidget):
         top = QWidget()
         row = pg.QtWidgets.QHBoxLayout(top)
         row.setContentsMargins(6, 2, 6, 0)
-        row.addWidget(self.legend)
-        row.addStretch(1)
-        row.addWidget(self.readout)
+        row.addWidget(self.legend, 1)  # the legend takes the row's width (it wraps only when it must)
         lay.addWidget(top)
+        # the crosshair read-out has a line of its own, elided to its width: beside the legend, its
+        # ~550 px of text widened the dock (and re-laid out the window) while the mouse moved
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setContentsMargins(6, 0, 6, 0)
+        lay.addWidget(self.readout)
         self.view = pg.GraphicsLayoutWidget()
         self.view.ci.layout.setContentsMargins(2, 2, END_LABEL_MARGIN, 2)
         self.view.setMinimumSize(PLOTS_MIN_W, 160)  # two plots side by side stay readable
@@ -514,7 +517,8 @@ class TrainingPlots(QWidget):
             if v is not None:
                 parts.append(f"{label} {v:.4g}")
         text = "   ".join(parts)
-        self.readout.setText(text)
+        room = self.readout.contentsRect().width()
+        self.readout.setText(self.readout.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room) if room > 0 else text)
         return text
 
     def export_png(self, path: str) -> None:
