@@ -24,6 +24,10 @@ _PIL_RESAMPLE = {
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _LUMA = (0.299, 0.587, 0.114)
 _CHUNK = 2048
+# Largest image decoded (8192 x 8192; a 48-megapixel phone photo fits). A PNG of zeros that announces
+# 10000 x 10000 pixels is ~100 KB on disk but 300 MB decoded, per decoding thread; Pillow itself only
+# warns below 89 M pixels and refuses from 179 M.
+MAX_IMAGE_PIXELS = 2**26
 
 
 def pil_resample(method: str):
@@ -109,6 +113,9 @@ def decode_image(path, channels: int, size: tuple[int, int] | None, resample) ->
     with Image.open(path) as im:
         if im.format == "JPEG" and size is not None:
             im.draft("L" if channels == 1 else "RGB", size)  # let libjpeg shrink by 2/4/8 while decoding
+        w, h = im.size
+        if w * h > MAX_IMAGE_PIXELS:  # checked on the header, before anything is decoded
+            raise ValueError(f"the image is {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} an image may have")
         im.load()
         if im.format in ("JPEG", "MPO", "TIFF", "WEBP"):
             im = ImageOps.exif_transpose(im)

@@ -236,3 +236,30 @@ def test_empty_class_list_is_named(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 3, 3), np.uint8), y=np.array([0, 1]), class_names=np.array([], dtype=str))
     with pytest.raises(DataError, match="has an empty class list"):
         load(tmp_path / "d.npz")
+
+
+def png_of_zeros(path, width, height):
+    """A gray PNG of ``width`` x ``height`` zeros, compressed row by row (~1000:1, never whole in memory)."""
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    z = zlib.compressobj(9)
+    row = bytes(1 + width)  # filter byte 0 + the row's pixels
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_image_announcing_more_pixels_than_the_limit_is_not_decoded(make, ceiling):
+    # 9000x8000 zeros: ~70 KB on disk, 72 MB decoded (Pillow only warns below 89 M pixels)
+    root = make.folder({"a": 2, "b": 2}, size=(8, 8))
+    bomb = png_of_zeros(root / "a" / "bomb.png", 9000, 8000)
+    assert bomb.stat().st_size < 200_000
+    with ceiling(50), pytest.raises(DataError) as e:
+        load(root, height=8, width=8, channels=1, on_corrupt="stop", stream=False)
+    assert "bomb.png" in str(e.value) and "9000x8000 pixels, more than the 67,108,864" in str(e.value)
+    b = load(root, height=8, width=8, channels=1, on_corrupt="skip", stream=False)  # or left out
+    assert len(b.train) == 4 and any("bomb.png" in w for w in b.warnings)
