@@ -31,7 +31,8 @@ from ..core.layers import fmt_shape, pair
 from .model import module_name
 
 # Names the generated forward() uses itself; a node id equal to one of them gets a trailing '_'.
-_RESERVED = frozenset({"self", "torch", "nn"})
+# __debug__ is a valid identifier Python refuses to assign to.
+_RESERVED = frozenset({"self", "torch", "nn", "__debug__"})
 
 _SIMPLE = {
     "relu": "nn.ReLU()",
@@ -253,8 +254,15 @@ def generate_python(
         ctor = constructor(node.type, info.config, info.input_shapes)
         if ctor is not None:
             attr = module_name(nid)
-            init_lines.append(f"        self.{attr} = {ctor}")
-            fwd_lines.append(f"        {var[nid]} = self.{attr}({srcs[0]}){shape_note}")
+            if attr.startswith("__") and not attr.endswith("__"):
+                # inside a class body Python mangles self.__x into self._Cls__x, which would change
+                # the state_dict key: name such modules by string instead (forward reads them from
+                # self._modules, not getattr, since a node id may be a local named getattr)
+                init_lines.append(f"        self.add_module({attr!r}, {ctor})")
+                fwd_lines.append(f"        {var[nid]} = self._modules[{attr!r}]({srcs[0]}){shape_note}")  # no builtin: ids may shadow any
+            else:
+                init_lines.append(f"        self.{attr} = {ctor}")
+                fwd_lines.append(f"        {var[nid]} = self.{attr}({srcs[0]}){shape_note}")
         elif node.type == "add":
             fwd_lines.append(f"        {var[nid]} = {' + '.join(srcs)}{shape_note}")
         elif node.type == "concat":
