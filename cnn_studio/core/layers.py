@@ -182,10 +182,11 @@ class LayerSpec:
     def num_inputs(self, config: dict) -> int:
         if isinstance(self.inputs, int):
             return self.inputs
-        try:
-            return int(config.get(self.inputs, self.param(self.inputs).default))
-        except (TypeError, ValueError):
-            return int(self.param(self.inputs).default)
+        param = self.param(self.inputs)
+        try:  # a value the parameter refuses (inf, 1.5, 10**12, text) keeps the default port count
+            return int(param.check(config.get(self.inputs, param.default)))
+        except LayerError:
+            return int(param.default)
 
     def check_config(self, config: dict) -> tuple[dict, list[LayerError]]:
         """Fill defaults and check every field. Returns the canonical config and all field errors."""

@@ -79,3 +79,18 @@ def test_param_errors_name_the_field(param, value, fragment):
         param.check(value)
     assert fragment in str(e.value)
     assert e.value.field == param.name
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 10**12, 1.5, "3", None, True, 1, 17])
+def test_a_merge_with_a_refused_input_count_keeps_its_default_ports(value):
+    """inputs=inf was an OverflowError out of analyze (found by the parameter fuzz at
+    CNN_STUDIO_FUZZ=10); 10**12 would have made the analysis list a trillion missing ports."""
+    from cnn_studio.core import Graph, analyze
+
+    g = Graph()
+    inp = g.add_node("input").id
+    m = g.add_node("add", {"inputs": value})
+    assert m.num_inputs() == 2
+    g.connect(inp, m.id, 0, 0)
+    a = analyze(g)
+    assert any(i.field == "inputs" for i in a.issues_for(m.id))
