@@ -241,3 +241,32 @@ def test_any_text_is_a_node_id_exactly_when_it_is_a_whole_identifier(text):
         from_cfg = False
     assert from_cfg is valid
     record("node ids: arbitrary text", "valid id" if valid else "refused")
+
+
+class _CountingList(list):
+    """A list that counts how often it is walked from the start."""
+
+    walks = 0
+
+    def __iter__(self):
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_analysis_walks_the_edge_list_a_fixed_number_of_times_not_once_per_node():
+    """Linear analysis: per-node edge queries use the index, so the whole edge list is walked a
+    few times in all (topological order, copies), not once per node as the old in_edges did
+    (a 10,000-node chain took 12 s; benchmarks/graph_scale.py has the timings)."""
+    from cnn_studio.core import analyze
+
+    for n in (50, 500):
+        cfg = {"name": "c", "nodes": [{"id": "inp", "type": "input", "config": {"channels": 1, "height": 4, "width": 4}}]}
+        cfg["nodes"] += [{"id": f"r{i}", "type": "relu", "config": {}} for i in range(n)]
+        cfg["nodes"] += [{"id": "f", "type": "flatten", "config": {}}, {"id": "loss", "type": "mse", "config": {}}]
+        ids = [x["id"] for x in cfg["nodes"]]
+        cfg["edges"] = [{"src": [a, 0], "dst": [b, 0]} for a, b in zip(ids, ids[1:])]
+        g = Graph.from_config(cfg)
+        g._edges = _CountingList(g._edges)
+        _CountingList.walks = 0
+        assert analyze(g).ok
+        assert _CountingList.walks <= 3, (n, _CountingList.walks)
