@@ -4,7 +4,8 @@
     cnn-studio featuremaps RUN_DIR --layer NODE [--sample N] [--split val] [--image FILE] -o OUT.png
                            [--cmap viridis] [--shared-scale] [--bare]
 
-Both use the run's best checkpoint (else its last) and feed images exactly as in training (the
+Both use the run's best checkpoint (else its last; ``evaluate --weights last`` the last epoch's) and
+say which; summary.json's test accuracy is for the same best weights by default. They feed images exactly as in training (the
 run's channels, size, resize method, mean and std). Bad input exits with 2 and one line on stderr.
 """
 from __future__ import annotations
@@ -34,6 +35,8 @@ def register(subparsers) -> None:
     s.add_argument("--split", type=choice("split", SPLIT_CHOICES, {"validation": "val"}), metavar="SPLIT",
                    help="val or test (default: test when the data has one, else val); train or all also work")
     s.add_argument("--batch-size", type=int_at_least("--batch-size", 1), default=256, metavar="B", help="images per forward pass (default 256)")
+    s.add_argument("--weights", type=choice("weights", ("best", "last")), default="best", metavar="W",
+                   help="best (default: checkpoints/best.pt, the weights summary.json's test accuracy is for) or last (the last epoch's)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_evaluate)
 
@@ -92,7 +95,7 @@ def cmd_evaluate(args) -> int:
     from .inspection.model import InspectModel, evaluate, load_bundle
 
     _recover(args.run_dir)
-    imodel = InspectModel.from_run(args.run_dir, load_data=False)
+    imodel = InspectModel.from_run(args.run_dir, load_data=False, weights=getattr(args, "weights", "best"))
     data = _other_data(args, imodel) if args.data else None
     if args.data_format and not args.data:
         raise UsageError("--data-format needs --data (the run's own data keeps its format)")
@@ -116,6 +119,8 @@ def cmd_evaluate(args) -> int:
     if args.json:
         out["run_dir"] = str(args.run_dir)
         out["checkpoint"] = imodel.info.checkpoint
+        out["weights"] = imodel.info.weights
+        out["weights_epoch"] = imodel.info.weights_epoch
         out["class_names"] = imodel.class_names
         print(json.dumps(out))
         return 0
@@ -132,6 +137,12 @@ def _recover(run_dir: str) -> None:
             print(f"note: {note}", file=sys.stderr)
 
 
+def _weights_text(info) -> str:
+    """"best (epoch 7)" / "last (epoch 10)": the words every view uses for the weights shown."""
+    epoch = info.weights_epoch
+    return f"{info.weights or 'unknown'}{f' (epoch {epoch})' if epoch is not None else ''}"
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.1f}%"
 
@@ -140,7 +151,8 @@ def _print_report(imodel, out: dict, args) -> None:
     titles = {"val": "validation", "test": "test", "train": "training", "all": "whole"}
     where = f"data '{args.data}'" if args.data else "the run's data"
     ckpt = os.path.basename(imodel.info.checkpoint or "")
-    print(f"run: {args.run_dir} ({ckpt})")
+    print(f"run: {args.run_dir}")
+    print(f"weights: {_weights_text(imodel.info)} ({ckpt})")
     print(f"evaluated on the {titles.get(out['split'], out['split'])} split of {where}: {out['samples']:,} samples")
     print(f"accuracy: {_pct(out['accuracy'])}")
     print()

@@ -55,10 +55,12 @@ Btn = QMessageBox.StandardButton
 
 
 def first_run_graph() -> Graph:
-    """LeNet-5 sized for the built-in dataset (3x32x32 images, 10 classes)."""
+    """LeNet-5 with ReLU and max pooling (template ``lenet5_relu``), sized for the built-in
+    data set (3x32x32 images, 10 classes): with the default settings it reaches over 90% test
+    accuracy in 10 epochs (benchmarks/first_run.py), where the classic tanh LeNet-5 stays below."""
     from ..core import templates
 
-    return templates.build("lenet5", (3, 32, 32), 10)
+    return templates.build("lenet5_relu", (3, 32, 32), 10)
 
 
 def release_clipboard() -> None:

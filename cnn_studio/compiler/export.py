@@ -89,8 +89,9 @@ class ExportSource:
         }
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[Graph, dict[str, torch.Tensor], dict]:
-    """(graph, state_dict, config) of a training run directory.
+def load_run(run_dir: str | os.PathLike, weights: str = "best") -> tuple[Graph, dict[str, torch.Tensor], dict]:
+    """(graph, state_dict, config) of a training run directory; ``weights`` "last" prefers
+    ``checkpoints/last.pt`` (``config["checkpoint"]`` names the file really read).
 
     Reads ``config.json`` and ``checkpoints/best.pt`` (else ``last.pt``), the latter with
     ``torch.load(weights_only=True)``. The graph is the checkpoint's own (the weights belong to it),
@@ -109,7 +110,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Graph, dict[str, torch.Tensor]
         raise ExportError(f"cannot read '{cfg_path}': {e}") from None
     if not isinstance(config, dict):
         raise ExportError(f"'{cfg_path}' is not a run configuration (expected a JSON object)")
-    ckpt_path = next((p for p in (run / "checkpoints" / "best.pt", run / "checkpoints" / "last.pt") if p.is_file()), None)
+    order = ("best.pt", "last.pt") if weights != "last" else ("last.pt", "best.pt")
+    ckpt_path = next((p for p in (run / "checkpoints" / n for n in order) if p.is_file()), None)
     if ckpt_path is None:
         raise ExportError(f"'{run}' has no checkpoint (checkpoints/best.pt or checkpoints/last.pt); train the network first")
     try:

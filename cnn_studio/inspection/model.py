@@ -36,6 +36,29 @@ class RunInfo:
     config: dict = field(default_factory=dict)
     data_error: str | None = None  # why the data set could not be loaded (the model still works)
 
+    @property
+    def weights(self) -> str | None:
+        """"best" or "last": which checkpoint of the run was loaded (None for a live network)."""
+        stem = os.path.splitext(os.path.basename(self.checkpoint or ""))[0]
+        return stem if stem in ("best", "last") else None
+
+    @property
+    def weights_epoch(self) -> int | None:
+        """The epoch the loaded weights are from, as the run's summary.json records it."""
+        import json
+
+        if not self.run_dir or self.weights is None:
+            return None
+        try:
+            with open(os.path.join(self.run_dir, "summary.json"), encoding="utf-8") as f:
+                summary = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(summary, dict):
+            return None
+        value = summary.get("best_epoch") if self.weights == "best" else summary.get("epochs_completed")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 class InspectModel:
     def __init__(self, model, graph=None, class_names=None, mean=None, std=None, bundle=None, analysis=None, info: RunInfo | None = None, resize: str | None = None):
@@ -65,8 +88,10 @@ class InspectModel:
 
     # ---- construction ----------------------------------------------------------------------------
     @classmethod
-    def from_run(cls, run_dir: str | os.PathLike, load_data: bool = True, data=None, progress: Callable | None = None, cancel=None, strict: bool = False) -> InspectModel:
-        """The best (else last) checkpoint of a run folder, with its data set when ``load_data``.
+    def from_run(cls, run_dir: str | os.PathLike, load_data: bool = True, data=None, progress: Callable | None = None, cancel=None, strict: bool = False,
+                 weights: str = "best") -> InspectModel:
+        """The best (else last) checkpoint of a run folder, with its data set when ``load_data``;
+        ``weights="last"`` prefers the last epoch's. ``info.weights`` says which were loaded.
 
         ``data`` replaces the run's data settings (a DataConfig or a dict). When the data cannot be
         loaded, ``strict`` raises; otherwise the model is returned without samples and
@@ -74,7 +99,9 @@ class InspectModel:
         from ..compiler.export import ExportSource, load_run
         from ..compiler.importer import adapt_state_dict
 
-        graph, state, config = load_run(run_dir)
+        if weights not in ("best", "last"):
+            raise StudioError(f"weights must be 'best' or 'last', not {weights!r}")
+        graph, state, config = load_run(run_dir, weights=weights)
         state = adapt_state_dict(graph, state, config["checkpoint"])
         model = ExportSource(graph, state, True, "").model()
         info = RunInfo(str(run_dir), config.get("checkpoint"), config)

@@ -44,7 +44,13 @@ class TrainConfig:
         plateau (times ``gamma`` after ``plateau_patience`` epochs without improvement of ``monitor``).
     early_stopping: stop when ``monitor`` has not improved by more than ``min_delta`` for
         ``patience`` epochs. monitor also picks ``checkpoints/best.pt``.
-    restore_best_weights: at the end of a run load the best epoch's weights before testing.
+    restore_best_weights: at the end of a run load the best epoch's weights before testing (the
+        default, so the test figure in summary.json is that of ``checkpoints/best.pt``, the weights
+        ``cnn-studio evaluate`` and the app's views load by default; ``test_weights`` says which).
+
+    The defaults (Adam, one-cycle schedule peaking at lr 0.003, batch 64, 10 epochs) are those of the
+    app's first run: LeNet-5 with ReLU on the built-in shapes reaches over 90% test accuracy with them
+    (benchmarks/first_run.py), where a constant 0.001 stopped near 83%.
     device: auto | cpu | cuda | cuda:N | mps. amp: mixed precision (CUDA only; ignored elsewhere with a note).
     seed: weights, shuffling, augmentation and dropout all follow it. deterministic: ask torch for
         deterministic kernels (slower on GPU). num_threads: torch CPU threads (None: leave as is).
@@ -54,7 +60,7 @@ class TrainConfig:
     """
 
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float = 3e-3
     momentum: float = 0.9
     nesterov: bool = False
     beta1: float = 0.9
@@ -62,7 +68,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 64
     epochs: int = 10
-    schedule: str = "constant"
+    schedule: str = "onecycle"
     step_size: int = 10
     gamma: float = 0.1
     min_lr: float = 0.0
@@ -72,7 +78,7 @@ class TrainConfig:
     monitor: str = "val_loss"
     patience: int = 5
     min_delta: float = 0.0
-    restore_best_weights: bool = False
+    restore_best_weights: bool = True
     device: str = "auto"
     amp: bool = False
     seed: int = 0

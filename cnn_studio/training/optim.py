@@ -92,6 +92,13 @@ def load_scheduler_state(scheduler, state: dict | None, cfg: TrainConfig) -> Non
         return
     fresh = scheduler.state_dict()
     state = dict(state)
+    # a state saved by another kind of schedule (the settings' schedule changed, or was left out and
+    # took the default) has other fields: loading it would fail batches later with a KeyError
+    if set(state) != set(fresh):
+        raise StudioError(
+            f"the checkpoint's learning-rate schedule state does not fit schedule '{cfg.schedule}'; "
+            "resume with the schedule the run was trained with (its config.json says which)"
+        )
     if cfg.schedule == "cosine":
         state["T_max"] = fresh["T_max"]
     elif cfg.schedule == "onecycle":

@@ -845,9 +845,14 @@ class Trainer:
     def _finish(self) -> None:
         st, cfg = self.state, self.config
         if st.stop_reason in ("finished", "early_stopping"):
-            if cfg.restore_best_weights and self._best_weights is not None and st.best_epoch != len(st.history):
+            last = len(st.history)
+            # which weights the test figure is for: "best" when they are those of checkpoints/best.pt
+            # (restored, or the last epoch was the best), else "last"; summary.json says so
+            self._test_weights, self._test_epoch = ("best" if st.best_epoch == last else "last"), last
+            if cfg.restore_best_weights and self._best_weights is not None and st.best_epoch != last:
                 self.model.load_state_dict(self._best_weights)
                 st.notes.append(f"restored the weights of the best epoch ({st.best_epoch}) before testing")
+                self._test_weights, self._test_epoch = "best", st.best_epoch
             if getattr(self.bundle, "test", None) is not None and len(self.bundle.test.y) > 0:
                 st.test_metrics = self._evaluate(self.bundle.test)
 
@@ -875,6 +880,8 @@ class Trainer:
             "final_train_loss": final.get("train_loss"),
             "final_train_accuracy": final.get("train_accuracy"),
             "test_accuracy": test["accuracy"] if test else None,
+            "test_weights": getattr(self, "_test_weights", None) if test else None,  # "best" or "last"
+            "test_epoch": getattr(self, "_test_epoch", None) if test else None,  # the epoch those weights are from
             "test_loss": test["loss"] if test else None,
             "test_top5_accuracy": test["top5_accuracy"] if test else None,
             "test_per_class_accuracy": test["per_class_accuracy"] if test else None,

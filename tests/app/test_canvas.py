@@ -171,7 +171,7 @@ def test_copy_paste_duplicate_between_windows(window, make_window):
     assert len(g.nodes) == len(start["nodes"]) + 2
     # the internal link came along, renamed
     src = [n for n in new if g.nodes[n].type == "conv2d"][0]
-    dst = [n for n in new if g.nodes[n].type == "tanh"][0]
+    dst = [n for n in new if g.nodes[n].type == "relu"][0]
     assert g.edge_into(dst, 0) == Edge(src, 0, dst, 0)
     assert g.nodes[src].config == g.nodes["c3"].config
     # duplicate the pasted pair

@@ -37,11 +37,11 @@ def test_constructing_the_main_window_does_not_import_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["torch"] is False
-    assert res["title"] == "lenet5[*] \u2014 CNN Studio"
+    assert res["title"] == "lenet5_relu[*] \u2014 CNN Studio"
 
 
 def test_first_run_shows_lenet5_for_the_builtin_dataset(window):
-    expected = templates.build("lenet5", (3, 32, 32), 10)
+    expected = templates.build("lenet5_relu", (3, 32, 32), 10)  # LeNet-5 with ReLU and max pooling: the first run that convinces
     assert norm(window.graph.to_config()) == norm(expected.to_config())
     a = window.document.analysis
     assert a.ok and a.input_shape == (3, 32, 32) and a.output_shape == (10,)
@@ -62,7 +62,7 @@ def test_first_run_shows_lenet5_for_the_builtin_dataset(window):
 
 def test_window_title_tracks_modified_state(window):
     title = window.windowTitle()
-    assert title == "lenet5[*] \u2014 CNN Studio"
+    assert title == "lenet5_relu[*] \u2014 CNN Studio"
     window.select_nodes(["f6_act"])
     window.view.setFocus()
     key(window, Qt.Key.Key_Delete)

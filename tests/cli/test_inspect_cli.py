@@ -183,3 +183,43 @@ def test_the_commands_do_not_load_qt():
             "import cnn_studio.inspection.model, cnn_studio.inspection.preprocess; print('PySide6' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# ---- numbers that agree: summary.json, evaluate and the weights they name --------------------------
+def _trained(tmp_path, bundle, **cfg):
+    from inspect_helpers import tiny_graph
+    from cnn_studio.training import TrainConfig, Trainer
+
+    run = tmp_path / "trained"
+    config = TrainConfig(**{"epochs": 3, "batch_size": 32, "device": "cpu", "seed": 0, **cfg})
+    summary = Trainer(tiny_graph(tuple(bundle.input_shape()), bundle.num_classes), bundle, config,
+                      run_dir=run, data_config=__import__("cnn_studio.data", fromlist=["DataConfig"]).DataConfig(**TINY_DATA)).fit()
+    return run, summary
+
+
+def test_default_run_tests_the_best_weights_and_evaluate_agrees(bundle, tmp_path, capsys):
+    # min_delta makes only epoch 1 count as an improvement: best (1) and last (3) differ
+    run, s = _trained(tmp_path, bundle, monitor="val_accuracy", min_delta=2.0)
+    assert s["best_epoch"] == 1 and s["epochs_completed"] == 3
+    assert s["test_weights"] == "best" and s["test_epoch"] == 1
+    on_disk = json.loads((run / "summary.json").read_text())
+    assert on_disk["test_weights"] == "best" and on_disk["test_accuracy"] == s["test_accuracy"]
+    rc, out, err = run_cli(capsys, "evaluate", run, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["weights"] == "best" and d["weights_epoch"] == 1 and d["split"] == "test"
+    assert d["accuracy"] == pytest.approx(s["test_accuracy"], abs=1e-9)
+    rc, out, err = run_cli(capsys, "evaluate", run)
+    assert "weights: best (epoch 1) (best.pt)" in out
+
+
+def test_without_restoring_the_summary_says_last_and_evaluate_last_agrees(bundle, tmp_path, capsys):
+    run, s = _trained(tmp_path, bundle, monitor="val_accuracy", min_delta=2.0, restore_best_weights=False)
+    assert s["test_weights"] == "last" and s["test_epoch"] == 3
+    rc, out, err = run_cli(capsys, "evaluate", run, "--json", "--weights", "last")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["weights"] == "last" and d["weights_epoch"] == 3
+    assert d["accuracy"] == pytest.approx(s["test_accuracy"], abs=1e-9)
+    rc, out, err = run_cli(capsys, "evaluate", run, "--weights", "middle")
+    assert rc == 2 and "weights" in err and "Traceback" not in err

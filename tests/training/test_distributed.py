@@ -20,7 +20,8 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="to
 
 ROOT = Path(cnn_studio.__file__).resolve().parents[1]
 DATA = "shapes:train=256,test=64,size=32"  # 226 train / 30 val: the last global batch of 32 has 2 samples
-COMMON = ["--data", DATA, "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.05", "--threads", "1", "--seed", "3"]
+# a constant rate: a resumed run equals a longer one only when the schedule does not depend on the length
+COMMON = ["--data", DATA, "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.05", "--schedule", "constant", "--threads", "1", "--seed", "3"]
 
 
 def _free_port() -> int:

@@ -219,8 +219,9 @@ class TrainingSettings(QWidget):
         }
 
     def set_config(self, cfg: dict) -> None:
-        d = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
-             "schedule": "constant", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto",
+        # the same defaults as TrainConfig (tests/app/test_adapt_input.py checks): app and CLI train alike
+        d = {"optimizer": "adam", "lr": 3e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
+             "schedule": "onecycle", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto",
              "num_threads": None}
         d.update({k: v for k, v in (cfg or {}).items() if k in d})
         self.blockSignals(True)
