@@ -223,12 +223,12 @@ def register(subparsers) -> None:
     s.add_argument("--data-format", metavar="F", help="auto (default), folder, idx, cifar, csv or npz")
     s.add_argument("--epochs", type=int_at_least("--epochs", 1), metavar="N", help="epochs in total (default 10; with --resume: the new total)")
     s.add_argument("--batch-size", type=int_at_least("--batch-size", 1), metavar="B", help="batch size (default 64)")
-    s.add_argument("--lr", type=_positive_float("--lr"), metavar="X", help="learning rate (default 0.001)")
+    s.add_argument("--lr", type=_positive_float("--lr"), metavar="X", help="learning rate (default 0.003, the one-cycle peak)")
     s.add_argument("--optimizer", type=choice("optimizer", ("sgd", "adam", "adamw", "rmsprop")), metavar="NAME",
                    help="sgd, adam (default), adamw or rmsprop")
     s.add_argument("--momentum", type=_nonneg_float("--momentum", 1.0), metavar="M", help="momentum for sgd/rmsprop (default 0.9)")
     s.add_argument("--schedule", type=choice("schedule", ("constant", "step", "cosine", "onecycle", "plateau")), metavar="NAME",
-                   help="learning-rate schedule: constant (default), step, cosine, onecycle or plateau")
+                   help="learning-rate schedule: onecycle (default), constant, step, cosine or plateau")
     s.add_argument("--weight-decay", type=_nonneg_float("--weight-decay"), metavar="W", help="weight decay (default 0)")
     s.add_argument("--augment", metavar="SPEC", help="training augmentation, e.g. hflip,shift=0.1,zoom=0.1,rotate=10")
     s.add_argument("--early-stopping", type=int_at_least("--early-stopping", 1), metavar="PATIENCE",
