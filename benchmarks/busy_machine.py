@@ -110,12 +110,20 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--busy", type=int, default=1, help="busy child processes (default 1)")
     p.add_argument("--no-idle", action="store_true", help="skip the idle-machine pass")
+    p.add_argument("--no-meter", action="store_true",
+                   help="Auto without the free-core meter (as where /proc/stat is missing: macOS, Windows): "
+                   "it then times every count, busy or not")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     os.environ.setdefault("CNN_STUDIO_HOME", tempfile.mkdtemp(prefix="cnn-studio-bench-"))
+    if args.no_meter:
+        from cnn_studio.training import threads
+
+        threads.CpuMeter.free = lambda self: None
     n = torch.get_num_threads()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, N = {n} threads; {args.model} {args.size}x{args.size}, "
-          f"{args.train} images, {args.epochs} epochs x {args.repeats} repeats; load: {os.getloadavg()}")
+          f"{args.train} images, {args.epochs} epochs x {args.repeats} repeats{'; Auto without the meter' if args.no_meter else ''}; "
+          f"load: {os.getloadavg()}")
     bundle = load_dataset(DataConfig(source="shapes", shapes_train=args.train, shapes_test=0, height=args.size, width=args.size,
                                      val_fraction=0.1, seed=0))
     graph = templates.build(args.model, tuple(bundle.input_shape()), int(bundle.num_classes))

@@ -7,10 +7,11 @@ Load averages say how busy the machine was, not how fast *this* process will run
 measures: :class:`ThreadTuner` starts at 1 thread, times short windows of the run's own batches at
 each candidate count up the ladder ("probe"), keeps the fastest, and re-checks
 
-* at every epoch start (the holder against its neighbours on the ladder; a count that lost by more
-  than twice the margin sits out the next 1, 2, then up to ``max_skip`` epochs' checks, so a
-  clearly worse count costs little: under contention one batch at too many threads can take 30x as
-  long), and
+* at every epoch start (the holder against its neighbours on the ladder). A count that lost is not
+  timed again before the run has trained ``lost / budget`` more seconds, where ``lost`` is what its
+  last window cost against the winner: under contention one batch at too many threads can take 30x
+  as long, and this keeps re-checks at about ``budget`` (5 %) of the training time however short the
+  epochs are; and
 * mid-epoch, when the holder's samples/s falls well below (rises well above) what it did when
   chosen: a busy program started (stopped), so the next smaller (larger) count is timed.
 
@@ -110,22 +111,22 @@ class ThreadTuner:
     between the holder's checks outside probes. margin: a challenger must beat the holder by this
     fraction to replace it (noise must not flip the count back and forth). drop / rise: a check
     that finds the holder this fraction below / above its rate times the next smaller / larger
-    count at once (a busy program started / stopped). max_skip: most epoch-start checks a clear
-    loser sits out. free_cores: returns the cores other processes left free since its previous
+    count at once (a busy program started / stopped). budget: the share of training time re-checks of
+    losing counts may cost (a loser waits ``lost seconds / budget`` of training). free_cores: returns the cores other processes left free since its previous
     call (:class:`CpuMeter`), or None when it cannot tell; a count above what is free (rounded
     up) is not timed, because beside a busy program one batch at too many threads can cost as
     much as 30 at the right count.
     """
 
     def __init__(self, max_threads: int, apply: Callable[[int], None] | None = None, *, window_s: float = 0.3,
-                 check_s: float = 1.0, margin: float = 0.1, drop: float = 0.3, rise: float = 0.3, max_skip: int = 4,
+                 check_s: float = 1.0, margin: float = 0.1, drop: float = 0.3, rise: float = 0.3, budget: float = 0.05,
                  free_cores: Callable[[], float | None] | None = None):
         self.counts = sorted(ladder(max_threads))  # ascending
         self.current = self.counts[0]  # the count torch is set to now
         self.holder: int | None = None  # the count chosen by the last probe
         self.apply = apply or (lambda n: None)
         self.window_s, self.check_s, self.margin = window_s, check_s, margin
-        self.drop, self.rise, self.max_skip = drop, rise, max_skip
+        self.drop, self.rise, self.budget = drop, rise, budget
         self.free_cores = free_cores or (lambda: None)
         self.rates: dict[int, float] = {}
         self.log: list[tuple[int, int, str]] = []
@@ -133,8 +134,10 @@ class ThreadTuner:
         self.switches = 0  # times a probe chose another count than the holder
         self.skipped_busy = 0  # counts not timed because the cores were not free
         self.free: float | None = None  # the last free-core reading
-        self._skip = {c: 0 for c in self.counts}  # epoch-start checks a clear loser sits out next time
-        self._wait = {c: 0 for c in self.counts}  # how many it still sits out
+        self._active = 0.0  # training seconds seen so far (pauses and validation left out)
+        self._not_before = {c: 0.0 for c in self.counts}  # a loser is timed again from this _active on
+        self._lost_free: dict[int, float | None] = {}  # the free-core reading when it last lost
+        self._window_of: dict[int, float] = {}  # seconds each count was timed in this probe
         self._queue: list[int] = []  # counts still to time in the current probe
         self._measured: dict[int, float] = {}  # this probe's rates
         self._ref: float | None = None  # the holder's rate when chosen (smoothed by later checks)
@@ -199,19 +202,23 @@ class ThreadTuner:
         if self.probing:  # a probe that did not finish last epoch goes on where it was
             return now
         self.free = self.free_cores()
-        due = []
-        for c in self._neighbour(-1) + self._neighbour(+1):
-            if self._wait[c] > 0:
-                self._wait[c] -= 1
-            else:
-                due.append(c)
+        due = [c for c in self._neighbour(-1) + self._neighbour(+1) if self._due(c)]
         self._open_window()
         if due and self._begin_probe(due):
             return now
         return now + self.check_s
 
+    def _due(self, c: int) -> bool:
+        """Whether ``c`` may be timed again: its wait is over, or the meter says cores came free
+        since it lost."""
+        lost_free = self._lost_free.get(c)
+        if self.free is not None and lost_free is not None and self.free >= lost_free + 0.75:
+            self._not_before[c] = 0.0
+        return self._active >= self._not_before[c]
+
     def tick(self, now: float, samples: int, step: int | None = None) -> float:
         """A batch ended at ``now`` with ``samples`` trained this epoch; returns when to call again."""
+        self._active += now - self._last
         self._win_s += now - self._last
         self._win_n += samples - self._prev
         self._last, self._prev = now, samples
@@ -227,6 +234,7 @@ class ThreadTuner:
             return now
         c = self._queue.pop(0)
         self._measured[c] = self.rates[c] = self._win_n / self._win_s
+        self._window_of[c] = self._win_s
         self._open_window()
         if self._queue and self._queue[0] > self.current:  # going up: only onto cores that are free
             self.free = self.free_cores()
@@ -247,10 +255,10 @@ class ThreadTuner:
         ref = self._ref
         if ref is not None and rate < ref * (1.0 - self.drop) and self._begin_probe(self._neighbour(-1), rate):
             return now  # slower: someone took cores; time fewer threads (the holder's rate is this window's)
-        up = [c for c in self._neighbour(+1) if self._wait[c] == 0]
-        if ref is not None and rate > ref * (1.0 + self.rise) and up:
+        if ref is not None and rate > ref * (1.0 + self.rise) and self._neighbour(+1):
             self.free = self.free_cores()
-            if self._begin_probe(up, rate):
+            up = [c for c in self._neighbour(+1) if self._due(c)]
+            if up and self._begin_probe(up, rate):
                 return now  # faster: cores came free; time more threads
         self._ref = rate if ref is None else 0.5 * (ref + rate)
         return now + self.check_s
@@ -262,10 +270,11 @@ class ThreadTuner:
         held = self.holder
         chosen = held if held in m and m[best] <= m[held] * (1.0 + self.margin) else best
         for c, r in m.items():
-            if c != chosen:  # a clear loser (beyond twice the margin) sits out 1, 2, 4... epoch-start checks
-                lost = r * (1.0 + 2.0 * self.margin) < m[chosen]
-                self._skip[c] = min(self.max_skip, max(1, 2 * self._skip[c])) if lost else 0
-                self._wait[c] = self._skip[c]
+            if c != chosen:  # what its window cost against the winner, spread at `budget` over later training
+                lost = self._window_of.get(c, 0.0) * max(0.0, 1.0 - r / m[chosen]) if m[chosen] > 0 else 0.0
+                self._not_before[c] = self._active + lost / self.budget
+                self._lost_free[c] = self.free
+        self._window_of = {}
         if held is not None and chosen != held:
             self.switches += 1
         self.holder = chosen
@@ -281,6 +290,7 @@ class ThreadTuner:
             "probes": self.probes,
             "switches": self.switches,
             "not_timed_cores_busy": self.skipped_busy,
+            "train_seconds_seen": round(self._active, 3),
             "changes": [[s, n, r] for s, n, r in self.log],
             "samples_per_sec": {str(c): (round(r, 1) if math.isfinite(r) else None) for c, r in sorted(self.rates.items())},
         }
