@@ -136,8 +136,8 @@ def load_run(run_dir: str | os.PathLike, weights: str = "best") -> tuple[Graph, 
     return graph, state, config
 
 
-def source_from_run(run_dir: str | os.PathLike, input_shape=None, classes: int | None = None) -> ExportSource:
-    graph, state, config = load_run(run_dir)
+def source_from_run(run_dir: str | os.PathLike, input_shape=None, classes: int | None = None, weights: str = "best") -> ExportSource:
+    graph, state, config = load_run(run_dir, weights)  # weights "last": checkpoints/last.pt first
     if classes is not None:
         raise ExportError("--classes cannot change a trained network (its last layer is trained for its classes); export it as it is")
     if input_shape is not None:
