@@ -188,6 +188,8 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 def _parse_metrics(raw: bytes) -> list[dict]:
     text = raw.decode("utf-8", errors="replace").replace("\x00", "")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # every row ends with a newline: a last line without one is torn
     rows = []
     try:
         reader = csv.reader(io.StringIO(text))
