@@ -156,6 +156,11 @@ class MainWindow(QMainWindow):
             from .inspect.attach import InspectFeature
 
             self.inspect = InspectFeature(self, self.training)
+        self.runs = None
+        if with_training:  # the Runs dock (runs/attach.py): past runs, reopen, compare, continue
+            from .runs.attach import RunsFeature
+
+            self.runs = RunsFeature(self, self.training)
 
         self._update_title()
         self._on_document_analysis_changed(self.document.analysis)

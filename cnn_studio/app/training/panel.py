@@ -314,8 +314,9 @@ class TrainingPanel(QWidget):
     def running(self) -> bool:
         return self.controller.running
 
-    def start_training(self, graph_config: dict, data_config, run_dir: str | None = None, resume=None) -> TrainingWorker:
-        """Start a run. ``data_config`` is a cnn_studio.data.DataConfig."""
+    def start_training(self, graph_config: dict, data_config, run_dir: str | None = None, resume=None, train_config: dict | None = None) -> TrainingWorker:
+        """Start a run. ``data_config`` is a cnn_studio.data.DataConfig; ``train_config`` (a
+        TrainConfig dict) replaces the form's settings (the Runs dock's Continue: the checkpoint's)."""
         import sys
 
         if "torch._dynamo" not in sys.modules:  # first run: PyTorch loads in this thread (see prepare_torch)
@@ -333,7 +334,7 @@ class TrainingPanel(QWidget):
                 QGuiApplication.restoreOverrideCursor()
         from ...training import TrainConfig
 
-        cfg = TrainConfig.from_dict({**self.settings.config(), "metrics_interval": 0.1})
+        cfg = TrainConfig.from_dict({**(train_config if train_config is not None else self.settings.config()), "metrics_interval": 0.1})
         # the curves are cleared once the run's network is ready (_on_worker_started): a start
         # that fails keeps the previous run's curves
         self._set_bar_failed(False)
