@@ -86,3 +86,39 @@ def test_cancel_while_drawing():
 
     with pytest.raises(DataCancelled):
         load_dataset(DataConfig(shapes_train=5000, shapes_test=0), cancel=lambda: True)
+
+
+def _held_out_accuracy(features_train, y_train, features_test, y_test, steps=100):
+    """Full-batch softmax regression (standardised features, Adam): the best a linear model does."""
+    torch.manual_seed(0)
+    mu, sd = features_train.mean(0), features_train.std(0) + 1e-6
+    a, b = (features_train - mu) / sd, (features_test - mu) / sd
+    lin = torch.nn.Linear(a.shape[1], 10)
+    opt = torch.optim.Adam(lin.parameters(), lr=0.01, weight_decay=1e-3)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(lin(a), y_train).backward()
+        opt.step()
+    with torch.no_grad():
+        return (lin(b).argmax(1) == y_test).float().mean().item()
+
+
+def test_shapes_are_not_linearly_separable_by_pixels_or_pixel_statistics():
+    """The set must need convolutions: a linear model on raw pixels, or on colour and brightness
+    statistics (mean, std, histogram per channel), stays far below the >90% the first-run CNN
+    reaches (benchmarks/first_run.py), though 10 classes give 10% by chance."""
+    x, y = generate_shapes(2000, seed=3)
+    xt = torch.from_numpy(x).float() / 255.0
+    yt = torch.from_numpy(y).long()
+    pixels = xt.reshape(len(xt), -1)
+    chans = xt.reshape(len(xt), -1, 3)
+    bins = torch.clamp((chans * 8).long(), max=7)  # (N, pixels, 3) -> 8 brightness bins per channel
+    n = len(xt)
+    index = torch.arange(n)[:, None, None] * 24 + torch.arange(3)[None, None, :] * 8 + bins
+    hist = torch.bincount(index.flatten(), minlength=n * 24).reshape(n, 24).float() / chans.shape[1]
+    stats = torch.cat([chans.mean(1), chans.std(1), hist], dim=1)
+    tr, te = slice(0, 1600), slice(1600, 2000)
+    acc_pixels = _held_out_accuracy(pixels[tr], yt[tr], pixels[te], yt[te])
+    acc_stats = _held_out_accuracy(stats[tr], yt[tr], stats[te], yt[te])
+    assert acc_pixels < 0.4, acc_pixels
+    assert acc_stats < 0.4, acc_stats
