@@ -311,3 +311,31 @@ def test_delete_moves_to_trash_or_deletes_after_a_confirmation(make_window, qtbo
     qtbot.waitUntil(lambda: feat.scans > n, timeout=30_000)
     assert not run.exists() and keep.is_dir()
     assert feat.view.model.row_of(str(run)) < 0 and feat.view.model.row_of(str(keep)) >= 0
+
+
+def test_a_run_written_by_another_process_appears_by_itself(make_window, qtbot, runs_root):
+    runs_root.mkdir(parents=True, exist_ok=True)
+    w = make_window()
+    feat = _scan(w, qtbot)
+    assert feat.view.model.rowCount() == 0
+    run = train_run(runs_root, "cli")  # as `cnn-studio train` would, while the window is open
+    qtbot.waitUntil(lambda: feat.view.model.row_of(str(run)) >= 0 and _cell(feat.view, run, 9) == "finished", timeout=15_000)
+
+
+def test_the_apps_run_shows_live_in_the_list(make_window, qtbot, tmp_path):
+    from test_training_ui import _npz, _setup
+
+    w = make_window(tiny_graph("live"))
+    feat = _scan(w, qtbot)
+    tr = _setup(w, _npz(tmp_path, n=640), epochs=2, batch=16)
+    tr.panel.settings.threads.setValue(1)
+    qtbot.keyClick(w, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: tr.panel.worker is not None and tr.panel.worker.trainer is not None and tr.panel.worker.trainer.state.global_step > 0, timeout=120_000)
+    with qtbot.waitSignal(tr.panel.worker.paused_changed, timeout=10_000):  # holds the run (and its folder's lock)
+        qtbot.mouseClick(tr.panel.pause_button, Qt.MouseButton.LeftButton)
+    run = tr.panel.run_dir
+    feat.refresh()
+    assert _cell(feat.view, run, 9) == "running"
+    with qtbot.waitSignal(tr.panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(tr.panel.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _cell(feat.view, run, 9) == "finished" and _cell(feat.view, run, 6) == "2/2", timeout=15_000)

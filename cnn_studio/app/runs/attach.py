@@ -224,9 +224,13 @@ class RunsFeature(QObject):
             return False
         path = run_path(info)
         state = self.window.state
-        if state.running and state.source.run_dir == path:  # the run going: the views follow it already
-            self._raise("Training curves")
-            return True
+        if state.running:
+            if state.source.run_dir == path:  # the run going: the views follow it already
+                self._raise("Training curves")
+                return True
+            # the curves and maps receive the live run's points: another run cannot share them
+            self.window.inform("A run is going", "The views follow the run being trained now; open this run once it ends (or stop it).")
+            return False
         st = _state(info)
         ckpts = list(field(info, "checkpoints", default=[]) or [])
         if st in ("corrupt", "newer version") or not ckpts:
