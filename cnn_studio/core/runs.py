@@ -432,6 +432,7 @@ _cache_lock = threading.Lock()
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _growing.clear()
     with _net_lock:
         _net_cache.clear()
 
@@ -451,9 +452,24 @@ def _cached(p: Path) -> RunInfo:
                            message=str(e) or type(e).__name__)
         with _cache_lock:
             _cache[key] = (stamps, base)
+            if hit is not None and _grew(hit[0], stamps):
+                _growing[key] = time.monotonic()
     info = _copy(base)
-    _probe_running(info, p, hit[1] if hit is not None else None)
+    _probe_running(info, p)
     return info
+
+
+#: when each run's metrics.csv was last seen growing without a summary.json (no lock to probe:
+#: a read-only folder, or a trainer of another version); "running" for GROWING_S after that
+_growing: dict[str, float] = {}
+GROWING_S = 600.0
+
+
+def _grew(old: tuple, new: tuple) -> bool:
+    """metrics.csv or last.pt changed since the previous scan while there is no summary.json."""
+    if new[1] is not None:
+        return False
+    return any(n is not None and n != o for o, n in ((old[2], new[2]), (old[4], new[4])))
 
 
 def _copy(info: RunInfo) -> RunInfo:
@@ -462,14 +478,19 @@ def _copy(info: RunInfo) -> RunInfo:
     return c
 
 
-def _probe_running(info: RunInfo, p: Path, previous: RunInfo | None) -> None:
-    """"running" when a trainer holds the folder's lock (this process or another)."""
+def _probe_running(info: RunInfo, p: Path) -> None:
+    """"running" when a trainer holds the folder's lock (this process or another), or, for an
+    unfinished run (no summary), when its metrics grew at a recent scan."""
     if info.state in ("corrupt", "newer version"):
         return
-    if not os.path.exists(p / ".lock"):
-        return
-    if is_locked(p):
+    if os.path.exists(p / ".lock") and is_locked(p):
         info.status, info.message = "running", "a trainer is writing this run now"
+        return
+    if info.state == "incomplete" and not os.path.exists(p / "summary.json"):
+        with _cache_lock:
+            seen = _growing.get(str(p))
+        if seen is not None and time.monotonic() - seen < GROWING_S:
+            info.status, info.message = "running", "its metrics are growing (no writer lock to check)"
 
 
 def is_locked(path: str | os.PathLike) -> bool:

@@ -313,3 +313,16 @@ def test_network_diff_of_equal_networks_with_defaults_left_out():
     assert network_diff(g, g2)["same"]
     g2["nodes"][1]["type"] = "conv2d" if g2["nodes"][1]["type"] != "conv2d" else "relu"
     assert not network_diff(g, g2)["same"]
+
+
+def test_metrics_growing_without_a_summary_or_lock_shows_running(tmp_path):
+    p = _config(tmp_path)
+    (p / "metrics.csv").write_text("epoch,val_accuracy\n1,0.5\n")
+    assert runs.read_run(p).status == "incomplete"
+    with open(p / "metrics.csv", "a") as f:
+        f.write("2,0.6\n")
+    r = runs.read_run(p)
+    assert r.status == "running" and r.epochs_done == 2
+    assert runs.read_run(p).status == "running"  # a warm re-list keeps it (no flicker between epochs)
+    (p / "summary.json").write_text(json.dumps({"stop_reason": "finished"}))
+    assert runs.read_run(p).status == "finished"
