@@ -115,6 +115,19 @@ class ProjectFiles(QObject):
             return False
         return self._show_loaded(graph, path)
 
+    def open_graph(self, graph: Graph, message: str = "") -> bool:
+        """A network made elsewhere (File > Import > PyTorch code) as a new, unsaved document,
+        after the unsaved-changes question. False when the user kept the current one."""
+        w = self.window
+        if not w.editing_enabled or not self.maybe_save():
+            return False
+        self.document.replace(graph, None, modified=True)
+        w.recovery.discard()
+        QTimer.singleShot(0, w.fit_readable)
+        if message:
+            w.show_message(message)
+        return True
+
     def load_or_report(self, path) -> Graph | None:
         try:
             return load_project(path)

@@ -161,6 +161,9 @@ class MainWindow(QMainWindow):
             from .runs.attach import RunsFeature
 
             self.runs = RunsFeature(self, self.training)
+        from .exchange import ExchangeFeature  # File > Import / Export (exchange/feature.py)
+
+        self.exchange = ExchangeFeature(self)
 
         self._update_title()
         self._on_document_analysis_changed(self.document.analysis)
@@ -578,6 +581,7 @@ class MainWindow(QMainWindow):
         loader_runner = getattr(self.state._loader, "runner", None)
         if loader_runner is not None:
             loader_runner.shutdown()
+        self.exchange.shutdown()  # its worker thread: quit and wait
         release_clipboard()
         self.recovery.stop()
         self.scene.close()

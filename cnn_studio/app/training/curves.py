@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSizePolicy
 
 from ..state import NOTHING_HINT
 from .plots import TrainingPlots
@@ -44,6 +46,16 @@ class RunCurves(TrainingPlots):
         self.source_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.source_banner.setVisible(False)
         self.layout().insertWidget(0, self.source_banner)
+        # Save as PNG / CSV: on the view's context menu, and on each plot's own right-click menu
+        self.act_save_png = QAction("Save as PNG…", self)
+        self.act_save_png.triggered.connect(lambda *_: self.save_png())
+        self.act_save_csv = QAction("Save as CSV…", self)
+        self.act_save_csv.triggered.connect(lambda *_: self.save_csv())
+        self.addActions([self.act_save_png, self.act_save_csv])
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for p in self.plots.values():
+            p.vb.menu.addSeparator()
+            p.vb.menu.addActions([self.act_save_png, self.act_save_csv])
 
     def hold(self, run_dir: str | None) -> None:
         """The plots were just cleared for ``run_dir`` (a run starting)."""
@@ -71,3 +83,48 @@ class RunCurves(TrainingPlots):
             for row in rows:
                 self.add_epoch(row["epoch"], row)
             self.redraw()
+
+    # ------------------------------------------------------------------ saving (tests replace the dialogs)
+    def get_save_path(self, caption: str, file_filter: str, suffix: str) -> str | None:
+        start = str(Path.home() / (((Path(self.held_run).name + "-") if self.held_run else "") + "curves" + suffix))
+        path, _ = QFileDialog.getSaveFileName(self, caption, start, file_filter)
+        if path and not Path(path).suffix:
+            path += suffix
+        return path or None
+
+    def report_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    def save_png(self, path: str | None = None) -> bool:
+        """The plots as shown (legend and banner included), as a PNG image."""
+        path = path or self.get_save_path("Save the curves as PNG", "PNG images (*.png)", ".png")
+        if not path:
+            return False
+        try:
+            self.export_png(path)
+        except OSError as e:
+            self.report_error("Cannot save the curves", f"{e}; choose a folder you can write to.")
+            return False
+        return True
+
+    def save_csv(self, path: str | None = None) -> bool:
+        """Every point the curves show, one row each: series, epoch, value (with a header)."""
+        path = path or self.get_save_path("Save the curves as CSV", "CSV files (*.csv)", ".csv")
+        if not path:
+            return False
+        try:
+            self.write_csv(path)
+        except OSError as e:
+            self.report_error("Cannot save the curves", f"could not write '{path}' ({e.strerror or e}); choose a folder you can write to.")
+            return False
+        return True
+
+    def write_csv(self, path: str) -> None:
+        self.redraw()
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["series", "epoch", "value"])
+            for name in self.series:
+                x, y = self.curve_data(name)
+                for xi, yi in zip(x, y):
+                    out.writerow([name, repr(float(xi)), repr(float(yi))])
