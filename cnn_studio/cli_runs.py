@@ -25,6 +25,7 @@ def register(subparsers) -> None:
         "their networks differ.",
     )
     s.add_argument("folders", nargs="*", metavar="FOLDER", help="run folders or folders of runs ('compare' first: compare these runs)")
+    s.add_argument("--project", metavar="FILE.cnnstudio", help="also list the runs of this project (its <name>_runs folder)")
     s.add_argument("--json", action="store_true", help="print JSON (a list of runs, or the comparison object)")
     s.set_defaults(func=cmd_runs)
 
@@ -59,7 +60,8 @@ def _size(n) -> str:
 
 
 def _clip(text: str, n: int) -> str:
-    text = " ".join(str(text).split())  # one line: names and messages may hold newlines
+    # one line of plain text: names and messages may hold newlines or terminal escape sequences
+    text = " ".join("".join(c if c.isprintable() else "?" for c in str(text).replace("\n", " ")).split())
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
@@ -80,9 +82,11 @@ def cmd_runs(args) -> int:
         for f in args.folders:
             if not os.path.isdir(f):
                 raise UsageError(f"'{f}' is not a folder; give run folders or folders that hold runs")
-        folders = args.folders
+        folders = list(args.folders)
+        if args.project:
+            folders.insert(0, default_folders(args.project)[0])
     else:
-        folders = default_folders()
+        folders = default_folders(args.project)
     infos = scan_runs(folders)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos]))

@@ -159,3 +159,24 @@ def test_line_chart_draws_each_series_and_survives_nan():
 
     svg = line_chart([("a<b", [(1, 0.5), (2, float("nan")), (3, 0.25)]), ("c", [(1, 1.0)])], "T & t", "y")
     assert svg.count("<polyline") == 2 and "a&lt;b" in svg and "T &amp; t" in svg and "nan" not in svg
+
+
+def test_names_with_terminal_escapes_print_as_plain_text(two_runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "esc"
+    shutil.copytree(two_runs[1] / "first", run)
+    runs.set_run_meta(run, name="evil\x1b[2Jname\x07")
+    capsys.readouterr()
+    assert main(["runs", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "evil?[2Jname?" in out
+
+
+def test_project_option_adds_the_projects_runs(two_runs, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(two_runs[1] / "first", tmp_path / "net_runs" / "p1")
+    capsys.readouterr()
+    assert main(["runs", "--project", str(tmp_path / "net.cnnstudio"), "--json"]) == 0
+    assert sorted(r["folder"] for r in json.loads(capsys.readouterr().out)) == ["first", "p1", "second"]
