@@ -144,6 +144,14 @@ def _overview(info: RunInfo, config: dict) -> str:
     return out
 
 
+def _trainer_notes(summary: dict) -> str:
+    notes = summary.get("notes")
+    notes = [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+    if not notes:
+        return ""
+    return "<h3>What the trainer noted</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes[:50]) + "</ul>"
+
+
 def _network(config: dict) -> str:
     graph = config.get("graph")
     if not isinstance(graph, dict):
@@ -290,7 +298,7 @@ def build_report(run_path: str | Path, feature_maps: bool = True) -> str:
     rows = read_metrics(p)
     body = [f"<h1>{esc(info.name)}</h1>",
             f'<p class="small">CNN Studio run report, made {esc(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
-            _overview(info, config), "<h2>Training curves</h2>", _curves(rows), _network(config), _per_class(summary, names)]
+            _overview(info, config), _trainer_notes(summary), "<h2>Training curves</h2>", _curves(rows), _network(config), _per_class(summary, names)]
     if feature_maps:
         body.append(_feature_maps(p))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(info.name)} \u2013 CNN Studio run report</title>'

@@ -102,7 +102,7 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-ALLOWED = {"html", "div", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th",
+ALLOWED = {"html", "div", "ul", "li", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th",
            "td", "svg", "text", "line", "rect", "polyline", "circle", "figure", "img", "figcaption"}
 HOSTILE = '<script>alert("x")</script>'
 HOSTILE2 = "\"><img src=x onerror=alert(1)>'"
@@ -118,6 +118,9 @@ def test_report_is_self_contained_and_escapes_hostile_names(two_runs, tmp_path, 
     cfg["class_names"] = [HOSTILE2 if i == 0 else f"{HOSTILE}{i}" for i in range(len(cfg["class_names"]))]
     cfg["train"]["optimizer"] = HOSTILE
     (run / "config.json").write_text(json.dumps(cfg))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["notes"] = [HOSTILE, 5]
+    (run / "summary.json").write_text(json.dumps(summary))
     runs.set_run_meta(run, name=HOSTILE2, note=HOSTILE + "\n" + HOSTILE2)
     out = tmp_path / "report.html"
     capsys.readouterr()
@@ -135,7 +138,7 @@ def test_report_is_self_contained_and_escapes_hostile_names(two_runs, tmp_path, 
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in text
     assert text.count("data:image/png;base64,") >= 2  # the input and at least one feature map
     assert "<polyline" in text  # the curves
-    assert "Confusion matrix (test)" in text and "Precision" in text
+    assert "Confusion matrix (test)" in text and "Precision" in text and "What the trainer noted" in text
 
 
 def test_report_without_feature_maps_and_of_a_run_without_metrics(two_runs, tmp_path):
@@ -180,3 +183,20 @@ def test_project_option_adds_the_projects_runs(two_runs, tmp_path, capsys):
     capsys.readouterr()
     assert main(["runs", "--project", str(tmp_path / "net.cnnstudio"), "--json"]) == 0
     assert sorted(r["folder"] for r in json.loads(capsys.readouterr().out)) == ["first", "p1", "second"]
+
+
+def test_report_of_a_corrupt_or_newer_run_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_bytes(b"\x00\xffgarbage")
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    (newer / "config.json").write_text(json.dumps({"run_format": 7, "graph": {}}))
+    for run, why in ((bad, "config.json is not text"), (newer, "update CNN Studio")):
+        capsys.readouterr()
+        assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and why in err
+    assert not (tmp_path / "r.html").exists()
+    assert main(["report", str(bad), "-o", str(tmp_path / "no" / "r.html")]) == 2
+    assert "does not exist" in capsys.readouterr().err
