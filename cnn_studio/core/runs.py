@@ -632,7 +632,7 @@ def set_run_meta(path: str | os.PathLike, name: Any = _UNSET, note: Any = _UNSET
 
 # ---- deleting ------------------------------------------------------------------------------------
 #: what a run folder may hold (besides temporary files of atomic writes, ``.<name>.*.tmp*``)
-RUN_ENTRIES = frozenset({"config.json", "metrics.csv", "summary.json", META_FILE, ".lock", "checkpoints"})
+RUN_ENTRIES = frozenset({"config.json", "metrics.csv", "summary.json", "layer_stats.npz", META_FILE, ".lock", "checkpoints"})
 
 
 def _is_temp(name: str) -> bool:

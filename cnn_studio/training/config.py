@@ -57,6 +57,8 @@ class TrainConfig:
     save_checkpoints: write ``checkpoints/last.pt`` (every ``checkpoint_every`` epochs and when
         stopped) and ``best.pt``. metrics_interval: seconds between live metric updates (the only
         moments the hot loop synchronises with the device); metrics_every: if > 0, update every N batches instead.
+    layer_stats_every: record layer statistics (``layer_stats.npz``: weight/gradient norms and histograms
+        every N optimizer steps, activations, dead and saturated units at each epoch end; layerstats.py); 0: off.
     """
 
     optimizer: str = "adam"
@@ -88,6 +90,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     metrics_interval: float = 0.1
     metrics_every: int = 0
+    layer_stats_every: int = 50
 
     def __post_init__(self) -> None:
         self.validate()
@@ -159,6 +162,7 @@ class TrainConfig:
         whole("checkpoint_every", 1)
         number("metrics_interval", 0.0)
         whole("metrics_every", 0)
+        whole("layer_stats_every", 0)
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -5,6 +5,7 @@
     <studio_home>/runs/<name>-<YYYYmmdd-HHMMSS>/
         config.json          graph, data and training config, class names, mean/std, input shape
         metrics.csv          one row per finished epoch, appended and flushed as it goes
+        layer_stats.npz      per-layer weight/gradient/activation statistics over the run (layerstats.py)
         summary.json         written when the run ends (stop reason, best/final/test accuracy, ...)
         checkpoints/last.pt  resumable state (written every epoch and when stopped)
         checkpoints/best.pt  the same, at the best epoch of ``monitor``
@@ -75,7 +76,7 @@ def new_run_path(name: str, root: str | Path | None = None) -> Path:
 
 
 #: the files one run writes (``--overwrite`` removes these, and only these)
-RUN_FILES = ("config.json", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt")
+RUN_FILES = ("config.json", "metrics.csv", "summary.json", "layer_stats.npz", "checkpoints/last.pt", "checkpoints/best.pt")
 
 
 def metrics_text(history: list[dict]) -> str:

@@ -78,6 +78,15 @@ def _all_finite(model: nn.Module) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
 
 
+def _with_layer_stats(config: TrainConfig, callbacks: Iterable[Callback]) -> list[Callback]:
+    """The layer statistics recorder first (so other callbacks' on_epoch_end see this epoch's), when on."""
+    if not config.layer_stats_every:
+        return list(callbacks)
+    from .layerstats import LayerStats
+
+    return [LayerStats(config.layer_stats_every), *callbacks]
+
+
 class Trainer:
     """Train a graph on a data set.
 
@@ -121,7 +130,7 @@ class Trainer:
         self.run_dir: RunDir | None = None
         self.overwrite = overwrite  # a new run may replace the run files already in run_dir
         self._finish_only: str | None = None  # from_run: the run ended before a crash; only its final evaluation is left
-        self.callbacks = CallbackList(callbacks)
+        self.callbacks = CallbackList(_with_layer_stats(self.config, callbacks))
         self.state = State(epochs=self.config.epochs, monitor=self.config.monitor)
         self.device = torch.device("cpu")
         self.optimizer: torch.optim.Optimizer | None = None
