@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch")
 TINY = dict(source="shapes", shapes_train=160, shapes_test=40, height=16, width=16, val_fraction=0.25, seed=0)
 TRAIN = dict(batch_size=32, schedule="constant", num_threads=1, device="cpu", optimizer="adam")
 Btn = QMessageBox.StandardButton
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 
 
 def tiny_graph(name="tiny", out_channels=6) -> Graph:

@@ -180,11 +180,17 @@ class ExchangeFeature(QObject):
 
     def _on_progress(self, key: str, done: int, total: int, message: str) -> None:
         dlg = self.progress
-        if dlg is not None:
-            dlg.setMaximum(max(total, 0))
-            dlg.setValue(min(done, total))
+        if dlg is None:
+            return
+        try:
             if message:
                 dlg.setLabelText(message)
+            dlg.setMaximum(max(total, 0))
+            # last: a modal QProgressDialog's setValue processes events, which may deliver the job's
+            # end (the dialog closes and goes) before it returns
+            dlg.setValue(min(done, total))
+        except RuntimeError:  # the dialog is gone already
+            pass
 
     def cancel(self) -> None:
         """Cancel the running step (the progress dialog's Cancel button)."""
@@ -250,12 +256,12 @@ class ExchangeFeature(QObject):
         w = self.window
         files = "\n".join(f"  {f}" for f in out.files)
         v = out.verification
-        text = f"Wrote\n{files}"
+        text = f"Wrote\n{files}\n\n" + "\n".join(out.notes)
         if v is not None:
             text += f"\n\n{'✔' if v.ok else '✖'} {v.message}"
         w.show_message(f"Exported {Path(out.files[0]).name}" + (f": {v.message}" if v is not None else ""), 10_000)
         ok = v is None or v.ok
-        w.inform("Exported" if ok else "Exported, but the check failed", text, Icon.Information if ok else Icon.Warning, "\n".join(out.notes))
+        w.inform("Exported" if ok else "Exported, but the check failed", text, Icon.Information if ok else Icon.Warning)
 
     def _export_failed(self, message: str, details: str) -> None:
         self.last_outcome = None

@@ -75,7 +75,11 @@ def verify_export(fmt: str, files: list, source, cancel=None) -> Verification:
         ref = model(x).float()
     try:
         if fmt == "torchscript":
-            m = torch.jit.load(str(path), map_location="cpu").eval()
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit is deprecated in 2.13+ but works
+                m = torch.jit.load(str(path), map_location="cpu").eval()
             with torch.no_grad():
                 return _judge(f"the TorchScript file {path.name} (torch.jit.load)", m(x), ref)
         if fmt in ("state_dict", "safetensors"):
