@@ -19,10 +19,10 @@ TINY = dict(source="shapes", shapes_train=240, shapes_test=60, height=16, width=
 TRAIN = dict(batch_size=32, schedule="constant", num_threads=1, device="cpu", optimizer="adam")
 
 
-def tiny_graph(name="tiny", out_channels=6) -> Graph:
+def tiny_graph(name="tiny", out_channels=6, shape=(3, 16, 16)) -> Graph:
     g = Graph(name)
     chain(g, [
-        ("input", {"channels": 3, "height": 16, "width": 16}, "input"),
+        ("input", {"channels": shape[0], "height": shape[1], "width": shape[2]}, "input"),
         ("conv2d", {"out_channels": out_channels, "kernel_size": 3, "padding": 1}, "conv"),
         ("relu", {}, "relu"),
         ("maxpool2d", {"kernel_size": 4}, "pool"),
@@ -325,7 +325,7 @@ def test_a_run_written_by_another_process_appears_by_itself(make_window, qtbot, 
 def test_the_apps_run_shows_live_in_the_list(make_window, qtbot, tmp_path):
     from test_training_ui import _npz, _setup
 
-    w = make_window(tiny_graph("live"))
+    w = make_window(tiny_graph("live", shape=(1, 12, 12)))  # the data's own shape: nothing to convert
     feat = _scan(w, qtbot)
     tr = _setup(w, _npz(tmp_path, n=640), epochs=2, batch=16)
     tr.panel.settings.threads.setValue(1)
