@@ -101,12 +101,15 @@ def test_lists_tiny_runs_and_hand_made_folders_filters_and_sorts(make_window, qt
     a = train_run(runs_root, "alpha", lr=1e-3)
     b = train_run(runs_root, "beta", lr=5e-3)
     bad, newer = _hand_made(runs_root)
+    cut = runs_root / "cut-20260101-000002"  # a run killed before it wrote anything but its checkpoints folder
+    (cut / "checkpoints").mkdir(parents=True)
     w = make_window()
     assert w.runs.view.model.rowCount() == 0  # nothing is listed before the first scan (no torch at start-up)
     feat = _scan(w, qtbot)
     _show_dock(w, qtbot)
     view = feat.view
-    assert view.model.rowCount() == 4
+    assert view.model.rowCount() == 5
+    assert view.status.text() == "5 runs"
     assert _cell(view, a) == a.name  # no rename yet: the folder's name
     assert _cell(view, a, 3).startswith("alpha ·")  # network name and size
     assert _cell(view, a, 4) == "shapes"
@@ -115,6 +118,7 @@ def test_lists_tiny_runs_and_hand_made_folders_filters_and_sorts(make_window, qt
     assert _cell(view, a, 9) == "finished"
     assert _cell(view, bad, 9).startswith("corrupt: config.json is not valid JSON")
     assert _cell(view, newer, 9).startswith("newer version")
+    assert _cell(view, cut, 9) == "incomplete: config.json is missing"
 
     # filter by typing
     qtbot.keyClicks(view.filter_edit, "beta")
@@ -123,7 +127,7 @@ def test_lists_tiny_runs_and_hand_made_folders_filters_and_sorts(make_window, qt
     qtbot.keyClicks(view.filter_edit, "corrupt")
     assert view.proxy.rowCount() == 1 and view.proxy_row_of(str(bad)) == 0
     view.filter_edit.clear()
-    assert view.proxy.rowCount() == 4
+    assert view.proxy.rowCount() == 5
 
     # sort by clicking the Name header: alphabetical, then reversed
     header = view.table.horizontalHeader()
@@ -131,11 +135,11 @@ def test_lists_tiny_runs_and_hand_made_folders_filters_and_sorts(make_window, qt
     from PySide6.QtCore import QPoint
 
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
-    names = [view.proxy.index(r, 0).data() for r in range(4)]
+    names = [view.proxy.index(r, 0).data() for r in range(5)]
     first = sorted(names, key=str.lower)
     assert names in (first, first[::-1])
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
-    again = [view.proxy.index(r, 0).data() for r in range(4)]
+    again = [view.proxy.index(r, 0).data() for r in range(5)]
     assert again == names[::-1]
 
     # a corrupt row cannot be shown: one clear message, nothing else changes
@@ -339,3 +343,18 @@ def test_the_apps_run_shows_live_in_the_list(make_window, qtbot, tmp_path):
     with qtbot.waitSignal(tr.panel.run_finished, timeout=120_000):
         qtbot.mouseClick(tr.panel.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _cell(feat.view, run, 9) == "finished" and _cell(feat.view, run, 6) == "2/2", timeout=15_000)
+
+
+def test_the_open_projects_runs_are_listed_beside_it(make_window, qtbot, tmp_path, runs_root):
+    home_run = train_run(runs_root, "athome")
+    project = tmp_path / "proj" / "mynet.cnnstudio"
+    project.parent.mkdir()
+    beside = train_run(project.parent / "mynet_runs", "mynet")
+    w = make_window()
+    feat = _scan(w, qtbot)
+    assert feat.view.model.row_of(str(home_run)) >= 0 and feat.view.model.row_of(str(beside)) < 0
+    n = feat.scans
+    assert w.save_as(str(project))  # the project now has a path: its runs folder is listed too
+    qtbot.waitUntil(lambda: feat.scans > n, timeout=10_000)
+    assert feat.view.model.row_of(str(beside)) >= 0 and feat.view.model.row_of(str(home_run)) >= 0
+    assert Path(w.training.run_root()) == project.parent / "mynet_runs"

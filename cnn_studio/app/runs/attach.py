@@ -131,7 +131,9 @@ class RunsFeature(QObject):
             return
         self.view.set_rows(list(rows or []))
         n = len(self.view.model.rows)
-        self.view.status.setText(f"{n} run{'s' if n != 1 else ''} in " + ", ".join(str(f) for f in self.folders()))
+        # short (it must fit a narrow dock); the folders are in the tooltip
+        self.view.status.setText(f"{n} run{'s' if n != 1 else ''}")
+        self.view.status.setToolTip("Runs in " + ", ".join(str(f) for f in self.folders()))
         self._watch()
         running = any(_state(r) == "running" for r in self.view.model.rows)
         live = self.window.state.running
