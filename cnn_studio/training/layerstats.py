@@ -102,10 +102,12 @@ def _param_point(weights: list[torch.Tensor], prev: list[torch.Tensor] | None) -
         else:
             up = nan
         gh = _robust_hist(g) if g is not None else torch.full((BINS + 2,), math.nan, device=dev)
-        rows.append(torch.cat([torch.stack([wn, gn, up]).cpu(), _robust_hist(wd).cpu(), gh.cpu()]))
+        rows.append(torch.cat([torch.stack([wn, gn, up]), _robust_hist(wd), gh]))
     if not rows:
         return _empty_param_point()
-    m = torch.stack(rows).numpy().astype(np.float64)  # (layers, 3 + 2 * (BINS + 2))
+    if len({r.device for r in rows}) > 1:  # layers on several devices (not done by the trainer today)
+        rows = [r.cpu() for r in rows]
+    m = torch.stack(rows).cpu().numpy().astype(np.float64)  # one read-back: (layers, 3 + 2 * (BINS + 2))
     out = {k: m[:, j].astype(np.float32) for j, k in enumerate(PARAM_KEYS)}
     for j, k in enumerate(HIST_KEYS):
         block = m[:, 3 + j * (BINS + 2): 3 + (j + 1) * (BINS + 2)]
