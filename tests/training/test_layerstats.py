@@ -220,3 +220,44 @@ def test_unreadable_files_give_one_clear_error(tmp_path):
     np.savez(tmp_path / ls.FILE_NAME, meta=obj)
     with pytest.raises(ls.LayerStatsError):
         ls.load_stats(tmp_path)
+
+
+def test_only_sampled_steps_do_work(bundle, graph, tmp_path, monkeypatch):
+    """Weights are copied only before a sampled step and numbers computed only on one: every 4th step
+    and each epoch's last."""
+    calls = {"point": 0, "snapshot": 0}
+    point, snap = ls._param_point, ls.LayerStats._snapshot
+
+    def counted_point(*a):
+        calls["point"] += 1
+        return point(*a)
+
+    def counted_snap(self, trainer):
+        calls["snapshot"] += 1
+        return snap(self, trainer)
+
+    monkeypatch.setattr(ls, "_param_point", counted_point)
+    monkeypatch.setattr(ls.LayerStats, "_snapshot", counted_snap)
+    t = Trainer(graph, bundle, cfg(epochs=2, layer_stats_every=4), run_dir=tmp_path / "few")
+    t.fit()
+    nb = t.state.batches_per_epoch
+    due = [g for g in range(1, 2 * nb + 1) if g % 4 == 0 or g % nb == 0]
+    assert calls["point"] == len(due) < 2 * nb
+    assert calls["snapshot"] == len(due)
+    data = ls.load_stats(t.run_dir.path)
+    assert np.isfinite(data["step_update_ratio"]).all()  # each sampled step had its weights from before
+
+
+def test_overwrite_removes_the_old_runs_statistics(bundle, graph, tmp_path):
+    Trainer(graph, bundle, cfg(epochs=1), run_dir=tmp_path / "o").fit()
+    assert (tmp_path / "o" / ls.FILE_NAME).exists()
+    Trainer(graph, bundle, cfg(epochs=1, layer_stats_every=0), run_dir=tmp_path / "o", overwrite=True).fit()
+    assert not (tmp_path / "o" / ls.FILE_NAME).exists()  # no stale statistics of another run
+
+
+def test_a_run_with_statistics_can_be_deleted(bundle, graph, tmp_path):
+    from cnn_studio.core.runs import delete_run
+
+    Trainer(graph, bundle, cfg(epochs=1), run_dir=tmp_path / "d").fit()
+    delete_run(tmp_path / "d")
+    assert not (tmp_path / "d").exists()
