@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnn_studio.core.graph import Graph, chain
-from cnn_studio.training import TrainConfig, Trainer
+from cnn_studio.training import Callback, TrainConfig, Trainer
 from cnn_studio.training import layerstats as ls
 
 from training_helpers import tiny_graph
@@ -261,3 +261,29 @@ def test_a_run_with_statistics_can_be_deleted(bundle, graph, tmp_path):
     Trainer(graph, bundle, cfg(epochs=1), run_dir=tmp_path / "d").fit()
     delete_run(tmp_path / "d")
     assert not (tmp_path / "d").exists()
+
+
+class _Crash(BaseException):
+    """The process dies (nothing catches a BaseException as an error)."""
+
+
+class _DieAfterStats(Callback):
+    """Dies in epoch 2's on_epoch_end: after layer_stats.npz has epoch 2, before last.pt commits it."""
+
+    def on_epoch_end(self, trainer, m):
+        if m["epoch"] == 2:
+            raise _Crash("killed between layer_stats.npz and last.pt")
+
+
+def test_a_crash_before_last_pt_drops_the_uncommitted_epoch_on_resume(bundle, graph, tmp_path):
+    straight = Trainer(graph, bundle, cfg(epochs=3, num_threads=1), run_dir=tmp_path / "straight")
+    straight.fit()
+    t = Trainer(graph, bundle, cfg(epochs=3, num_threads=1), run_dir=tmp_path / "crash", callbacks=[_DieAfterStats()])
+    with pytest.raises(_Crash):
+        t.fit()
+    assert ls.load_stats(tmp_path / "crash")["epoch_epoch"].tolist() == [1, 2]  # epoch 2 written, not committed
+    Trainer.from_run(tmp_path / "crash").fit()  # resumes from epoch 1's last.pt and retrains epoch 2
+    a, b = ls.load_stats(tmp_path / "crash"), ls.load_stats(tmp_path / "straight")
+    assert a["epoch_epoch"].tolist() == [1, 2, 3] and a["step_step"].tolist() == b["step_step"].tolist()
+    for k in ("epoch_weight_norm", "epoch_grad_norm", "epoch_act_mean", "step_weight_hist"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, err_msg=k)
