@@ -92,7 +92,7 @@ def test_the_file_menu_has_import_and_export_of_every_format(make_window):
     w = make_window(tiny_graph())
     texts = [a.text() for a in w.file_menu.actions()]
     assert texts.index("&Import") < texts.index("&Export") < texts.index("&Quit")
-    assert [a.text() for a in w.exchange.export_menu.actions()] == [FORMATS[f][0] for f in ENGINE_FORMATS]
+    assert [a.text() for a in w.exchange.export_menu.actions()] == [FORMATS[f][0] for f in ENGINE_FORMATS] + ["", "Run &Report (HTML)…"]
     assert {f: FORMATS[f][1] for f in ENGINE_FORMATS} == SUFFIXES  # the menu's suffixes are the engine's
 
 
@@ -366,3 +366,21 @@ def test_curves_save_as_csv_and_png(make_window, qtbot, tmp_path, tiny_run):
     errors = []
     plots.report_error = lambda title, text: errors.append(text)
     assert not plots.save_csv(str(tmp_path / "missing" / "c.csv")) and "choose a folder" in errors[0]
+
+
+def test_run_report_from_the_export_menu(make_window, qtbot, tmp_path, tiny_run):
+    w = make_window(tiny_graph())
+    feat = w.exchange
+    feat.get_report_path = lambda default: (_ for _ in ()).throw(AssertionError("no run: no file asked"))
+    feat.act_report.trigger()  # nothing shown yet: one message, no file dialog
+    assert w.answers.informed[-1][0] == "No run to report"
+    _show_run(w, qtbot, tiny_run)
+    out = tmp_path / "report.html"
+    asked = []
+    feat.get_report_path = lambda default: asked.append(default) or str(out)
+    feat.act_report.trigger()
+    qtbot.waitUntil(lambda: not feat.busy and w.answers.informed[-1][0] != "No run to report", timeout=60_000)
+    assert w.answers.informed[-1][0] == "Report written", w.answers.informed[-1]
+    assert asked[0].endswith(f"{tiny_run.name}-report.html")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and tiny_run.name in text and "<svg" in text

@@ -46,7 +46,8 @@ class ExchangeFeature(QObject):
         super().__init__(window)
         self.window = window
         self.runner = JobRunner(self, "cnn-studio-exchange")
-        self.progress: QProgressDialog | None = None
+        self.progress: QProgressDialog | None = None  # the progress dialog, while a job runs
+        self._progress_dialog: QProgressDialog | None = None
         self.attached: tuple[int, dict, str] | None = None  # (document generation, state_dict, origin)
         self.last_outcome = None  # the last export's ExportOutcome (tests, status)
         self.last_report = None  # the last weights import's WeightsReport
@@ -59,6 +60,8 @@ class ExchangeFeature(QObject):
         self.export_actions: dict[str, QAction] = {}
         for fmt, (text, _suffix, _filt) in FORMATS.items():
             self.export_actions[fmt] = self._action(self.export_menu, text, lambda f=fmt: self.export(f), f"Export the network as {text.replace('&', '').rstrip('…')}")
+        self.export_menu.addSeparator()
+        self.act_report = self._action(self.export_menu, "Run &Report (HTML)…", self.save_report, "Write a one-file HTML report of the run the views show")
         quit_act = getattr(window, "act_quit", None)
         if quit_act is not None:  # File: ... Import, Export, then Quit last
             fm.removeAction(self.import_menu.menuAction())
@@ -68,6 +71,7 @@ class ExchangeFeature(QObject):
             fm.insertSeparator(quit_act)
         window.state.document_changed.connect(self._on_document_changed)
         self.runner.busy_changed.connect(self._on_busy_changed)
+        self.runner.progress.connect(self._on_progress)
 
     def _action(self, menu, text, slot, tip) -> QAction:
         a = menu.addAction(text)
@@ -87,6 +91,12 @@ class ExchangeFeature(QObject):
         if dlg.exec() != ImportCodeDialog.DialogCode.Accepted:
             return None
         return dlg.result_values()
+
+    def get_report_path(self, default_path: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save the run report", default_path, "HTML files (*.html);;All files (*)")
+        if path and not Path(path).suffix:
+            path += ".html"
+        return path or None
 
     def get_weights_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Import weights", self.window._last_dir(), "Weights (*.safetensors *.pt *.pth);;All files (*)")
@@ -108,7 +118,7 @@ class ExchangeFeature(QObject):
             self.attached = None
 
     def _on_busy_changed(self, busy: bool) -> None:
-        for a in [self.act_import_code, self.act_import_weights, *self.export_actions.values()]:
+        for a in [self.act_import_code, self.act_import_weights, self.act_report, *self.export_actions.values()]:
             a.setEnabled(not busy)
 
     def _run_offer(self) -> tuple[str, str, bool, str]:
@@ -145,27 +155,33 @@ class ExchangeFeature(QObject):
             QGuiApplication.restoreOverrideCursor()
 
     # ------------------------------------------------------------------ progress
+    def _dialog(self) -> QProgressDialog:
+        """One progress dialog, made once and reused (never deleted while a signal may reach it).
+        Not modal: a modal QProgressDialog's setValue runs the event loop, which delivered the
+        job's end, and so the dialog's close, inside its own setValue (a crash). The window stays
+        usable; the actions that would start another job are disabled meanwhile (busy_changed)."""
+        if self._progress_dialog is None:
+            dlg = QProgressDialog("", "Cancel", 0, 0, self.window)
+            dlg.setWindowModality(Qt.WindowModality.NonModal)
+            dlg.setMinimumDuration(0)
+            dlg.setAutoClose(False)
+            dlg.setAutoReset(False)
+            dlg.canceled.connect(self.cancel)
+            dlg.hide()
+            self._progress_dialog = dlg
+        return self._progress_dialog
+
     def _start(self, title: str, job, on_done, on_failed) -> None:
-        dlg = QProgressDialog(title, "Cancel", 0, 0, self.window)
+        dlg = self._dialog()
+        dlg.reset()
         dlg.setWindowTitle(title)
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
-        dlg.setMinimumDuration(0)
-        dlg.setAutoClose(False)
-        dlg.setAutoReset(False)
-        dlg.canceled.connect(self.cancel)
+        dlg.setLabelText(title)
+        dlg.setRange(0, 0)
         self.progress = dlg
-        self.runner.progress.connect(self._on_progress)
 
         def finish():
-            try:
-                self.runner.progress.disconnect(self._on_progress)
-            except (RuntimeError, TypeError):
-                pass
-            if self.progress is dlg:
-                self.progress = None
-            dlg.canceled.disconnect(self.cancel)
-            dlg.close()
-            dlg.deleteLater()
+            self.progress = None
+            dlg.hide()
 
         def done(result):
             finish()
@@ -180,20 +196,17 @@ class ExchangeFeature(QObject):
 
     def _on_progress(self, key: str, done: int, total: int, message: str) -> None:
         dlg = self.progress
-        if dlg is None:
+        if dlg is None or key != "exchange":
             return
-        try:
-            if message:
-                dlg.setLabelText(message)
-            dlg.setMaximum(max(total, 0))
-            # last: a modal QProgressDialog's setValue processes events, which may deliver the job's
-            # end (the dialog closes and goes) before it returns
-            dlg.setValue(min(done, total))
-        except RuntimeError:  # the dialog is gone already
-            pass
+        if message:
+            dlg.setLabelText(message)
+        dlg.setRange(0, max(total, 0))
+        dlg.setValue(min(done, total))
 
     def cancel(self) -> None:
         """Cancel the running step (the progress dialog's Cancel button)."""
+        if self.progress is not None:
+            self.progress.setLabelText("Cancelling…")
         self.runner.cancel("exchange")
 
     def wait_idle(self, timeout_ms: int = 120_000) -> bool:
@@ -269,6 +282,37 @@ class ExchangeFeature(QObject):
             self.window.show_message("Export cancelled; nothing was written")
             return
         self.window.inform("Export failed", message, Icon.Warning)
+
+    # ------------------------------------------------------------------ report
+    def save_report(self) -> bool:
+        """File > Export > Run Report: inspection/report.py's HTML report of the run shown (as
+        ``cnn-studio report``), written in the background (its feature maps load the weights)."""
+        w = self.window
+        src = w.state.source
+        if self.busy:
+            return False
+        if src.kind != "run" or not src.run_dir:
+            why = "the run is still training; wait for it to end" if src.kind == "live" else "no run is shown; train the network or open a run (Runs dock)"
+            w.inform("No run to report", f"A report is made of a finished run: {why}.")
+            return False
+        path = self.get_report_path(str(Path(w._last_dir()) / f"{src.run_name}-report.html"))
+        if not path:
+            return False
+        run_dir = src.run_dir
+
+        def job(progress, cancel):
+            from ...inspection.report import write_report
+
+            progress(0, 1, f"writing the report of {Path(run_dir).name}…")
+            return str(write_report(run_dir, path))
+
+        self._prepare_torch()
+        self._start(f"Report of {src.run_name}", job, self._report_done, lambda m, d: m == "cancelled" or w.inform("Cannot write the report", m, Icon.Warning))
+        return True
+
+    def _report_done(self, path: str) -> None:
+        self.window.show_message(f"Wrote the report {path}", 10_000)
+        self.window.inform("Report written", f"Wrote\n  {path}", Icon.Information)
 
     # ------------------------------------------------------------------ import code
     def import_code(self) -> bool:
