@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
@@ -384,3 +384,54 @@ def test_run_report_from_the_export_menu(make_window, qtbot, tmp_path, tiny_run)
     assert asked[0].endswith(f"{tiny_run.name}-report.html")
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and tiny_run.name in text and "<svg" in text
+
+
+def test_the_export_dialog_gives_what_was_typed_and_chosen(qtbot, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from cnn_studio.app.exchange.dialogs import ExportDialog
+
+    offers = [(FRESH, "untrained", True), (IMPORTED, "imported: none", False), (RUN, "trained: run r1, best weights", True)]
+    dlg = ExportDialog("onnx", offers, FRESH, str(tmp_path / "a.onnx"))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert not dlg.weights.model().item(1).isEnabled()  # nothing imported: not choosable
+    dlg.path_edit.selectAll()
+    qtbot.keyClicks(dlg.path_edit, str(tmp_path / "typed.onnx"))
+    dlg.weights.setFocus()
+    qtbot.keyClick(dlg.weights, Qt.Key.Key_End)  # the run
+    dlg.opset.setFocus()
+    qtbot.keyClick(dlg.opset, Qt.Key.Key_Home)
+    for _ in range(3):
+        qtbot.keyClick(dlg.opset, Qt.Key.Key_Down)  # Automatic, 13, 14, 15
+    qtbot.mouseClick(dlg.verify, Qt.MouseButton.LeftButton, pos=QPoint(8, dlg.verify.height() // 2))  # on its box: off
+    box = dlg.findChild(QDialogButtonBox)
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert dlg.result() == ExportDialog.DialogCode.Accepted
+    req = dlg.result_request()
+    assert (req.fmt, req.path, req.weights, req.opset, req.verify) == ("onnx", str(tmp_path / "typed.onnx"), RUN, 15, False)
+    assert not req.with_training_script
+    py = ExportDialog("python", offers, RUN, str(tmp_path / "a.py"))
+    qtbot.addWidget(py)
+    py.script.setChecked(True)
+    r = py.result_request()
+    assert r.with_training_script and r.opset is None and r.weights == RUN
+
+
+def test_the_import_dialog_lists_the_files_classes_without_running_it(qtbot, tmp_path):
+    from cnn_studio.app.exchange.dialogs import ImportCodeDialog
+
+    src = tmp_path / "mods.py"
+    src.write_text(textwrap.dedent(MODULE) + "\nraise SystemExit('must not run')\n", encoding="utf-8")
+    dlg = ImportCodeDialog(str(tmp_path))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    dlg.path_edit.setFocus()
+    qtbot.keyClicks(dlg.path_edit, str(src))
+    qtbot.keyClick(dlg.path_edit, Qt.Key.Key_Return)
+    assert [dlg.class_box.itemText(i) for i in range(dlg.class_box.count())] == ["Net", "Weird"]
+    dlg.shape_edit.selectAll()
+    qtbot.keyClicks(dlg.shape_edit, "1x8x8")
+    assert dlg.result_values() == (str(src), "Net", "1x8x8")
