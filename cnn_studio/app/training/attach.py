@@ -163,6 +163,11 @@ class TrainingFeature(QObject):
             more = f"\n\n({len(a.errors) - 1} more problem(s) in the Issues list.)" if len(a.errors) > 1 else ""
             self.window.inform("The network cannot be trained yet", str(first) + more)
             return False
+        from .fit_data import fit_data_to_network
+
+        if not fit_data_to_network(self):  # data of another shape or class count: ask, never convert silently
+            return False
+        a = self.window.analysis
         from ...training.rundir import new_run_path
 
         self.data_panel.target_shape = tuple(a.input_shape)

@@ -1,0 +1,114 @@
+"""Before a run: when the data's images (C, H, W) differ from the network's Input, ask once: fit the
+network to the data (Input and, when it differs too, the class count: one undoable edit,
+core/adapt.py), or train on converted copies of the images (the conversion is stated; offered only
+when the class counts agree), or do not train. Never convert silently. A class count alone that
+differs is refused by the engine at the start of the run with both counts named.
+
+The question goes through ``window.ask`` (tests replace it). The built-in ``shapes`` set is drawn
+at whatever size the network takes, so only its class count is compared.
+"""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+from ...core.adapt import errors_after, plan_adaptation
+
+B = QMessageBox.StandardButton
+
+
+def native_data(data_panel) -> tuple[tuple[int, int, int] | None, int] | None:
+    """(image shape as the source has it, class count), or None when the data cannot be read now
+    (the run's start then reports why). Loads the data set (cached for the built-in one)."""
+    from ...core.errors import StudioError
+    from ...data import DataConfig, load_dataset
+
+    d = {**data_panel.config_dict(), "channels": None, "height": None, "width": None}
+    try:
+        cfg = DataConfig.from_dict(d)
+        if cfg.source == "shapes" and cfg.format in ("auto", "shapes"):
+            from ...data.shapes import CLASS_NAMES
+
+            return None, len(CLASS_NAMES)
+        bundle = load_dataset(cfg)
+    except StudioError:
+        return None
+    return tuple(int(v) for v in bundle.input_shape()), int(bundle.num_classes)  # type: ignore[return-value]
+
+
+def _shape(s) -> str:
+    return "x".join(str(int(v)) for v in s)
+
+
+def conversion_text(data_shape, input_shape, resize: str) -> str:
+    """What converted copies of the images mean, in words."""
+    (dc, dh, dw), (c, h, w) = data_shape, input_shape
+    parts = []
+    if dc != c:
+        parts.append("gray to RGB (the gray value in all three channels)" if c == 3 else "RGB to gray (luminance)")
+    if (dh, dw) != (h, w):
+        parts.append(f"resized from {dh}x{dw} to {h}x{w} ({resize})")
+    return ", ".join(parts)
+
+
+def fit_data_to_network(feature) -> bool:
+    """True when the run may start (nothing differs, the network was fitted, or the user chose the
+    stated conversion); False when the user cancelled or the fitted network cannot train yet."""
+    window, panel = feature.window, feature.data_panel
+    a = window.analysis
+    input_shape = tuple(a.input_shape)
+    found = native_data(panel)
+    if found is None:
+        return True
+    data_shape, data_classes = found
+    graph = window.graph
+    plan = plan_adaptation(graph, data_shape or input_shape, data_classes)
+    if not plan.shape_differs:
+        # the images fit; a class count alone that differs is refused by the engine at the start of
+        # the run with a message naming both counts (the failed-start dialog), nothing is converted
+        return True
+    fits = not plan.problems
+    after = errors_after(graph, plan) if fits else []
+    what = []
+    if plan.shape_differs:
+        what.append(f"the data's images are {_shape(data_shape)}, the network's Input takes {_shape(input_shape)}")
+    if plan.classes_differ:
+        what.append(f"the data has {data_classes} classes, the network predicts {plan.classes}")
+    text = "; ".join(what).capitalize() + "."
+    options = []
+    if fits:
+        options.append("Yes: fit the network to the data (one edit; Undo restores it):\n" + plan.describe()
+                       + (f"\n(After this edit the network reports: {after[0]})" if after else ""))
+    else:
+        options.append("The network cannot be fitted automatically: " + "; ".join(plan.problems))
+    convertible = not plan.classes_differ  # converted images still need the network's class count
+    if convertible:
+        options.append("No: train this network on copies of the images converted to "
+                       f"{_shape(input_shape)}: {conversion_text(data_shape, input_shape, panel.config_dict().get('resize', 'bilinear'))}")
+    options.append("Cancel: do not train now")
+    buttons = (B.Yes if fits else B.NoButton) | (B.No if convertible else B.NoButton) | B.Cancel
+    answer = window.ask("The data does not fit the network", text + "\n\n" + "\n\n".join(options), buttons, B.Yes if fits else B.Cancel)
+    if answer == B.Yes and fits:
+        _push_fit(window, plan)
+        a = window.analysis
+        if not a.ok:
+            first = a.errors[0]
+            if first.node_id:
+                window.select_nodes([first.node_id], center=True)
+            window.inform("The network cannot be trained yet",
+                          f"The network now takes the data's {_shape(data_shape or input_shape)} images, but: {first}\n\n"
+                          "Change that layer (or Undo the edit and train on converted copies).")
+            return False
+        return True
+    if answer == B.No and convertible:
+        window.show_message(f"Training on copies of the images converted to {_shape(input_shape)}: "
+                            f"{conversion_text(data_shape, input_shape, panel.config_dict().get('resize', 'bilinear'))}", 0)
+        return True
+    return False
+
+
+def _push_fit(window, plan) -> None:
+    from ..commands import Macro, SetConfigCommand
+
+    graph = window.graph
+    steps = [SetConfigCommand(graph, nid, cfg) for nid, cfg in plan.configs(graph).items()]
+    window.document.push(Macro("Fit the network to the data", steps))

@@ -1,0 +1,122 @@
+"""Fit a network to a data set's shape: which nodes change, and how, when the data's images (C, H, W)
+or class count differ from the network's Input and its last Fully connected layer.
+
+Standard library only (core). ``plan_adaptation`` returns the edits without touching the graph; the
+app pushes them as one undoable edit and says what they are; ``apply_adaptation`` does them on a
+plain Graph (CLI, tests). Nothing here converts data: the alternative the app offers is to convert
+the images to the network's input, which it states before training.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from .graph import Graph
+
+Shape3 = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    node_id: str
+    key: str
+    old: object
+    new: object
+
+
+@dataclass
+class Adaptation:
+    """What differs between a network and a data set, and the edits that make the network fit it."""
+
+    data_shape: Shape3
+    data_classes: int | None
+    input_shape: Shape3 | None
+    classes: int | None  # the class count of the network (units of the layer feeding the loss)
+    changes: list[NodeChange] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what cannot be adapted automatically, and why
+
+    @property
+    def shape_differs(self) -> bool:
+        return self.input_shape is not None and tuple(self.input_shape) != tuple(self.data_shape)
+
+    @property
+    def classes_differ(self) -> bool:
+        return self.data_classes is not None and self.classes is not None and self.classes != self.data_classes
+
+    @property
+    def needed(self) -> bool:
+        return self.shape_differs or self.classes_differ
+
+    def configs(self, graph: Graph) -> dict[str, dict]:
+        """The new config of every node that changes (for one undoable edit per node)."""
+        out: dict[str, dict] = {}
+        for ch in self.changes:
+            cfg = out.setdefault(ch.node_id, copy.deepcopy(graph.nodes[ch.node_id].config))
+            cfg[ch.key] = ch.new
+        return out
+
+    def describe(self) -> str:
+        """One sentence per change, for the question the app asks."""
+        lines = []
+        if self.shape_differs:
+            lines.append(f"Input: {_shape(self.input_shape)} -> {_shape(self.data_shape)} (the data's images)")
+        if self.classes_differ:
+            node = next((c.node_id for c in self.changes if c.key == "out_features"), "the last layer")
+            lines.append(f"'{node}' outputs: {self.classes} -> {self.data_classes} (the data's classes)")
+        return "\n".join(lines + self.problems)
+
+
+def _shape(s) -> str:
+    return "x".join(str(int(v)) for v in s)
+
+
+def class_layer(graph: Graph) -> str | None:
+    """The Fully connected layer feeding the loss (its units are the class count), if any."""
+    out = graph.output_node()
+    if out is None:
+        return None
+    edges = graph.in_edges(out.id)
+    if not edges:
+        return None
+    src = edges[0].src
+    return src if graph.nodes[src].type == "linear" else None
+
+
+def plan_adaptation(graph: Graph, data_shape: Shape3, data_classes: int | None = None) -> Adaptation:
+    """The edits that make ``graph`` take ``data_shape`` images and predict ``data_classes`` classes."""
+    data_shape = tuple(int(v) for v in data_shape)  # type: ignore[assignment]
+    inp = graph.input_node()
+    input_shape = None
+    if inp is not None:
+        input_shape = tuple(int(inp.config.get(k, 0)) for k in ("channels", "height", "width"))
+    fc = class_layer(graph)
+    classes = int(graph.nodes[fc].config.get("out_features", 0)) if fc is not None else None
+    a = Adaptation(data_shape, data_classes, input_shape, classes)  # type: ignore[arg-type]
+    if inp is None:
+        a.problems.append("the network has no Input layer; add one")
+    elif a.shape_differs:
+        for key, old, new in zip(("channels", "height", "width"), input_shape, data_shape):
+            if old != new:
+                a.changes.append(NodeChange(inp.id, key, old, new))
+    if data_classes is not None and fc is None and graph.output_node() is not None:
+        a.problems.append("the loss is not fed by a Fully connected layer, so the class count cannot be set; "
+                          f"make the last layer output {data_classes} values")
+    elif a.classes_differ:
+        a.changes.append(NodeChange(fc, "out_features", classes, int(data_classes)))  # type: ignore[arg-type]
+    return a
+
+
+def apply_adaptation(graph: Graph, adaptation: Adaptation) -> None:
+    """Do the edits on ``graph`` (the app pushes ``adaptation.configs`` as undoable commands instead)."""
+    for node_id, cfg in adaptation.configs(graph).items():
+        graph.set_config(node_id, cfg)
+
+
+def errors_after(graph: Graph, adaptation: Adaptation) -> list[str]:
+    """The analysis errors the network would have after the edits (on a copy): an Input of another
+    size can leave a layer with too small a map, which the app says before doing the edit."""
+    from .analysis import analyze
+
+    g = graph.copy()
+    apply_adaptation(g, adaptation)
+    return [str(e) for e in analyze(g).errors]

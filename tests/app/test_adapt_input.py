@@ -1,0 +1,107 @@
+"""F5 on data whose images or classes differ from the network's Input: the app asks (fit the network
+as one undoable edit, train on stated converted copies, or cancel) and never converts silently."""
+import struct
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+from cnn_studio.core import templates
+
+B = QMessageBox.StandardButton
+
+
+def _idx_digits(folder, n_train=40, n_test=20, h=28, w=28, classes=4):
+    """MNIST-like IDX files: 1x28x28 gray images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        x = rng.integers(0, 256, (n, h, w), dtype=np.uint8)
+        y = (np.arange(n) % classes).astype(np.uint8)
+        for kind, arr in (("images", x), ("labels", y)):
+            head = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+            (folder / f"{stem}-{kind}-idx{arr.ndim}-ubyte").write_bytes(head + arr.tobytes())
+    return folder
+
+
+def _choose_source(window, qtbot, path):
+    """Type the path into the Data panel's Source field as a user would."""
+    window.training.data_dock.raise_()
+    field = window.training.data_panel.source
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    field.selectAll()
+    QTest.keyClicks(field, str(path))
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.training.data_panel.config_dict()["source"] == str(path)
+
+
+def _shape(window):
+    c = window.graph.input_node().config
+    return (c["channels"], c["height"], c["width"]), window.graph.nodes["output"].config["out_features"]
+
+
+def test_f5_on_idx_digits_offers_to_fit_the_network_as_one_undoable_edit(window, qtbot, tmp_path):
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    assert _shape(window) == ((3, 32, 32), 10)
+    before = window.graph.to_config()
+    window.answers.replies = [B.Yes]
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    title, text = window.answers.asked[-1]
+    assert title == "The data does not fit the network"
+    assert "1x28x28" in text and "3x32x32" in text and "4 classes" in text
+    assert "No:" not in text  # converted copies would still have 4 classes for 10 outputs: not offered
+    assert _shape(window) == ((1, 28, 28), 4)
+    # LeNet-5 without C1 padding is too deep for 28x28: the app says so instead of starting a run
+    assert not window.training.panel.running
+    assert window.answers.informed[-1][0] == "The network cannot be trained yet" and "c5" in window.answers.informed[-1][1]
+    # one undo step restores both the Input and the class count
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _shape(window) == ((3, 32, 32), 10)
+    assert window.graph.to_config()["nodes"] == before["nodes"]
+
+
+def test_cancel_leaves_the_network_and_starts_nothing(window, qtbot, tmp_path):
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    window.answers.replies = [B.Cancel]
+    assert window.training.train() is False
+    assert _shape(window) == ((3, 32, 32), 10) and not window.training.panel.running
+    assert window.document.undo_stack.count() <= 1  # at most the settings edit of the new source
+
+
+def test_a_network_that_fits_after_the_edit_gets_no_error(window, qtbot, tmp_path):
+    """TinyVGG's input can become 1x28x28: after Yes the network is valid (the run then starts)."""
+    from cnn_studio.app.training.fit_data import native_data
+    from cnn_studio.core.adapt import errors_after, plan_adaptation
+
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    shape, classes = native_data(window.training.data_panel)
+    assert (shape, classes) == ((1, 28, 28), 4)  # the source's own shape, not the network's
+    g = templates.build("tinyvgg", (3, 32, 32), 10)
+    plan = plan_adaptation(g, shape, classes)
+    assert errors_after(g, plan) == [] and {(c.node_id, c.key) for c in plan.changes} == {
+        ("input", "channels"), ("input", "height"), ("input", "width"), ("output", "out_features")}
+
+
+def test_the_app_and_train_config_have_the_same_defaults(window):
+    from cnn_studio.training import TrainConfig
+
+    shown = window.training.panel.settings.config()
+    default = TrainConfig().to_dict()
+    for key in ("optimizer", "lr", "batch_size", "epochs", "schedule", "monitor", "seed"):
+        assert shown[key] == default[key], key
+
+
+def test_no_trains_on_stated_converted_copies_when_the_classes_agree(window, qtbot, tmp_path):
+    from cnn_studio.app.training import fit_data
+
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits", classes=10))
+    window.answers.replies = [B.No]
+    messages = []
+    window.show_message = lambda text, timeout=0: messages.append(text)
+    assert fit_data.fit_data_to_network(window.training) is True
+    title, text = window.answers.asked[-1]
+    assert "converted to 3x32x32: gray to RGB" in text and "resized from 28x28 to 32x32 (bilinear)" in text
+    assert _shape(window) == ((3, 32, 32), 10)  # the network is left as it is
+    assert messages and "converted to 3x32x32" in messages[-1]
