@@ -51,7 +51,7 @@ class WeightsChoice:
 
 def make_source(kind: str, choice: WeightsChoice):
     """The ExportSource for ``kind`` (FRESH, IMPORTED, RUN)."""
-    from ...compiler.export import ExportError, ExportSource, source_from_graph, source_from_run
+    from ...compiler.export import ExportError, source_from_graph, source_from_run
     from ...compiler.importer import adapt_state_dict
     from ...core.graph import Graph
 
