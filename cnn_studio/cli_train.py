@@ -237,6 +237,10 @@ def register(subparsers) -> None:
                    help="val_loss (default) or val_accuracy: picks best.pt and drives early stopping")
     s.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
+    s.add_argument("--speed", type=choice("speed", ("auto", "eager", "channels_last")), metavar="MODE",
+                   help="eager (default: NCHW), channels_last, or auto (a short timed probe picks the faster; cached per network)")
+    s.add_argument("--precision", type=choice("precision", ("fp32", "bf16", "auto")), metavar="P",
+                   help="fp32 (default), bf16 (autocast), or auto (bf16 only if the probe finds it faster and its loss close to fp32's)")
     s.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels (slower on GPU)")
     s.add_argument("--seed", type=int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
     s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
@@ -262,7 +266,7 @@ def _train_config(args, base: dict):
     for arg, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("optimizer", "optimizer"),
                      ("momentum", "momentum"), ("schedule", "schedule"), ("weight_decay", "weight_decay"), ("device", "device"),
                      ("seed", "seed"), ("threads", "num_threads"), ("monitor", "monitor"), ("amp", "amp"),
-                     ("deterministic", "deterministic")):
+                     ("deterministic", "deterministic"), ("speed", "speed"), ("precision", "precision")):
         v = getattr(args, arg)
         if v is not None:
             d[key] = v

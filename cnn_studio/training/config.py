@@ -16,6 +16,8 @@ from ..core.errors import StudioError
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
 MONITORS = ("val_loss", "val_accuracy")
+SPEEDS = ("auto", "eager", "channels_last")  # speed.py chooses among them
+PRECISIONS = ("fp32", "bf16", "auto")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -57,6 +59,10 @@ class TrainConfig:
     save_checkpoints: write ``checkpoints/last.pt`` (every ``checkpoint_every`` epochs and when
         stopped) and ``best.pt``. metrics_interval: seconds between live metric updates (the only
         moments the hot loop synchronises with the device); metrics_every: if > 0, update every N batches instead.
+    speed: how steps run: eager (NCHW, the default, repeatable run to run), channels_last, or auto (a short
+        timed probe at the start picks the faster memory format; cached per network; speed.py).
+    precision: fp32 (default), bf16 (autocast; native on AVX-512 BF16/AMX CPUs and recent GPUs), or auto
+        (bf16 only when the probe finds it faster and its loss within 5% of fp32's).
     layer_stats_every: record layer statistics (``layer_stats.npz``: weight/gradient norms and histograms
         every N optimizer steps, activations, dead and saturated units at each epoch end; layerstats.py); 0: off.
     """
@@ -91,6 +97,8 @@ class TrainConfig:
     metrics_interval: float = 0.1
     metrics_every: int = 0
     layer_stats_every: int = 50
+    speed: str = "eager"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -134,6 +142,9 @@ class TrainConfig:
             raise TrainConfigError("nesterov needs a momentum greater than 0; set momentum (e.g. 0.9) or turn nesterov off")
         number("beta1", 0.0, 1.0)
         number("beta2", 0.0, 1.0)
+        for name in ("beta1", "beta2"):  # torch's Adam refuses 1 (the moments would never decay)
+            if getattr(self, name) >= 1.0:
+                raise TrainConfigError(f"{name} must be below 1, got {getattr(self, name)!r}; a typical value is 0.9 (beta1) or 0.999 (beta2)")
         number("weight_decay", 0.0)
         whole("batch_size", 1)
         whole("epochs", 1)
@@ -163,6 +174,8 @@ class TrainConfig:
         number("metrics_interval", 0.0)
         whole("metrics_every", 0)
         whole("layer_stats_every", 0)
+        choice("speed", SPEEDS)
+        choice("precision", PRECISIONS)
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -46,6 +46,7 @@ from .optim import (
     trainable_parameters,
 )
 from .rundir import RunDir, new_run_path
+from .speed import autocast_context
 from .threads import CpuMeter, ThreadTuner
 
 
@@ -144,6 +145,7 @@ class Trainer:
         self._wake = threading.Event()
         self._fitted = False
         self._amp = False
+        self._speed = None  # speed.SpeedChoice: memory format and precision, set in _setup
 
     # ---- control from any thread -------------------------------------------------------------
     def request_stop(self) -> None:
@@ -232,6 +234,31 @@ class Trainer:
         aug = getattr(self.data_config, "augment", None) if self.data_config is not None else None
         return aug if aug is not None and aug.enabled() else None
 
+    def _choose_speed(self) -> None:
+        """Memory format and precision (speed.py): the checkpoint's when resuming (no re-probe), else the
+        settings' only mode or a short timed probe on copies (cached); applied to the model."""
+        from .speed import SpeedChoice, apply_to_model, choose_mode, graph_hash
+
+        cfg, b = self.config, self.bundle
+        choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
+        if choice is not None:
+            choice.source = "resumed"
+        else:
+            n = min(cfg.batch_size, len(b.train.y))
+            ds = b.train.dataset
+            xb = b.normalize(torch.stack([ds[i][0] for i in range(n)]).to(self.device))
+            y = b.train.y[:n].to(self.device)
+            target = loss_target("mse", y, int(b.num_classes)) if self.model.loss_type == "mse" else y
+            choice = choose_mode(
+                self.model, (xb, target), self.model.make_loss().to(self.device), lambda params: build_optimizer(params, cfg),
+                self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
+                key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
+            )
+        apply_to_model(self.model, choice.memory_format)
+        self._speed = choice
+        if choice.source != "setting" or (cfg.speed, cfg.precision) != ("eager", "fp32"):
+            self.state.notes.append(f"speed: {choice.reason}" + (" (the mode recorded when the run started)" if choice.source == "resumed" else ""))
+
     def _setup(self) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.device)
@@ -244,6 +271,7 @@ class Trainer:
         self._load_data()
         b = self.bundle
         self.model.to(self.device)
+        self._choose_speed()  # before DDP wraps the model and the optimizer is built
         self.train_model = self._wrap_model(self.model)
         self.criterion = self.model.make_loss().to(self.device)
         self.optimizer = build_optimizer(trainable_parameters(self.model), cfg)
@@ -345,6 +373,7 @@ class Trainer:
             "mean": _to_list(b.mean),
             "std": _to_list(b.std),
             "device": self.state.device,
+            "speed": self._speed.to_dict() if self._speed is not None else None,  # memory format and precision, and why
             "cnn_studio_version": __version__,
             "torch_version": torch.__version__,
             "python_version": sys.version.split()[0],
@@ -379,6 +408,7 @@ class Trainer:
             "mean": _to_list(b.mean),
             "std": _to_list(b.std),
             "input_shape": list(b.input_shape()),
+            "speed": self._speed.to_dict() if self._speed is not None else None,  # a resume runs in the same mode
         }
 
     def _save_checkpoint(self, epoch: int, batch: int, best: bool) -> None:
@@ -643,7 +673,10 @@ class Trainer:
         one_hot = self.model.loss_type == "mse"
         n_classes = int(self.bundle.num_classes)
         cpu_sync = self._sync_every_batch
-        autocast = torch.autocast(device_type="cuda") if self._amp else contextlib.nullcontext()
+        speed = self._speed
+        autocast = torch.autocast(device_type="cuda") if self._amp else (
+            autocast_context(speed, self.device) if speed is not None else contextlib.nullcontext())
+        channels_last = speed is not None and speed.channels_last
         stop_set, pause_set = self._stop.is_set, self._pause.is_set
         on_batch_end = self.callbacks.call
         every, interval = cfg.metrics_every, cfg.metrics_interval
@@ -671,6 +704,8 @@ class Trainer:
             xb = normalize(x)
             if augment is not None:
                 xb = augment(xb, aug_gen)
+            if channels_last:  # the layout the weights were given (speed.py)
+                xb = xb.contiguous(memory_format=torch.channels_last)
             target = loss_target("mse", y, n_classes) if one_hot else y
             opt.zero_grad(set_to_none=True)
             with autocast:
@@ -902,6 +937,7 @@ class Trainer:
             "samples_per_sec": st.samples_per_sec,
             "device": st.device,
             "threads": self._threads_record(),
+            "speed": self._speed.to_dict() if self._speed is not None else None,
             "notes": list(st.notes),
             "checkpoints": {
                 "last": str(rd.last_checkpoint) if rd is not None and rd.last_checkpoint.exists() else None,
