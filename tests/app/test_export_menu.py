@@ -435,3 +435,25 @@ def test_the_import_dialog_lists_the_files_classes_without_running_it(qtbot, tmp
     dlg.shape_edit.selectAll()
     qtbot.keyClicks(dlg.shape_edit, "1x8x8")
     assert dlg.result_values() == (str(src), "Net", "1x8x8")
+
+
+def test_bad_export_requests_get_one_clear_message_and_write_nothing(make_window, qtbot, tmp_path):
+    w = make_window(tiny_graph())
+    feat = w.exchange
+    for path, weights, want in (
+        (tmp_path / "no such folder" / "a.pt", FRESH, "does not exist; choose an existing folder"),
+        (tmp_path, FRESH, "is a folder; give a file name"),
+        (tmp_path / "a.pt", RUN, "No run with saved weights is shown"),
+        (tmp_path / "a.pt", IMPORTED, "No weights were imported"),
+    ):
+        feat.ask_export = lambda *a, p=path, k=weights: ExportRequest("state_dict", str(p), k)
+        feat.export_actions["state_dict"].trigger()
+        assert not feat.busy and w.answers.informed[-1] == ("Cannot export", w.answers.informed[-1][1])
+        assert want in w.answers.informed[-1][1]
+    w.graph.remove_node("flatten")  # fc no longer gets a vector: the network has errors
+    w.document.refresh()
+    assert not w.analysis.ok
+    feat.ask_export = lambda *a: ExportRequest("state_dict", str(tmp_path / "a.pt"), FRESH)
+    feat.export_actions["state_dict"].trigger()
+    assert "error" in w.answers.informed[-1][1] and "Issues" in w.answers.informed[-1][1]
+    assert list(tmp_path.iterdir()) == []
