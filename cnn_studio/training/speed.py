@@ -34,7 +34,10 @@ from .config import PRECISIONS, SPEEDS  # noqa: F401 - the settings' choices, on
 MIN_GAIN = 1.05
 #: bf16 under precision=auto: largest relative difference of its mean probe loss from fp32's
 LOSS_TOLERANCE = 0.05
-PROBE_STEPS = 6
+PROBE_STEPS = 4  # timed steps per candidate (after one warm-up step): ~(4 candidates x 5) steps in all
+PROBE_SECONDS = 6.0  # timed rounds are cut to about this after the warm-up round
+#: no probe when it would take more than this share of the run's steps (a short run cannot repay it)
+PROBE_SHARE = 0.1
 CACHE_FILE = "speed_cache.json"
 CACHE_LIMIT = 200
 
@@ -194,7 +197,7 @@ def apply_to_model(model: nn.Module, memory_format: str) -> nn.Module:
 # ---- the probe --------------------------------------------------------------------------------------
 def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
             cands: list[Candidate], steps: int, device: torch.device,
-            cancel: Callable[[], bool] | None = None) -> tuple[dict, dict]:
+            cancel: Callable[[], bool] | None = None, max_seconds: float = PROBE_SECONDS) -> tuple[dict, dict]:
     """Time ``steps`` training steps of each candidate on deep copies, interleaved round by round (a
     busy machine's slow moments then hit every candidate alike); one warm-up step each first.
     Returns (candidate -> median seconds per step, candidate -> loss per timed step). Every
@@ -208,7 +211,9 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
     times: dict = {c: [] for c in cands}
     losses: dict = {c: [] for c in cands}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for r in range(steps + 1):
+    rounds, t_start = steps + 1, time.perf_counter()
+    r = 0
+    while r < rounds:
         for cand, (m, opt, xb, cast) in runs.items():
             if cancel is not None and cancel():
                 return {}, {}
@@ -225,6 +230,10 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
             if r > 0:  # step 0 warms up (oneDNN primitives, allocations)
                 times[cand].append(time.perf_counter() - t0)
                 losses[cand].append(value)
+        r += 1
+        if r == 1:  # a slow network gets fewer timed rounds (at least one): the probe stays near its budget
+            round_s = time.perf_counter() - t_start
+            rounds = 1 + max(1, min(steps, int(max_seconds / max(round_s, 1e-9))))
     return {c: statistics.median(t) for c, t in times.items() if t}, losses
 
 
@@ -273,11 +282,12 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer], device: torch.device,
                 speed: str = "auto", precision: str = "fp32", *, key_parts: dict | None = None,
                 steps: int = PROBE_STEPS, cancel: Callable[[], bool] | None = None,
-                measure_fn: Callable = measure) -> SpeedChoice:
+                run_steps: int | None = None, measure_fn: Callable = measure) -> SpeedChoice:
     """The mode to train ``model`` in: the only allowed one, a cached choice, or the probe's.
 
     sample: one training batch (x, target) on ``device``. key_parts: what identifies the case for
-    the cache (graph hash, batch, threads...; None: no cache). The model, any optimizer and torch's
+    the cache (graph hash, batch, threads...; None: no cache). run_steps: the optimizer steps the run
+    will take (None: unknown); a run too short to repay the probe keeps NCHW fp32. The model, any optimizer and torch's
     random state are left as they were. ``measure_fn`` (same signature as :func:`measure`) lets
     tests give synthetic timings and losses."""
     if speed not in SPEEDS:
@@ -297,6 +307,10 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
             hit.source = "reused"
             hit.reason = f"reused: {hit.reason}"
             return hit
+    probe_steps = len(cands) * (steps + 1)
+    if run_steps is not None and probe_steps > PROBE_SHARE * run_steps:
+        return SpeedChoice(*BASELINE, f"NCHW fp32: the run's {run_steps} steps are too few to repay a "
+                           f"{probe_steps}-step speed probe", "setting")
     t0 = time.perf_counter()
     x, y = sample
     try:

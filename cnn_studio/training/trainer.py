@@ -252,6 +252,7 @@ class Trainer:
             choice = choose_mode(
                 self.model, (xb, target), self.model.make_loss().to(self.device), lambda params: build_optimizer(params, cfg),
                 self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
+                run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
             )
         apply_to_model(self.model, choice.memory_format)

@@ -24,6 +24,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_STUDIO_HOME", str(tmp_path / "home"))  # a fresh speed cache per test
+    monkeypatch.setattr(sp, "PROBE_SHARE", 1e9)  # the tiny runs here would be too short to probe otherwise
 
 
 def _cfg(**kw):
@@ -232,3 +233,26 @@ def test_resume_reuses_the_recorded_mode_without_a_new_probe(graph, bundle, tmp_
     s = Trainer.from_run(tmp_path / "r", epochs=2).fit()
     assert s["speed"]["memory_format"] == "channels_last" and s["speed"]["source"] == "resumed"
     assert any("recorded when the run started" in n for n in s["notes"])
+
+
+def test_a_run_too_short_to_repay_the_probe_keeps_nchw_without_probing(bundle, monkeypatch):
+    monkeypatch.setattr(sp, "PROBE_SHARE", 0.1)
+    calls = []
+    fake = _fake({NCHW: 1.0, CL: 0.1}, {NCHW: [1.0], CL: [1.0]}, calls)
+    model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+    sample = (bundle.normalize(bundle.train.x[:8]), bundle.train.y[:8])
+    args = (model, sample, model.make_loss(), torch.optim.SGD, CPU, "auto")
+    short = sp.choose_mode(*args, steps=4, run_steps=99, measure_fn=fake)  # 2 x 5 probe steps > 10% of 99
+    assert calls == [] and (short.memory_format, short.source) == ("contiguous", "setting")
+    assert "99 steps are too few to repay a 10-step speed probe" in short.reason
+    long = sp.choose_mode(*args, steps=4, run_steps=100, measure_fn=fake)
+    assert len(calls) == 1 and long.memory_format == "channels_last"
+
+
+def test_a_slow_network_gets_fewer_timed_rounds(bundle):
+    model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+    x, y = bundle.normalize(bundle.train.x[:8]), bundle.train.y[:8]
+    times, losses = sp.measure(model, x, y, model.make_loss(), torch.optim.SGD, [NCHW, CL], 5, CPU, max_seconds=0.0)
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 1, CL: 1}  # one timed round after the warm-up
+    times, losses = sp.measure(model, x, y, model.make_loss(), torch.optim.SGD, [NCHW, CL], 3, CPU, max_seconds=1e9)
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 3, CL: 3}
