@@ -105,3 +105,12 @@ def test_no_trains_on_stated_converted_copies_when_the_classes_agree(window, qtb
     assert "converted to 3x32x32: gray to RGB" in text and "resized from 28x28 to 32x32 (bilinear)" in text
     assert _shape(window) == ((3, 32, 32), 10)  # the network is left as it is
     assert messages and "converted to 3x32x32" in messages[-1]
+
+
+def test_status_line_names_the_weights_of_the_test_figure(window):
+    panel = window.training.panel
+    panel._show_summary({"stop_reason": "finished", "best_val_accuracy": 0.95, "test_accuracy": 0.958,
+                         "test_weights": "best", "test_epoch": 9}, None)
+    assert "test accuracy 95.8% (best weights, epoch 9)" in panel.status.text()
+    panel._show_summary({"stop_reason": "finished", "test_accuracy": 0.825, "test_weights": "last", "test_epoch": 10}, None)
+    assert "test accuracy 82.5% (last weights, epoch 10)" in panel.status.text()

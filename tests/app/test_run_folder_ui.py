@@ -10,7 +10,7 @@ def test_a_runs_folder_that_cannot_be_created_is_one_dialog(window, qtbot, tmp_p
     blocker.write_text("a file where the runs folder should go")
     feat = window.training
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=(rng.random((64, 12, 12)) * 255).astype(np.uint8), y=np.arange(64) % 10)
+    np.savez(tmp_path / "d.npz", x=(rng.random((64, 32, 32, 3)) * 255).astype(np.uint8), y=np.arange(64) % 10)  # the Input's shape
     feat.data_panel.set_source(str(tmp_path / "d.npz"))
     monkeypatch.setattr(feat, "run_root", lambda: blocker / "runs")
     QTest.keyClick(window, Qt.Key.Key_F5)

@@ -331,7 +331,7 @@ def test_the_apps_run_shows_live_in_the_list(make_window, qtbot, tmp_path):
 
     w = make_window(tiny_graph("live", shape=(1, 12, 12)))  # the data's own shape: nothing to convert
     feat = _scan(w, qtbot)
-    tr = _setup(w, _npz(tmp_path, n=640), epochs=2, batch=16)
+    tr = _setup(w, _npz(tmp_path, n=640, shape=(1, 12, 12)), epochs=2, batch=16)
     tr.panel.settings.threads.setValue(1)
     qtbot.keyClick(w, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: tr.panel.worker is not None and tr.panel.worker.trainer is not None and tr.panel.worker.trainer.state.global_step > 0, timeout=120_000)

@@ -10,12 +10,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 
-def _npz(tmp_path, classes=10, n=320, seed=0):
-    """A small data set the first-run network can train on, already 3x32x32 (other shapes make F5
-    ask how to fit them: tests/app/test_adapt_input.py)."""
+def _npz(tmp_path, classes=10, n=320, seed=0, shape=(3, 32, 32)):
+    """A small data set the first-run network can train on, 3x32x32 like its Input by default (a
+    data shape other than the network's makes F5 ask how to fit them: tests/app/test_adapt_input.py)."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
-    x = (rng.random((n, 32, 32, 3)) * 60).astype(np.uint8)
+    c, h, w = shape
+    x = (rng.random((n, h, w, c) if c == 3 else (n, h, w)) * 60).astype(np.uint8)
     for i, c in enumerate(y):  # a bright bar whose row encodes the class
         x[i, c % 12, :] = 255
     path = tmp_path / f"bars{classes}.npz"

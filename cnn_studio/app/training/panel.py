@@ -493,8 +493,9 @@ class TrainingPanel(QWidget):
         parts = [text]
         if best is not None:
             parts.append(f"best validation accuracy {best:.1%}")
-        if test is not None:
-            parts.append(f"test accuracy {test:.1%}")
+        if test is not None:  # which weights the figure is for (summary.json's test_weights/test_epoch)
+            w, ep = summary.get("test_weights"), summary.get("test_epoch")
+            parts.append(f"test accuracy {test:.1%}" + (f" ({w} weights, epoch {ep})" if w else ""))
         if run_dir:
             parts.append(f"run folder {run_dir}")
         self.status.setText(" · ".join(parts))
