@@ -22,13 +22,13 @@ def cfg(**kw):
     return TrainConfig(**base)
 
 
-def tanh_graph(shape, classes):
+def tanh_graph(shape, classes, act="tanh"):
     c, h, w = shape
-    g = Graph("tanh")
+    g = Graph(act)
     chain(g, [
         ("input", {"channels": c, "height": h, "width": w}, "input"),
         ("conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 1}, "conv"),
-        ("tanh", {}, "act"),
+        (act, {}, "act"),
         ("maxpool2d", {"kernel_size": 4}, "pool"),
         ("flatten", {}, "flatten"),
         ("linear", {"out_features": classes}, "fc"),
@@ -97,19 +97,38 @@ def test_stored_statistics_match_the_trained_model(dead_run, bundle):
     assert data["epoch_step"].tolist() == [nb, 2 * nb]
 
 
-def test_saturated_tanh_is_flagged(bundle, tmp_path):
-    g = tanh_graph(tuple(bundle.input_shape()), bundle.num_classes)
-    t = Trainer(g, bundle, cfg(), run_dir=tmp_path / "tanh")
-    with torch.no_grad():  # large weights and biases drive tanh to +-1 for (almost) every input
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_saturated_tanh_and_sigmoid_are_flagged(bundle, tmp_path, act):
+    g = tanh_graph(tuple(bundle.input_shape()), bundle.num_classes, act)
+    t = Trainer(g, bundle, cfg(), run_dir=tmp_path / act)
+    with torch.no_grad():  # large weights and biases drive tanh to +-1 (sigmoid to 0 or 1) for (almost) every input
         t.model.conv.weight.mul_(100.0)
         t.model.conv.bias.copy_(torch.tensor([30.0, -30.0, 30.0, -30.0, 0.0, 0.0]))
     t.fit()
     last = ls.last_epoch(ls.load_stats(t.run_dir.path))
-    act = next(r for r in last["layers"] if r["node"] == "act")
-    assert act["saturated_fraction"] >= 4 / 6
+    row = next(r for r in last["layers"] if r["node"] == "act")
+    assert row["saturated_fraction"] >= 4 / 6
     sat = [f for f in last["flags"] if f["kind"] == "saturated"]
-    assert len(sat) == 1 and sat[0]["node"] == "act" and "saturated tanh" in sat[0]["message"]
+    assert len(sat) == 1 and sat[0]["node"] == "act" and f"saturated {act}" in sat[0]["message"]
     assert not any(f["kind"] == "dead" for f in last["flags"])
+
+
+def test_a_deep_sigmoid_stack_has_vanishing_gradients_in_its_first_layers(bundle, tmp_path):
+    c, h, w = bundle.input_shape()
+    g = Graph("deep")
+    steps = [("input", {"channels": c, "height": h, "width": w}, "input"), ("flatten", {}, "flatten")]
+    for i in range(8):  # each sigmoid scales the gradient by at most 1/4
+        steps += [("linear", {"out_features": 16}, f"l{i}"), ("sigmoid", {}, f"s{i}")]
+    steps += [("linear", {"out_features": bundle.num_classes}, "fc"), ("cross_entropy", {}, "loss")]
+    chain(g, steps)
+    t = Trainer(g, bundle, cfg(epochs=1), run_dir=tmp_path / "deep")
+    t.fit()
+    last = ls.last_epoch(ls.load_stats(t.run_dir.path))
+    grads = {r["node"]: r["grad_norm"] for r in last["layers"] if "grad_norm" in r}
+    vanishing = [f["node"] for f in last["flags"] if f["kind"] == "vanishing_gradients"]
+    assert vanishing == [n for n in grads if grads[n] < ls.VANISHING * grads["fc"]]  # exactly those, in order
+    assert vanishing[:2] == ["l0", "l1"] and "fc" not in vanishing and "l7" not in vanishing
+    assert all("batch norm" in f["message"] for f in last["flags"] if f["kind"] == "vanishing_gradients")
 
 
 def test_a_healthy_tiny_net_has_no_dead_or_saturation_flag(bundle, graph, tmp_path):
