@@ -456,8 +456,10 @@ def last_epoch(data: dict[str, Any]) -> dict[str, Any] | None:
         if nid in pids:
             i = pids.index(nid)
             row.update({k: _num(view[k][i]) for k in PARAM_KEYS})
-            lo, hi = data["epoch_weight_range"][-1][i]
-            row["weight_range"] = [_num(lo), _num(hi)]
+            for which in ("weight", "grad"):  # histograms: BINS counts over [lo, hi]
+                lo, hi = data[f"epoch_{which}_range"][-1][i]
+                row[f"{which}_range"] = [_num(lo), _num(hi)]
+                row[f"{which}_hist"] = [int(c) for c in data[f"epoch_{which}_hist"][-1][i]]
         if nid in aids:
             i = aids.index(nid)
             row.update({"act_mean": _num(view["act_mean"][i]), "act_std": _num(view["act_std"][i])})

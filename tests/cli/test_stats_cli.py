@@ -57,6 +57,10 @@ def test_json_lists_every_layer_of_the_last_epoch_with_flags(dead_run, capsys):
     assert layers["relu"]["dead_fraction"] == pytest.approx(0.5)
     assert layers["conv"]["weight_norm"] > 0 and layers["fc"]["grad_norm"] > 0
     assert "weight_norm" not in layers["relu"]  # no parameters
+    conv_weights = 6 * 3 * 3 * 3
+    assert sum(layers["conv"]["weight_hist"]) == conv_weights and len(layers["conv"]["grad_hist"]) == 32
+    lo, hi = layers["conv"]["weight_range"]
+    assert lo < hi
     assert [f["kind"] for f in layers["relu"]["flags"]] == ["dead"]
     assert [(f["node"], f["badge"]) for f in d["flags"]] == [("relu", "50% dead")]
 
