@@ -75,13 +75,24 @@ class LayerStatsError(StudioError):
 def _robust_hist(x: torch.Tensor) -> torch.Tensor:
     """[lo, hi, count_0 .. count_{BINS-1}] of a flat float tensor, as float32 on its device."""
     x = torch.nan_to_num(x.detach().reshape(-1).float(), nan=0.0, posinf=3.0e38, neginf=-3.0e38)
-    mean, std = x.mean(), x.std(unbiased=False) if x.numel() > 1 else torch.zeros((), device=x.device)
-    lo = torch.maximum(x.min(), mean - 4 * std)
-    hi = torch.minimum(x.max(), mean + 4 * std)
-    flat = hi <= lo  # a constant tensor: one unit-wide range around it
-    lo, hi = torch.where(flat, lo - 0.5, lo), torch.where(flat, hi + 0.5, hi)
-    idx = ((x - lo) / (hi - lo) * BINS).floor().clamp_(0, BINS - 1).long()
+    # mean and std accumulated in float64 (float32 sums of large gradients overflow to inf, then NaN)
+    n = x.numel()
+    mean = x.sum(dtype=torch.float64) / n
+    sq = torch.linalg.vector_norm(x, dtype=torch.float64) ** 2
+    std = (sq / n - mean * mean).clamp_min(0.0).sqrt()
+    xmin, xmax = x.min().double(), x.max().double()
+    lo, hi = torch.maximum(xmin, mean - 4 * std), torch.minimum(xmax, mean + 4 * std)
+    narrow = hi <= lo  # the std rounded to nothing: the full range
+    lo, hi = torch.where(narrow, xmin, lo), torch.where(narrow, xmax, hi)
+    # a constant tensor: a range around it wide enough to stay a range in float32 (1e7 +- 0.5 would not)
+    flat = hi <= lo
+    pad = torch.clamp(lo.abs() * 2.0 ** -20, min=0.5)
+    lo, hi = torch.where(flat, lo - pad, lo), torch.where(flat, hi + pad, hi)
+    scale = (BINS / (hi - lo)).float()
+    t = torch.nan_to_num((x - lo.float()) * scale, nan=0.0)  # inf - inf cannot reach here, but never index with NaN
+    idx = t.floor().clamp_(0, BINS - 1).long()
     counts = torch.bincount(idx, minlength=BINS)[:BINS].float()
+    lo, hi = lo.float(), hi.float()
     return torch.cat([torch.stack([lo, hi]), counts])
 
 

@@ -306,3 +306,15 @@ def test_a_crash_before_last_pt_drops_the_uncommitted_epoch_on_resume(bundle, gr
     assert a["epoch_epoch"].tolist() == [1, 2, 3] and a["step_step"].tolist() == b["step_step"].tolist()
     for k in ("epoch_weight_norm", "epoch_grad_norm", "epoch_act_mean", "step_weight_hist"):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, err_msg=k)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1, max_size=200))
+def test_histograms_count_every_value_in_a_finite_range(values):
+    h = ls._robust_hist(torch.tensor(values, dtype=torch.float32)).numpy()
+    lo, hi, counts = h[0], h[1], h[2:]
+    assert len(counts) == ls.BINS and counts.sum() == len(values)  # outliers land in the end bins
+    assert np.isfinite(lo) and np.isfinite(hi) and lo < hi
+    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float32)
+    if len(finite) == len(values) and len(finite) > 1 and finite.min() < finite.max():
+        assert finite.min() <= lo and hi <= finite.max()
