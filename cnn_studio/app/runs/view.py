@@ -75,7 +75,7 @@ class RunsView(QWidget):
         hh.setStretchLastSection(True)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu)
-        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        # activated: a double-click, or Enter on the current row (doubleClicked as well would show twice)
         self.table.activated.connect(self._on_table_double_clicked)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection_changed())
         lay.addWidget(self.table, 1)
