@@ -357,3 +357,34 @@ def test_the_open_projects_runs_are_listed_beside_it(make_window, qtbot, tmp_pat
     qtbot.waitUntil(lambda: feat.scans > n, timeout=10_000)
     assert feat.view.model.row_of(str(beside)) >= 0 and feat.view.model.row_of(str(home_run)) >= 0
     assert Path(w.training.run_root()) == project.parent / "mynet_runs"
+
+
+def test_a_run_another_process_is_writing_follows_by_itself(make_window, qtbot, runs_root):
+    from cnn_studio.training.rundir import RunDir
+
+    run = train_run(runs_root, "elsewhere")
+    summary = (run / "summary.json").read_bytes()
+    (run / "summary.json").unlink()  # as while the command line still trains it
+    rd = RunDir(run)
+    assert rd.try_lock()
+    try:
+        w = make_window()
+        feat = _scan(w, qtbot)
+        assert _cell(feat.view, run, 9) == "running"
+        assert feat._poll.isActive()  # its row is re-read every few seconds
+    finally:
+        rd.unlock()
+    (run / "summary.json").write_bytes(summary)  # the run ended
+    qtbot.waitUntil(lambda: _cell(feat.view, run, 9) == "finished", timeout=15_000)
+    assert not feat._poll.isActive()
+
+
+def test_enter_on_a_selected_row_shows_it(make_window, qtbot, runs_root):
+    run = train_run(runs_root, "enter")
+    w = make_window()
+    feat = _scan(w, qtbot)
+    _show_dock(w, qtbot)
+    _click_row(qtbot, feat.view, run)
+    qtbot.keyClick(feat.view.table, Qt.Key.Key_Return)
+    assert w.state.source.run_dir == str(run)
+    qtbot.waitUntil(lambda: w.state.source.status == "ready", timeout=60_000)
