@@ -34,6 +34,9 @@ def test_names_are_normalised():
         ({"early_stopping": "yes"}, ["early_stopping", "true or false"]),
         ({"nesterov": True, "optimizer": "sgd", "momentum": 0.0}, ["nesterov", "momentum"]),
         ({"num_threads": 0}, ["num_threads"]),
+        ({"beta1": 1.0}, ["beta1", "below 1"]),  # torch's Adam would raise a raw ValueError at the start
+        ({"beta2": 1}, ["beta2", "below 1"]),
+        ({"layer_stats_every": -1}, ["layer_stats_every", "at least 0"]),
     ],
 )
 def test_bad_values_name_the_field(changes, words):
