@@ -141,7 +141,11 @@ def test_lists_tiny_runs_and_hand_made_folders_filters_and_sorts(make_window, qt
     again = [view.proxy.index(r, 0).data() for r in range(5)]
     assert again == names[::-1]
 
-    # a corrupt row cannot be shown: one clear message, nothing else changes
+    # a corrupt row cannot be continued (no checkpoint) nor shown: one clear message, nothing else changes
+    _click_row(qtbot, view, bad)
+    assert not view.act_continue.isEnabled() and view.act_show.isEnabled()
+    _click_row(qtbot, view, a)
+    assert view.act_continue.isEnabled()
     _click_row(qtbot, view, bad, double=True)
     assert len(w.answers.informed) == 1 and "no weights to show" in w.answers.informed[-1][1]
     assert w.state.source.kind == "nothing"

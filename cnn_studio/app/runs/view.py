@@ -144,6 +144,9 @@ class RunsView(QWidget):
         one = n == 1
         for a in (self.act_show, self.act_continue, self.act_open_network, self.act_rename, self.act_note):
             a.setEnabled(one)
+        infos = self.selected_infos() if one else []
+        # Continue needs a last checkpoint and a run that is not going (RunInfo.can_resume)
+        self.act_continue.setEnabled(one and bool(getattr(infos[0], "can_resume", False)))
         self.act_compare.setEnabled(n >= 2)
         self.act_star.setEnabled(n >= 1)
         self.act_delete.setEnabled(n >= 1)
