@@ -142,9 +142,6 @@ class TrainConfig:
             raise TrainConfigError("nesterov needs a momentum greater than 0; set momentum (e.g. 0.9) or turn nesterov off")
         number("beta1", 0.0, 1.0)
         number("beta2", 0.0, 1.0)
-        for beta in ("beta1", "beta2"):  # torch's Adam refuses 1 (the moment estimates would never update)
-            if getattr(self, beta) >= 1.0:
-                raise TrainConfigError(f"{beta} must be below 1, got {getattr(self, beta)!r}; a typical value is 0.9 (beta1) or 0.999 (beta2)")
         for name in ("beta1", "beta2"):  # torch's Adam refuses 1 (the moments would never decay)
             if getattr(self, name) >= 1.0:
                 raise TrainConfigError(f"{name} must be below 1, got {getattr(self, name)!r}; a typical value is 0.9 (beta1) or 0.999 (beta2)")
