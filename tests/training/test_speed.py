@@ -256,3 +256,15 @@ def test_a_slow_network_gets_fewer_timed_rounds(bundle):
     assert {c: len(v) for c, v in losses.items()} == {NCHW: 1, CL: 1}  # one timed round after the warm-up
     times, losses = sp.measure(model, x, y, model.make_loss(), torch.optim.SGD, [NCHW, CL], 3, CPU, max_seconds=1e9)
     assert {c: len(v) for c, v in losses.items()} == {NCHW: 3, CL: 3}
+
+
+def test_a_cancelled_probe_keeps_nchw_fp32_and_says_so(bundle):
+    model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+    sample = (bundle.normalize(bundle.train.x[:8]), bundle.train.y[:8])
+    choice = sp.choose_mode(model, sample, model.make_loss(), torch.optim.SGD, CPU, "auto", cancel=lambda: True,
+                            key_parts={"graph": "x"})
+    assert (choice.memory_format, choice.precision) == BASE and "cancelled" in choice.reason
+    assert sp.read_cache() == {}  # a cancelled probe is not remembered
+
+
+BASE = ("contiguous", "fp32")
