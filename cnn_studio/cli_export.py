@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     s.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write")
     s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x32x32")
     s.add_argument("--classes", type=int, metavar="N", help="number of classes (templates and projects only)")
-    s.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default 17)")
+    s.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: 17, or 18 when 17 cannot express the network)")
     s.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh weights of a template or project (default 0)")
     s.add_argument("--with-training-script", action="store_true", help="python format: also write train_<name>.py (image folder, torchrun-ready)")
     s.set_defaults(func=cmd_export)

@@ -230,14 +230,13 @@ def background_loader(parent: QObject) -> Loader:
 
     def load(run_dir: str, weights: str, on_done, on_failed) -> None:
         def job(progress, cancel):
-            import inspect as _inspect
-
             from ..inspection.model import InspectModel
+            from ..training.recovery import recover_run
 
-            kw = {"progress": progress, "cancel": cancel}
-            if "weights" in _inspect.signature(InspectModel.from_run).parameters:
-                kw["weights"] = weights
-            return InspectModel.from_run(run_dir, **kw)
+            # a run killed between last.pt and best.pt (or before summary.json) is finished first,
+            # so the views show the same weights and figures as `cnn-studio evaluate`
+            recover_run(run_dir)
+            return InspectModel.from_run(run_dir, weights=weights, progress=progress, cancel=cancel)
 
         runner.submit(job, on_done, lambda message, details: on_failed(message), key="run")
 
