@@ -65,3 +65,25 @@ def _check(view, area, qtbot):
     assert area.verticalScrollBar().maximum() == 0
     assert view.grid_canvas.height() == height and _inside_viewport(area, view.grid_canvas)
     assert _whole_grid_in_view(view) and _inside_viewport(area, view.timeline)
+
+
+def test_one_line_captions_end_in_an_ellipsis_not_mid_word(qtbot):
+    """A one-line caption narrower than its text shows the start of it and an ellipsis (it was cut
+    mid-word: 'true: ri'); text() still gives the whole text."""
+    from cnn_studio.app.inspect.maps_grid import one_line
+    from cnn_studio.app.inspect.widgets import caption
+
+    lab = caption("")
+    one_line(lab)
+    qtbot.addWidget(lab)
+    full = "sample 0 of 1000 (validation) · true: <b>ring</b> · predicted: <b>ring</b> (99%)"
+    lab.setText(full)
+    lab.resize(120, 20)
+    lab.show()
+    qtbot.waitExposed(lab)
+    assert lab.text() == full
+    shown = super(type(lab), lab).text()
+    assert shown.endswith("…") and shown[:-1] and "sample 0 of 1000 (validation) · true: ring".startswith(shown[:-1])
+    assert lab.fontMetrics().horizontalAdvance(shown) <= lab.contentsRect().width()
+    lab.resize(900, 20)
+    qtbot.waitUntil(lambda: super(type(lab), lab).text() == full)

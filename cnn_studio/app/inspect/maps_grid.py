@@ -21,10 +21,13 @@ def _render():
 
 
 def one_line(label) -> None:
-    """A label that never wraps nor widens its layout: long text is cut, the tooltip says all.
+    """A label that never wraps nor widens its layout: long text ends in an ellipsis, the tooltip says all.
     (A wrapped status line in the scrolling dock grew tall and pushed the tiles down.)"""
     label.setWordWrap(False)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    if hasattr(label, "_refit"):  # a Caption: shorten with an ellipsis rather than cut mid-word
+        label.elide = True
+        label.setText(label.text())
 
 
 class MapGrid(QWidget):

@@ -468,8 +468,62 @@ def tool_button(text: str, tip: str, slot=None, checkable: bool = False) -> QToo
     return b
 
 
+_TAG = None
+
+
+def _plain(text: str) -> str:
+    """The text a rich-text label shows (tags dropped, entities decoded)."""
+    global _TAG
+    import html
+    import re
+
+    if _TAG is None:
+        _TAG = re.compile(r"<[^>]*>")
+    return html.unescape(_TAG.sub("", text))
+
+
+class Caption(QLabel):
+    """A caption label. Once made one line (:func:`maps_grid.one_line`), text wider than the label
+    is shortened with an ellipsis (as plain text) instead of being cut mid-word; ``text()`` keeps
+    the whole text (and an empty tooltip becomes it)."""
+
+    elide = False
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setText(text)
+
+    def text(self) -> str:  # noqa: D401 - Qt's name
+        return self._full
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text or ""
+        self._refit()
+
+    def _refit(self) -> None:
+        full = self._full
+        if self.elide:
+            plain = _plain(full)
+            fm = self.fontMetrics()
+            room = self.contentsRect().width()
+            if room > 0 and fm.horizontalAdvance(plain) > room:
+                super().setTextFormat(Qt.TextFormat.PlainText)
+                super().setText(fm.elidedText(plain, Qt.TextElideMode.ElideRight, room))
+                if not self.toolTip():  # the views set richer tooltips of their own
+                    self.setToolTip(plain)
+                return
+            super().setTextFormat(Qt.TextFormat.AutoText)
+        super().setText(full)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self.elide:
+            self._refit()
+
+
 def caption(text: str = "", bold: bool = False) -> QLabel:
-    lab = QLabel(text)
+    lab = Caption(text)
     lab.setWordWrap(True)
     lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     if bold:
