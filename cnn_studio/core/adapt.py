@@ -34,6 +34,8 @@ class Adaptation:
     classes: int | None  # the class count of the network (units of the layer feeding the loss)
     changes: list[NodeChange] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what cannot be adapted automatically, and why
+    template_note: str = ""  # the template rule the extra changes follow (see _template_rule_changes)
+    rule_changes: list[NodeChange] = field(default_factory=list)  # those changes (also in ``changes``)
 
     @property
     def shape_differs(self) -> bool:
@@ -63,6 +65,8 @@ class Adaptation:
         if self.classes_differ:
             node = next((c.node_id for c in self.changes if c.key == "out_features"), "the last layer")
             lines.append(f"'{node}' outputs: {self.classes} -> {self.data_classes} (the data's classes)")
+        for ch in self.rule_changes:
+            lines.append(f"'{ch.node_id}' {ch.key}: {ch.old} -> {ch.new} ({self.template_note})")
         return "\n".join(lines + self.problems)
 
 
@@ -103,7 +107,54 @@ def plan_adaptation(graph: Graph, data_shape: Shape3, data_classes: int | None =
                           f"make the last layer output {data_classes} values")
     elif a.classes_differ:
         a.changes.append(NodeChange(fc, "out_features", classes, int(data_classes)))  # type: ignore[arg-type]
+    if a.shape_differs and input_shape is not None and not a.problems:
+        a.rule_changes = _template_rule_changes(graph, input_shape, data_shape, classes, data_classes, a)
+        a.changes.extend(a.rule_changes)
     return a
+
+
+def _structure(graph: Graph) -> tuple:
+    return (sorted((n.id, n.type) for n in graph.nodes.values()),
+            sorted((e.src, e.src_port, e.dst, e.dst_port) for e in graph.edges))
+
+
+def _template_rule_changes(graph: Graph, old_shape, new_shape, classes, data_classes, a: Adaptation) -> list[NodeChange]:
+    """A network built from a template (same layers, same links) keeps following the template's
+    rule for its input (LeNet-5 pads C1 by 2 for 28x28): the parameters in which the template's
+    build for the old input and for the new one differ change with the input, unless the user had
+    changed them. Nothing else the user edited is touched."""
+    from . import templates
+    from .errors import StudioError
+
+    nc_old = classes if classes else 10
+    nc_new = data_classes if data_classes else nc_old
+    mine = _structure(graph)
+    for name in templates.names():
+        try:
+            before = templates.build(name, tuple(old_shape), nc_old)
+        except (StudioError, ValueError):
+            continue
+        if _structure(before) != mine:
+            continue
+        try:
+            after = templates.build(name, tuple(new_shape), nc_new)
+        except (StudioError, ValueError) as e:
+            a.template_note = f"the {name} template does not fit {_shape(new_shape)} ({e})"
+            return []
+        out = []
+        for nid, node in before.nodes.items():
+            if node.type == "input" or nid not in after.nodes:
+                continue
+            new_cfg = after.nodes[nid].config
+            for key, old_value in node.config.items():
+                if key == "out_features" and nid == class_layer(graph):
+                    continue
+                if new_cfg.get(key) != old_value and graph.nodes[nid].config.get(key) == old_value:
+                    out.append(NodeChange(nid, key, old_value, new_cfg.get(key)))
+        if out:
+            a.template_note = f"the {name} template's rule for a {_shape(new_shape)} input"
+        return out
+    return []
 
 
 def apply_adaptation(graph: Graph, adaptation: Adaptation) -> None:

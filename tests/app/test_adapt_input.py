@@ -52,14 +52,28 @@ def test_f5_on_idx_digits_offers_to_fit_the_network_as_one_undoable_edit(window,
     assert "1x28x28" in text and "3x32x32" in text and "4 classes" in text
     assert "No:" not in text  # converted copies would still have 4 classes for 10 outputs: not offered
     assert _shape(window) == ((1, 28, 28), 4)
-    # LeNet-5 without C1 padding is too deep for 28x28: the app says so instead of starting a run
-    assert not window.training.panel.running
-    assert window.answers.informed[-1][0] == "The network cannot be trained yet" and "c5" in window.answers.informed[-1][1]
-    # one undo step restores both the Input and the class count
+    # LeNet-5 keeps its template's rule for 28x28 (C1 padded by 2, as in the paper), so it is valid
+    assert "'c1' padding: 0 -> 2" in text
+    assert window.graph.nodes["c1"].config["padding"] == 2 and window.analysis.ok
+    qtbot.waitUntil(lambda: not window.training.panel.running, timeout=120_000)
+    assert window.state.source.run_dir is not None  # the run went on the 1x28x28 images
+    # one undo step restores the Input, the class count and C1's padding
     window.view.setFocus()
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert _shape(window) == ((3, 32, 32), 10)
     assert window.graph.to_config()["nodes"] == before["nodes"]
+
+
+def test_a_class_count_alone_that_differs_is_offered_the_same_fit(window, qtbot, tmp_path):
+    window.document.replace(templates.build("lenet5", (1, 28, 28), 10), None)
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    window.answers.replies = [B.Cancel]
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    title, text = window.answers.asked[-1]
+    assert title == "The data does not fit the network"
+    assert "4 classes" in text and "'output' outputs: 10 -> 4" in text and "Input:" not in text
+    assert "No:" not in text  # converted images would not change the class count
+    assert not window.training.panel.running and _shape(window) == ((1, 28, 28), 10)
 
 
 def test_cancel_leaves_the_network_and_starts_nothing(window, qtbot, tmp_path):

@@ -34,7 +34,21 @@ def test_describe_names_old_and_new_and_errors_after_are_reported():
     g = templates.build("lenet5_relu", (3, 32, 32), 10)
     plan = plan_adaptation(g, (1, 28, 28), 4)
     assert "3x32x32 -> 1x28x28" in plan.describe() and "10 -> 4" in plan.describe()
-    assert any("c5" in e for e in errors_after(g, plan))
+    # the template's own rule for 28x28 (C1 padded by 2) comes along, so the network stays valid
+    assert "'c1' padding: 0 -> 2 (the lenet5_relu template's rule for a 1x28x28 input)" in plan.describe()
+    assert errors_after(g, plan) == []
+    # the user's own larger C3 kernel is kept: the map that becomes too small is reported
+    g.set_config("c3", {**g.nodes["c3"].config, "kernel_size": 7})
+    plan = plan_adaptation(g, (1, 28, 28), 4)
+    assert "c3" not in {c.node_id for c in plan.changes} and any("c5" in e for e in errors_after(g, plan))
+
+
+def test_a_template_rule_leaves_what_the_user_changed():
+    g = templates.build("lenet5", (1, 32, 32), 10)
+    g.set_config("c1", {**g.nodes["c1"].config, "padding": 1})  # the user's own choice
+    plan = plan_adaptation(g, (1, 28, 28), 10)
+    assert [(c.node_id, c.key) for c in plan.rule_changes] == []
+    assert plan_adaptation(templates.build("lenet5", (1, 32, 32), 10), (1, 28, 28), 10).rule_changes[0].new == 2
 
 
 def test_a_loss_not_fed_by_a_linear_layer_is_a_stated_problem():

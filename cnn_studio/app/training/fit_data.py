@@ -1,8 +1,9 @@
 """Before a run: when the data's images (C, H, W) differ from the network's Input, ask once: fit the
 network to the data (Input and, when it differs too, the class count: one undoable edit,
-core/adapt.py), or train on converted copies of the images (the conversion is stated; offered only
-when the class counts agree), or do not train. Never convert silently. A class count alone that
-differs is refused by the engine at the start of the run with both counts named.
+core/adapt.py, which also re-applies a template's rule for the new input, e.g. LeNet-5's C1 padding),
+or train on converted copies of the images (the conversion is stated; offered only when the class
+counts agree), or do not train. Never convert silently. A class count alone that differs is offered
+the same fit (the last layer's units).
 
 The question goes through ``window.ask`` (tests replace it). The built-in ``shapes`` set is drawn
 at whatever size the network takes, so only its class count is compared.
@@ -62,9 +63,7 @@ def fit_data_to_network(feature) -> bool:
     data_shape, data_classes = found
     graph = window.graph
     plan = plan_adaptation(graph, data_shape or input_shape, data_classes)
-    if not plan.shape_differs:
-        # the images fit; a class count alone that differs is refused by the engine at the start of
-        # the run with a message naming both counts (the failed-start dialog), nothing is converted
+    if not plan.needed:
         return True
     fits = not plan.problems
     after = errors_after(graph, plan) if fits else []
