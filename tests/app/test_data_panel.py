@@ -82,3 +82,35 @@ def test_device_box_lists_what_this_machine_has(window, qtbot):
     keys = [s.device.itemData(i) for i in range(s.device.count())]
     assert keys[:2] == ["auto", "cpu"]
     assert ("cuda:0" in keys) == torch.cuda.is_available()
+
+
+def test_a_source_that_does_not_exist_is_said_beside_the_field_and_f5_opens_no_dialog(window, qtbot, tmp_path):
+    """Typing a path that does not exist: the message appears under the Source field when it is
+    entered, the old preview is cleared, and F5 points at the field instead of a dialog."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    panel = window.training.data_panel
+    window.training.data_dock.raise_()
+    panel.load_preview()
+    qtbot.waitUntil(lambda: panel.preview.count() > 0, timeout=60_000)
+    missing = tmp_path / "no_such_folder"
+    qtbot.mouseClick(panel.source, Qt.MouseButton.LeftButton)
+    panel.source.selectAll()
+    QTest.keyClicks(panel.source, str(missing))
+    QTest.keyClick(panel.source, Qt.Key.Key_Return)
+    assert panel.source_error.isVisibleTo(panel) and "does not exist" in panel.source_error.text()
+    assert str(missing) in panel.source_error.text()
+    assert panel.preview.count() == 0 and panel.summary is None  # the old data's samples are gone
+    n = len(window.answers.informed)
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    assert len(window.answers.informed) == n and not window.training.panel.running  # no dialog, no run
+    assert "does not exist" in window.statusBar().currentMessage()
+    # Built-in clears the message
+    qtbot.mouseClick(panel.builtin, Qt.MouseButton.LeftButton)
+    assert not panel.source_error.isVisibleTo(panel)
+    # undo (the source edits merge into one step) shows the first source again, and is checked again
+    panel.source.setText(str(missing))
+    panel._source_entered()
+    window.document.undo_stack.undo()
+    assert panel.source.text() == "shapes" and not panel.source_error.isVisibleTo(panel)

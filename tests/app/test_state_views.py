@@ -122,11 +122,16 @@ def test_new_open_and_revert_show_nothing_of_the_old_network(window, qtbot, tmp_
     _assert_nothing_of(window, old, qtbot)
 
 
-def test_a_failed_start_keeps_the_last_run_and_says_it_failed(window, qtbot, tmp_path):
+def test_a_failed_start_keeps_the_last_run_and_says_it_failed(window, qtbot, tmp_path, monkeypatch):
+    from cnn_studio.app.training import fit_data
+
     old = _train(window, qtbot, tmp_path)
+    # F5 first offers to fit the class count (test_adapt_input); pass that question by, so that the
+    # engine refuses the start
     plots, panel = window.training.panel.plots, window.training.panel
     before = {k: np.asarray(plots.curve_data(k)[1]).copy() for k in ("loss_val", "loss_batch")}
     assert len(before["loss_val"]) == 1 and len(before["loss_batch"]) > 0
+    monkeypatch.setattr(fit_data, "fit_data_to_network", lambda feature: True)
     # the network has 10 outputs, the data 3 classes: the run cannot start
     window.training.data_panel.set_source(_npz(tmp_path, classes=3))
     with qtbot.waitSignal(panel.run_failed, timeout=120_000):

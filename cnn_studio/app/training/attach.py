@@ -163,6 +163,13 @@ class TrainingFeature(QObject):
             more = f"\n\n({len(a.errors) - 1} more problem(s) in the Issues list.)" if len(a.errors) > 1 else ""
             self.window.inform("The network cannot be trained yet", str(first) + more)
             return False
+        problem = self.data_panel.check_source()
+        if problem:  # said beside the Source field, where it is fixed
+            self.data_dock.show()
+            self.data_dock.raise_()
+            self.data_panel.source.setFocus()
+            self.window.show_message("Cannot train: " + problem)
+            return False
         from .fit_data import fit_data_to_network
 
         if not fit_data_to_network(self):  # data of another shape or class count: ask, never convert silently

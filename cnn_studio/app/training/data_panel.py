@@ -116,6 +116,13 @@ class DataPanel(QWidget):
         # a path gets the field's whole row (beside its buttons it was squeezed to ~40 px)
         self.source.setMinimumWidth(self.source.fontMetrics().horizontalAdvance("x" * SOURCE_MIN_CHARS))
         f.addRow("Source", self.source)
+        # a source that cannot be used is said here as soon as it is entered (not in a dialog on F5)
+        self.source_error = QLabel("")
+        self.source_error.setWordWrap(True)
+        self.source_error.setObjectName("source_error")
+        self.source_error.setVisible(False)
+        f.addRow("", self.source_error)
+        self._checked_source = "shapes"
         row = QHBoxLayout()
         self.browse_folder = QPushButton("Folder…")
         self.browse_file = QPushButton("File…")
@@ -217,8 +224,7 @@ class DataPanel(QWidget):
             w.toggled.connect(self._on_augment_changed)
         for w in self.aug_strength.values():
             w.valueChanged.connect(self._on_augment_changed)
-        for w in (self.source,):
-            w.editingFinished.connect(self.changed)
+        self.source.editingFinished.connect(self._on_source_editing_finished)
         for w in (self.format, self.on_corrupt):
             w.currentIndexChanged.connect(self.changed)
         for w in (self.val_fraction, self.seed):
@@ -240,7 +246,54 @@ class DataPanel(QWidget):
     def set_source(self, path: str) -> None:
         self.source.setText(str(path))
         self.format.setCurrentText("auto")
+        self._source_entered()
         self.changed.emit()
+
+    @Slot()
+    def _on_source_editing_finished(self) -> None:
+        self._source_entered()
+        self.changed.emit()
+
+    def _source_entered(self) -> None:
+        """A new source: check it at once, and drop the preview of the old one."""
+        text = self.source.text().strip() or "shapes"
+        if text != self._checked_source:
+            self._checked_source = text
+            self.clear_preview()
+        self.check_source()
+
+    def source_problem(self) -> str:
+        """Why the source cannot be used, found without reading it ('' when it may be): a path that
+        does not exist. (What a file holds is checked when it is loaded.)"""
+        from pathlib import Path
+
+        text = self.source.text().strip() or "shapes"
+        if text.lower() == "shapes":
+            return ""
+        try:
+            exists = Path(text).expanduser().exists()
+        except (OSError, ValueError):
+            exists = False
+        if not exists:
+            return f"'{text}' does not exist: check the path, choose it with Folder… or File…, or click Built-in for the built-in data set."
+        return ""
+
+    def check_source(self) -> str:
+        """Show (or clear) the source's problem beside the field; returns it."""
+        from ..theme import colours
+
+        problem = self.source_problem()
+        self.source_error.setText(problem)
+        self.source_error.setStyleSheet(f"color: {colours().error.name()}")
+        self.source_error.setVisible(bool(problem))
+        return problem
+
+    def clear_preview(self) -> None:
+        """Forget the previewed data (its samples, counts and augmented draws)."""
+        self.summary = None
+        self.preview.clear()
+        self.aug_preview.clear()
+        self.info.setText("Load preview to see samples of this data.")
 
     def ask_path(self, folder: bool) -> str | None:
         """File/folder dialog; overridable so tests can answer without a modal loop."""
@@ -311,6 +364,7 @@ class DataPanel(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+        self._source_entered()
 
     # ------------------------------------------------------------------ loading
     @property
