@@ -205,7 +205,7 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
 
 # ---- the command ------------------------------------------------------------------------------------
 _TRAIN_FLAGS = ("data", "data_format", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "momentum",
-                "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic")
+                "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic", "init_from")
 
 
 def register(subparsers) -> None:
@@ -250,6 +250,8 @@ def register(subparsers) -> None:
     s.add_argument("--overwrite", action="store_true", help="with --out: replace the run that folder holds (its checkpoints, "
                    "metrics and summary are deleted)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    s.add_argument("--init-from", metavar="WEIGHTS", help="start from saved weights instead of random ones: a run folder (its "
+                   "best.pt), a .pt checkpoint or state_dict, or a .safetensors file; every key and shape must fit the network")
     s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
     s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with (default: Auto, which times its own batches and follows the cores other "
                    "programs leave free; a fixed N makes runs repeatable bit for bit)")
@@ -270,6 +272,8 @@ def _train_config(args, base: dict):
         v = getattr(args, arg)
         if v is not None:
             d[key] = v
+    if getattr(args, "init_from", None):
+        d["init_from"] = os.path.abspath(args.init_from)  # recorded in the run, so found from any folder
     if args.early_stopping is not None:
         d["early_stopping"] = True
         d["patience"] = args.early_stopping

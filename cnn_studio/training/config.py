@@ -7,6 +7,7 @@ the field and says what to do.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -65,6 +66,10 @@ class TrainConfig:
         (bf16 only when the probe finds it faster and its loss within 5% of fp32's).
     layer_stats_every: record layer statistics (``layer_stats.npz``: weight/gradient norms and histograms
         every N optimizer steps, activations, dead and saturated units at each epoch end; layerstats.py); 0: off.
+    init_from: start from saved weights instead of the seed's random ones: a run folder (its best.pt, else
+        last.pt), a .pt checkpoint or state_dict, or a .safetensors file (torchvision key layout accepted).
+        Strict: every key and shape must fit the network, else the run refuses to start with the importer's
+        list of missing, unexpected and mismatched keys. A resumed run does not re-apply it. None: off.
     """
 
     optimizer: str = "adam"
@@ -99,6 +104,7 @@ class TrainConfig:
     layer_stats_every: int = 50
     speed: str = "eager"
     precision: str = "fp32"
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -176,6 +182,11 @@ class TrainConfig:
         whole("layer_stats_every", 0)
         choice("speed", SPEEDS)
         choice("precision", PRECISIONS)
+        if self.init_from is not None:
+            if isinstance(self.init_from, os.PathLike):
+                self.init_from = os.fspath(self.init_from)
+            if not isinstance(self.init_from, str) or not self.init_from.strip():
+                raise TrainConfigError(f"init_from must be the path of a run folder or weights file, or null, got {self.init_from!r}")
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

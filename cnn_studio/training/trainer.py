@@ -146,6 +146,10 @@ class Trainer:
         self._fitted = False
         self._amp = False
         self._speed = None  # speed.SpeedChoice: memory format and precision, set in _setup
+        if self.config.init_from and self._resume_payload is None:  # a resumed run has its weights in the checkpoint
+            from .init_weights import apply_init_weights
+
+            self.state.notes.append(apply_init_weights(self.model, self.config.init_from))
 
     # ---- control from any thread -------------------------------------------------------------
     def request_stop(self) -> None:
