@@ -241,6 +241,9 @@ def register(subparsers) -> None:
                    help="eager (default: NCHW), channels_last, or auto (a short timed probe picks the faster; cached per network)")
     s.add_argument("--precision", type=choice("precision", ("fp32", "bf16", "auto")), metavar="P",
                    help="fp32 (default), bf16 (autocast), or auto (bf16 only if the probe finds it faster and its loss close to fp32's)")
+    s.add_argument("--layer-stats-every", type=int_at_least("--layer-stats-every", 0), metavar="N",
+                   help="record layer statistics (weight/gradient norms and histograms) every N steps, plus dead and "
+                        "saturated units at each epoch end, in layer_stats.npz (default 50; 0 = off); see `cnn-studio stats`")
     s.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels (slower on GPU)")
     s.add_argument("--seed", type=int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
     s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
@@ -268,7 +271,8 @@ def _train_config(args, base: dict):
     for arg, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("optimizer", "optimizer"),
                      ("momentum", "momentum"), ("schedule", "schedule"), ("weight_decay", "weight_decay"), ("device", "device"),
                      ("seed", "seed"), ("threads", "num_threads"), ("monitor", "monitor"), ("amp", "amp"),
-                     ("deterministic", "deterministic"), ("speed", "speed"), ("precision", "precision")):
+                     ("deterministic", "deterministic"), ("speed", "speed"), ("precision", "precision"),
+                     ("layer_stats_every", "layer_stats_every")):
         v = getattr(args, arg)
         if v is not None:
             d[key] = v

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import StudioError
+from ..core.runs import RUN_FORMAT  # the run-folder format; a reader refuses a larger one as newer
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -162,10 +163,10 @@ class RunDir:
             raise RunDirError(f"cannot write '{path}': {_why(e)}") from None
 
     def write_config(self, data: dict) -> None:
-        self.write_json(self.config_path, data)
+        self.write_json(self.config_path, {"run_format": RUN_FORMAT, **data})
 
     def write_summary(self, data: dict) -> None:
-        self.write_json(self.summary_path, data)
+        self.write_json(self.summary_path, {"run_format": RUN_FORMAT, **data})
 
     def read_json(self, path: Path) -> dict:
         try:

@@ -233,6 +233,15 @@ class Trainer:
                 f"the network has {n_out} outputs but the data has {b.num_classes} classes; "
                 f"set out_features of '{self.model.output_source_id}' to {b.num_classes}"
             )
+        if self.config.batch_size == 1:
+            from ..core.analysis import analyze
+
+            single = analyze(self.graph).single_value_batchnorm()
+            if single:
+                raise TrainingError(
+                    f"batch size 1 cannot train {', '.join(repr(n) for n in single)}: batch norm there sees one value "
+                    "per channel per image, and torch needs more than one value per channel in a training batch; "
+                    "use a batch size of 2 or more, or remove that batch norm")
 
     def _augment_config(self):
         aug = getattr(self.data_config, "augment", None) if self.data_config is not None else None
