@@ -32,6 +32,18 @@ from PySide6.QtCore import QObject, Signal
 NOTHING_HINT = "Train this network (F5), or open a run"
 
 
+def why_nothing(src, verb: str, live: str) -> str:
+    """Why a view that needs a loaded network shows nothing for ``src`` ("Nothing to <verb> yet. ..."):
+    nothing trained, a run going (``live``), a run loading, or a run without usable weights."""
+    if src.kind == "nothing":
+        return f"Nothing to {verb} yet. {NOTHING_HINT}."
+    if src.kind == "live":
+        return live
+    if src.status == "loading":
+        return f"Loading run {src.run_name}…"
+    return f"Nothing to {verb}: {src.message or 'the run has no saved weights'}"
+
+
 @dataclass(frozen=True)
 class ViewSource:
     """What the views show. Immutable: a change is a new value (compared field by field; the

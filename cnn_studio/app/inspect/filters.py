@@ -33,7 +33,7 @@ from .widgets import (
     save_widget_png,
     set_rect,
 )
-from ..state import NOTHING_HINT
+from ..state import why_nothing
 
 MODE_TITLES = {"rgb": "colour (RGB) per filter", "per_input": "per input channel", "mean": "mean over input channels"}
 
@@ -146,14 +146,7 @@ class FiltersView(DialogsMixin, QWidget):
             if src.imodel is not self._imodel:
                 self.set_model(src.imodel)
             return
-        if src.kind == "nothing":
-            why = f"Nothing to show yet. {NOTHING_HINT}."
-        elif src.kind == "live":
-            why = "Training: the kernels show here when the run ends (the Feature maps follow it live)"
-        elif src.status == "loading":
-            why = f"Loading run {src.run_name}…"
-        else:
-            why = f"Nothing to show: {src.message or 'the run has no saved weights'}"
+        why = why_nothing(src, "show", "Training: the kernels show here when the run ends (the Feature maps follow it live)")
         self.clear(why)
 
     def clear(self, placeholder: str = "") -> None:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspection.model import SPLIT_TITLES
-from ..state import NOTHING_HINT
+from ..state import why_nothing
 from .jobs import JobRunner
 from .samples import SamplePicker
 from ...inspection.model import InspectModel
@@ -235,14 +235,7 @@ class InferenceView(DialogsMixin, QWidget):
             if src.imodel is not self._imodel:
                 self.set_model(src.imodel)
             return
-        if src.kind == "nothing":
-            why = f"Nothing to explain yet. {NOTHING_HINT}."
-        elif src.kind == "live":
-            why = "Training: explain the network once the run ends"
-        elif src.status == "loading":
-            why = f"Loading run {src.run_name}…"
-        else:
-            why = f"Nothing to explain: {src.message or 'the run has no saved weights'}"
+        why = why_nothing(src, "explain", "Training: explain the network once the run ends")
         self.set_model(None)
         self.input_canvas.set_placeholder(why)
 
