@@ -252,6 +252,17 @@ class Trainer:
         settings' only mode or a short timed probe on copies (cached); applied to the model."""
         from .speed import SpeedChoice, apply_to_model, choose_mode, graph_hash
 
+        # choose_mode's own measure function (tests may swap it), announced to the callbacks first: it
+        # is called only when a probe really runs (not for one allowed mode, a cache hit or a short run)
+        inner = (choose_mode.__kwdefaults__ or {}).get("measure_fn")
+
+        def measure_announced(*args, **kwargs):
+            for cb in self.callbacks.callbacks:  # an optional hook (the app's "choosing..." text)
+                hook = getattr(cb, "on_speed_probe", None)
+                if hook is not None:
+                    hook(self)
+            return inner(*args, **kwargs)
+
         cfg, b = self.config, self.bundle
         choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
         if choice is not None:
@@ -267,6 +278,7 @@ class Trainer:
                 self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
                 run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
+                measure_fn=measure_announced,
             )
         apply_to_model(self.model, choice.memory_format)
         self._speed = choice

@@ -12,7 +12,8 @@ seconds while a listed run is being written by another process.
 
 Actions: Show (double-click: ``AppState.show_run`` with the chosen weights, so every view shows
 the run, named), Open network (its graph as a new document, after the unsaved-changes question),
-Compare, Continue (to more epochs, as ``cnn-studio train --resume``), Star, Rename, Note, Delete
+Compare, Continue (to more epochs, as ``cnn-studio train --resume``), Train from weights (a new run of
+the current network initialised from this run's best.pt: ``TrainConfig.init_from``), Star, Rename, Note, Delete
 (to the trash, else after a confirmation). Questions go through the window's ``ask``/``inform``
 and the small ``ask_text``/``ask_note``/``ask_epochs`` methods here, which tests replace.
 """
@@ -72,6 +73,7 @@ class RunsFeature(QObject):
         v.act_show.triggered.connect(lambda *_: self.show_run())
         v.act_compare.triggered.connect(lambda *_: self.compare_selected())
         v.act_continue.triggered.connect(lambda *_: self.continue_run())
+        v.act_train_from.triggered.connect(lambda *_: self.train_from_run())
         v.act_open_network.triggered.connect(lambda *_: self.open_network())
         v.act_star.triggered.connect(lambda *_: self.toggle_star())
         v.act_rename.triggered.connect(lambda *_: self.rename())
@@ -368,6 +370,18 @@ class RunsFeature(QObject):
         self.compare_dock.show()
         self.compare_dock.raise_()
         return True
+
+    # ------------------------------------------------------------------ train from weights
+    def train_from_run(self, path: str | None = None) -> bool:
+        """A new run of the current network (the canvas, the Data and Training settings) starting from
+        this run's weights; weights that do not fit fail the start with the key list."""
+        info = self._one(path)
+        if info is None or self.training is None:
+            return False
+        if self.training.panel.running:
+            self.window.inform("Cannot train now", "A run is going: wait for it to end or stop it first.")
+            return False
+        return self.training.train(init_from=run_path(info))
 
     # ------------------------------------------------------------------ continue
     def continue_run(self, path: str | None = None, epochs: int | None = None) -> bool:

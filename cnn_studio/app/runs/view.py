@@ -46,13 +46,15 @@ class RunsView(QWidget):
         self.act_show = mk("Show", "Show this run's curves and weights in every view (double-click)")
         self.act_compare = mk("Compare", "Overlay the curves of the selected runs and compare their settings")
         self.act_continue = mk("Continue…", "Train this run to more epochs (as cnn-studio train --resume)")
+        self.act_train_from = mk("Train from weights", "Train the current network from this run's weights (its best.pt; "
+                                 "every key and shape must fit)")
         self.act_open_network = mk("Open network", "Open the network of this run on the canvas, as a new document")
         self.act_star = mk("Star", "Star or unstar the selected runs")
         self.act_rename = mk("Rename…", "Give this run another name (kept in its folder)")
         self.act_note = mk("Note…", "Write a note on this run (kept in its folder)")
         self.act_delete = mk("Delete", "Move the selected run folders to the trash")
         self.act_refresh = mk("Refresh", "List the run folders again")
-        for a in (self.act_show, self.act_compare, self.act_continue, self.act_open_network, None, self.act_star, self.act_rename, self.act_note, self.act_delete, None, self.act_refresh):
+        for a in (self.act_show, self.act_compare, self.act_continue, self.act_train_from, self.act_open_network, None, self.act_star, self.act_rename, self.act_note, self.act_delete, None, self.act_refresh):
             if a is None:
                 self.toolbar.addSeparator()
             else:
@@ -142,7 +144,7 @@ class RunsView(QWidget):
     def _on_selection_changed(self) -> None:
         n = len(self.table.selectionModel().selectedRows())
         one = n == 1
-        for a in (self.act_show, self.act_continue, self.act_open_network, self.act_rename, self.act_note):
+        for a in (self.act_show, self.act_continue, self.act_train_from, self.act_open_network, self.act_rename, self.act_note):
             a.setEnabled(one)
         infos = self.selected_infos() if one else []
         # Continue needs a last checkpoint and a run that is not going (RunInfo.can_resume)
@@ -163,7 +165,7 @@ class RunsView(QWidget):
 
     def context_menu(self) -> QMenu:
         menu = QMenu(self)
-        for a in (self.act_show, self.act_compare, self.act_continue, self.act_open_network, None, self.act_star, self.act_rename, self.act_note, None, self.act_delete):
+        for a in (self.act_show, self.act_compare, self.act_continue, self.act_train_from, self.act_open_network, None, self.act_star, self.act_rename, self.act_note, None, self.act_delete):
             if a is None:
                 menu.addSeparator()
             else:

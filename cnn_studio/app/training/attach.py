@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
-from PySide6.QtWidgets import QMessageBox, QScrollArea
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QScrollArea
 
 from ...core.paths import studio_home
 from .data_panel import DataPanel
@@ -85,7 +85,12 @@ class TrainingFeature(QObject):
         self.act_stop.setEnabled(False)
         self.act_stop.triggered.connect(self.panel.stop_training)
         window.network_menu.addSeparator()
+        self.act_train_from_file = QAction("Train from &weights file…", window)
+        self.act_train_from_file.setToolTip("Train the current network starting from saved weights (.pt, .pth or .safetensors; "
+                                            "every key and shape must fit)")
+        self.act_train_from_file.triggered.connect(lambda *_: self.train_from_file())
         window.network_menu.addAction(self.act_train)
+        window.network_menu.addAction(self.act_train_from_file)
         window.network_menu.addAction(self.act_stop)
         window.toolbar.addSeparator()
         window.toolbar.addAction(self.act_train)
@@ -151,8 +156,25 @@ class TrainingFeature(QObject):
             return Path(path).parent / f"{Path(path).stem}_runs"
         return studio_home() / "runs"
 
+    def ask_weights_file(self) -> str | None:
+        """The weights file to start from (tests replace this)."""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Train from weights file", "",
+                                              "Weights (*.pt *.pth *.safetensors);;All files (*)")
+        return path or None
+
+    def train_from_file(self) -> bool:
+        """A new run of the current network initialised from a weights file (TrainConfig.init_from)."""
+        if self.panel.running:
+            return False
+        path = self.ask_weights_file()
+        return self.train(init_from=path) if path else False
+
     @Slot()
-    def train(self) -> bool:
+    def train(self, init_from=None) -> bool:
+        """Start a run of the current network; ``init_from`` (a run folder or weights file) starts it
+        from those weights: a file that does not fit fails the start with the importer's key list."""
+        if not isinstance(init_from, (str, Path)):  # a signal's checked flag is not a path
+            init_from = None
         if self.panel.running:
             return False
         a = self.window.analysis
@@ -189,7 +211,8 @@ class TrainingFeature(QObject):
         except Exception as e:  # a RunDirError: the runs folder cannot be written
             self.window.inform("Cannot create the run folder", str(e))
             return False
-        self.panel.start_training(graph.to_config(), data_config, str(run_dir))
+        train_config = None if init_from is None else {**self.panel.settings.config(), "init_from": str(init_from)}
+        self.panel.start_training(graph.to_config(), data_config, str(run_dir), train_config=train_config)
         self._show_run_views()
         return True
 
@@ -222,6 +245,7 @@ class TrainingFeature(QObject):
     def _on_panel_run_started(self) -> None:
         self.window.set_editing_enabled(False)
         self.act_train.setEnabled(False)
+        self.act_train_from_file.setEnabled(False)
         self.act_stop.setEnabled(True)
         self._show_run_message(READ_ONLY_TEXT, 0)
         self.window.state.run_starting(self.panel.run_dir)
@@ -252,6 +276,7 @@ class TrainingFeature(QObject):
     def _run_ended(self) -> None:
         self.window.set_editing_enabled(True)
         self.act_train.setEnabled(True)
+        self.act_train_from_file.setEnabled(True)
         self.act_stop.setEnabled(False)
 
     @Slot(dict)

@@ -35,10 +35,46 @@ STOP_TEXT = {
 }
 
 
+SPEED_MODES = (("eager", "Eager"), ("auto", "Auto (timed probe)"), ("channels_last", "Channels last"))
+PRECISION_MODES = (("fp32", "FP32"), ("bf16", "BF16"), ("auto", "Auto"))
+PROBE_TEXT = "Choosing the fastest way to run this network…"
+SPEED_TIP = (
+    "How each training step runs. Eager: the plain NCHW layout (channels, then rows, then columns), "
+    "the same result run after run. Channels last: images stored pixel by pixel with their channels "
+    "together (NHWC), which many CPU and GPU convolution kernels compute faster. Auto: the run starts with "
+    "a short timed probe of a few steps in each layout (on copies, the run itself is untouched) and keeps "
+    "the faster one; the choice and its reason go to the run's notes. Timing can pick differently from "
+    "run to run and the layouts round differently, so runs in Auto are not bit-reproducible across runs.")
+PRECISION_TIP = (
+    "The number format of the arithmetic. FP32: 32-bit floats. BF16: autocast computes convolutions and "
+    "matrix products in bfloat16 (16 bits, fp32's range with fewer digits), often faster, while the "
+    "weights stay fp32. Auto: the speed probe also tries bf16 and keeps it only when it is faster and its "
+    "loss stays within 5% of fp32's; such runs are not bit-reproducible across runs.")
+BF16_OFF_TIP = ("This processor has no native bf16 (AVX-512 BF16 or AMX): bf16 would be emulated and "
+                "slower than FP32. Auto stays on FP32 here.")
+
+
+def bf16_by_device(devices: list) -> dict:
+    """{device key: whether it computes bf16 natively} (speed.bf16_native); imports torch."""
+    import torch
+
+    from ...training.speed import bf16_native
+
+    out = {}
+    for key, _label in devices:
+        try:
+            dev = torch.device("cuda:0" if key == "auto" and torch.cuda.is_available() else "cpu" if key == "auto" else key)
+            out[key] = bool(bf16_native(dev))
+        except Exception:  # noqa: BLE001 - an unusual device: no bf16 claimed
+            out[key] = False
+    return out
+
+
 class DeviceProbe(QThread):
     """Imports torch off the GUI thread and lists the devices this machine really has."""
 
     found = Signal(list)
+    bf16 = Signal(dict)  # device key -> native bf16 (found first)
 
     def run(self) -> None:
         devices = [("auto", "Auto (best available)"), ("cpu", "CPU")]
@@ -54,6 +90,11 @@ class DeviceProbe(QThread):
         except Exception:  # no torch: the list stays CPU-only, training will say why
             pass
         self.found.emit(devices)
+        try:
+            native = bf16_by_device(devices)
+        except Exception:  # noqa: BLE001 - no torch: bf16 stays allowed, the run notes what it did
+            return
+        self.bf16.emit(native)
 
 
 PROGRESS_HZ = 5.0
@@ -82,7 +123,7 @@ def _fmt_eta(seconds) -> str:
 
 class TrainingSettings(QWidget):
     """Optimizer, learning rate, batch size, epochs, schedule, weight decay, early stopping, seed,
-    device and CPU threads."""
+    device, CPU threads, speed mode and precision."""
 
     changed = Signal()
 
@@ -126,6 +167,13 @@ class TrainingSettings(QWidget):
         self.threads = QSpinBox()
         self.threads.setRange(0, max(1, os.cpu_count() or 1))
         self.threads.setSpecialValueText("Auto")  # 0: adapts to the free cores (training/threads.py)
+        self.speed = QComboBox()
+        for key, text in SPEED_MODES:
+            self.speed.addItem(text, key)
+        self.precision = QComboBox()
+        for key, text in PRECISION_MODES:
+            self.precision.addItem(text, key)
+        self._bf16: dict | None = None  # device key -> native bf16, once the device probe has run
         for label, w, tip in (
             ("Optimizer", self.optimizer, "How the weights follow the gradient: SGD (with momentum) or adaptive methods (Adam, AdamW, RMSprop)."),
             ("Learning rate", self.lr, "Step size of each update; too high diverges (NaN loss), too low crawls."),
@@ -144,11 +192,13 @@ class TrainingSettings(QWidget):
              "and keeps the fastest, re-checking every epoch, so it follows the cores other programs leave free "
              "(each parallel step waits for its slowest thread: beside one busy program on 2 cores, 2 threads "
              "train many times slower than 1). A fixed count repeats a run bit for bit; Auto to float rounding."),
+            ("Speed", self.speed, SPEED_TIP),
+            ("Precision", self.precision, PRECISION_TIP),
         ):
             w.setToolTip(tip)
             form.addRow(label, w)
         self.set_config({})
-        for w in (self.optimizer, self.schedule, self.monitor, self.device):
+        for w in (self.optimizer, self.schedule, self.monitor, self.device, self.speed, self.precision):
             w.currentIndexChanged.connect(self.changed)
         for w in (self.lr, self.momentum, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed, self.threads):
             w.valueChanged.connect(self.changed)
@@ -175,12 +225,19 @@ class TrainingSettings(QWidget):
         dev = str(self.device.currentData() or "auto")
         on_cpu = dev in ("auto", "cpu")
         self.threads.setEnabled(on_cpu)
+        # BF16 is offered where the device computes it natively (known once the device probe ran)
+        native = True if self._bf16 is None else bool(self._bf16.get(dev, False))
+        item = self.precision.model().item(self.precision.findData("bf16"))
+        item.setEnabled(native)
+        item.setToolTip("" if native else BF16_OFF_TIP)
+        self.precision.setToolTip(PRECISION_TIP if native else f"{PRECISION_TIP}\n\nBF16 is off: {BF16_OFF_TIP}")
 
     def probe_devices(self) -> DeviceProbe:
         """List real devices in the background (imports torch off the GUI thread)."""
         if self._probe is None:
             self._probe = DeviceProbe(self)
             self._probe.found.connect(self._on_probe_found)
+            self._probe.bf16.connect(self._on_probe_bf16)
             self._probe.start()
         return self._probe
 
@@ -194,6 +251,11 @@ class TrainingSettings(QWidget):
         idx = self.device.findData(current)
         self.device.setCurrentIndex(max(0, idx))
         self.device.blockSignals(False)
+        self._update_applicable()
+
+    @Slot(dict)
+    def _on_probe_bf16(self, native: dict) -> None:
+        self._bf16 = dict(native)
         self._update_applicable()
 
     def shutdown(self) -> None:
@@ -216,13 +278,15 @@ class TrainingSettings(QWidget):
             "seed": int(self.seed.value()),
             "device": self.device.currentData() or "auto",
             "num_threads": int(self.threads.value()) or None,
+            "speed": self.speed.currentData() or "eager",
+            "precision": self.precision.currentData() or "fp32",
         }
 
     def set_config(self, cfg: dict) -> None:
         # the same defaults as TrainConfig (tests/app/test_adapt_input.py checks): app and CLI train alike
         d = {"optimizer": "adam", "lr": 3e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
              "schedule": "onecycle", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto",
-             "num_threads": None}
+             "num_threads": None, "speed": "eager", "precision": "fp32"}
         d.update({k: v for k, v in (cfg or {}).items() if k in d})
         self.blockSignals(True)
         try:
@@ -247,6 +311,9 @@ class TrainingSettings(QWidget):
             except (TypeError, ValueError):  # a hand-edited project: Auto
                 threads = 0
             self.threads.setValue(threads)
+            # a hand-edited project's unknown value: the default (eager, fp32)
+            self.speed.setCurrentIndex(max(0, self.speed.findData(d["speed"])))
+            self.precision.setCurrentIndex(max(0, self.precision.findData(d["precision"])))
         finally:
             self.blockSignals(False)
         self._on_early_toggled(self.early.isChecked())
@@ -345,6 +412,7 @@ class TrainingPanel(QWidget):
         self._t_start = time.monotonic()
         worker = TrainingWorker(graph_config, data_config, cfg, run_dir, resume=resume)
         worker.data_progress.connect(self._on_worker_data_progress)
+        worker.phase.connect(self._on_worker_phase)
         worker.started.connect(self._on_worker_started)
         worker.batch_done.connect(self._on_worker_batch_done)
         worker.epoch_done.connect(self._on_worker_epoch_done)
@@ -404,6 +472,14 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"Loading data {done}/{total}")
         if message:
             self.status.setText(message)
+
+    @Slot(str)
+    def _on_worker_phase(self, phase: str) -> None:
+        if phase == "speed_probe":  # speed auto / precision auto: a few timed steps per mode first
+            self.progress.setValue(0)
+            self.progress.setFormat(fit_text(self.progress, [PROBE_TEXT, "Choosing the fastest mode…", "Timing modes…"]))
+            self.progress.setToolTip(PROBE_TEXT)
+            self.status.setText(f"{PROBE_TEXT} (a few timed steps in each mode; Stop cancels it)")
 
     @Slot(dict)
     def _on_worker_started(self, info: dict) -> None:
@@ -496,6 +572,10 @@ class TrainingPanel(QWidget):
         if test is not None:  # which weights the figure is for (summary.json's test_weights/test_epoch)
             w, ep = summary.get("test_weights"), summary.get("test_epoch")
             parts.append(f"test accuracy {test:.1%}" + (f" ({w} weights, epoch {ep})" if w else ""))
+        speed = summary.get("speed") if isinstance(summary.get("speed"), dict) else None
+        if speed and (speed.get("source") != "setting" or speed.get("memory_format") != "contiguous"
+                      or speed.get("precision") != "fp32"):  # a mode other than plain eager fp32: which and why
+            parts.append(f"speed: {speed.get('reason', '')}")
         if run_dir:
             parts.append(f"run folder {run_dir}")
         self.status.setText(" · ".join(parts))

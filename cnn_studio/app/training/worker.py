@@ -116,6 +116,7 @@ class _Runner(QObject):
     :class:`TrainingWorker` re-emits them from the GUI thread."""
 
     data_progress = Signal(int, int, str)
+    phase = Signal(str)
     started = Signal(dict)
     batch_done = Signal(dict)
     epoch_done = Signal(dict)
@@ -263,6 +264,9 @@ def _make_adapter_class():
         def on_checkpoint(self, trainer, path):
             self.w.checkpoint_saved.emit(str(path))
 
+        def on_speed_probe(self, trainer):  # the trainer's optional hook: a timed speed probe starts (speed.py)
+            self.w.phase.emit("speed_probe")
+
         def on_pause(self, trainer):
             self.w.paused_changed.emit(True)
 
@@ -282,6 +286,7 @@ class TrainingWorker(QObject):
     runs in the GUI thread. Signals carry plain values and numpy copies."""
 
     data_progress = Signal(int, int, str)
+    phase = Signal(str)  # a step before training that takes a while: "speed_probe" (Stop cancels it)
     started = Signal(dict)  # state at fit start: epochs, batches_per_epoch, device, run_dir, history
     batch_done = Signal(dict)  # synced batch metrics (floats), ~10 Hz at most
     epoch_done = Signal(dict)  # epoch metrics row (+ the validation confusion matrix)
@@ -296,6 +301,7 @@ class TrainingWorker(QObject):
         self.runner = _Runner(graph_config, data_config, train_config, run_dir, resume, live_maps_interval)
         r = self.runner
         r.data_progress.connect(self._on_runner_data_progress)
+        r.phase.connect(self._on_runner_phase)
         r.started.connect(self._on_runner_started)
         r.batch_done.connect(self._on_runner_batch_done)
         r.epoch_done.connect(self._on_runner_epoch_done)
@@ -343,6 +349,10 @@ class TrainingWorker(QObject):
     @Slot(int, int, str)
     def _on_runner_data_progress(self, a, b, c):
         self.data_progress.emit(a, b, c)
+
+    @Slot(str)
+    def _on_runner_phase(self, p):
+        self.phase.emit(p)
 
     @Slot(dict)
     def _on_runner_started(self, d):
