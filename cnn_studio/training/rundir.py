@@ -166,7 +166,7 @@ class RunDir:
         self.write_json(self.config_path, {"run_format": RUN_FORMAT, **data})
 
     def write_summary(self, data: dict) -> None:
-        self.write_json(self.summary_path, {"run_format": RUN_FORMAT, **data})
+        self.write_json(self.summary_path, data)
 
     def read_json(self, path: Path) -> dict:
         try:

@@ -933,7 +933,10 @@ class Trainer:
         test = st.test_metrics
         val = st.last_validation
         rd = self.run_dir
+        from ..core.runs import RUN_FORMAT
+
         summary = {
+            "run_format": RUN_FORMAT,  # a reader refuses a larger one as newer (core.runs)
             "name": self.name,
             "run_dir": str(rd.path) if rd is not None else None,
             "stop_reason": st.stop_reason,
