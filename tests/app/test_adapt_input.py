@@ -128,3 +128,36 @@ def test_status_line_names_the_weights_of_the_test_figure(window):
     assert "test accuracy 95.8% (best weights, epoch 9)" in panel.status.text()
     panel._show_summary({"stop_reason": "finished", "test_accuracy": 0.825, "test_weights": "last", "test_epoch": 10}, None)
     assert "test accuracy 82.5% (last weights, epoch 10)" in panel.status.text()
+
+
+def test_reading_the_data_for_f5_keeps_the_window_responsive(window, qtbot, tmp_path, monkeypatch):
+    """F5 reads a data set other than the built-in one to compare its shape: in a helper thread,
+    while the GUI thread's event loop goes on (a timer fires during the read); F5 pressed again
+    meanwhile starts nothing more."""
+    import threading
+
+    import cnn_studio.data as data
+    from PySide6.QtCore import QTimer
+
+    real = data.load_dataset
+    released = threading.Event()
+    seen = {}
+
+    def slow_load(cfg, *a, **k):
+        if threading.current_thread().name == "cnn-studio-data-shape":
+            seen["released_by_the_gui_timer"] = released.wait(10)
+        return real(cfg, *a, **k)
+
+    monkeypatch.setattr(data, "load_dataset", slow_load)
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    window.answers.replies = [B.Cancel]
+    presses = []
+
+    def during_read():
+        presses.append(window.training.train())  # a second F5 while reading: refused
+        released.set()
+
+    QTimer.singleShot(100, during_read)
+    assert window.training.train() is False  # the user cancelled the question that followed
+    assert seen == {"released_by_the_gui_timer": True} and presses == [False]
+    assert len(window.answers.asked) == 1 and "1x28x28" in window.answers.asked[0][1]

@@ -17,23 +17,71 @@ from ...core.adapt import errors_after, plan_adaptation
 B = QMessageBox.StandardButton
 
 
-def native_data(data_panel) -> tuple[tuple[int, int, int] | None, int] | None:
+def native_data(data_panel, window=None) -> tuple[tuple[int, int, int] | None, int] | None:
     """(image shape as the source has it, class count), or None when the data cannot be read now
-    (the run's start then reports why). Loads the data set (cached for the built-in one)."""
+    (the run's start then reports why). The built-in set answers at once; any other source is read
+    in a helper thread while the window goes on painting (a local event loop, a wait cursor and a
+    status message), so a large data set does not freeze it."""
     from ...core.errors import StudioError
-    from ...data import DataConfig, load_dataset
+    from ...data import DataConfig
 
     d = {**data_panel.config_dict(), "channels": None, "height": None, "width": None}
     try:
         cfg = DataConfig.from_dict(d)
-        if cfg.source == "shapes" and cfg.format in ("auto", "shapes"):
-            from ...data.shapes import CLASS_NAMES
-
-            return None, len(CLASS_NAMES)
-        bundle = load_dataset(cfg)
     except StudioError:
         return None
-    return tuple(int(v) for v in bundle.input_shape()), int(bundle.num_classes)  # type: ignore[return-value]
+    if cfg.source == "shapes" and cfg.format in ("auto", "shapes"):
+        from ...data.shapes import CLASS_NAMES
+
+        return None, len(CLASS_NAMES)
+    return _read_off_the_gui_thread(cfg, window)
+
+
+def _read_off_the_gui_thread(cfg, window):
+    import threading
+
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .worker import prepare_torch, single_threaded_torch
+
+    prepare_torch()  # torch is first imported in the GUI thread (see worker.prepare_torch)
+    out: dict = {}
+
+    def read() -> None:
+        from ...core.errors import StudioError
+        from ...data import load_dataset
+
+        single_threaded_torch()
+        try:
+            bundle = load_dataset(cfg)
+            out["found"] = tuple(int(v) for v in bundle.input_shape()), int(bundle.num_classes)
+        except StudioError:
+            out["found"] = None
+        except Exception:  # noqa: BLE001 - the run's start reads it again and reports it cleanly
+            out["found"] = None
+
+    thread = threading.Thread(target=read, name="cnn-studio-data-shape", daemon=True)
+    thread.start()
+    if thread.is_alive():
+        if window is not None:
+            window.show_message("Reading the data set to compare it with the network's input…", 0)
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        loop = QEventLoop()
+        timer = QTimer()
+        timer.setInterval(20)
+        timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+        timer.start()
+        try:
+            if thread.is_alive():
+                loop.exec()
+        finally:
+            timer.stop()
+            QApplication.restoreOverrideCursor()
+            if window is not None:
+                window.statusBar().clearMessage()
+    thread.join()
+    return out.get("found")
 
 
 def _shape(s) -> str:
@@ -57,7 +105,13 @@ def fit_data_to_network(feature) -> bool:
     window, panel = feature.window, feature.data_panel
     a = window.analysis
     input_shape = tuple(a.input_shape)
-    found = native_data(panel)
+    if getattr(feature, "_reading_data", False):  # F5 again while the data is being read
+        return False
+    feature._reading_data = True
+    try:
+        found = native_data(panel, window)
+    finally:
+        feature._reading_data = False
     if found is None:
         return True
     data_shape, data_classes = found
