@@ -161,13 +161,23 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _int(d: dict, key: str, where: str, lo: int = 0, hi: int | None = None, optional: bool = False, none: bool = False):
+_ABSENT = object()
+
+
+def _field(d: dict, key: str, where: str, optional: bool, none: bool):
+    """The value of ``key``, or ``_ABSENT`` when it may be left out (missing and ``optional``, or
+    None and ``none``); a missing required key is an error."""
     if key not in d:
         if optional:
-            return None
+            return _ABSENT
         raise _Bad(where, f"'{key}' is missing")
     v = d[key]
-    if v is None and none:
+    return _ABSENT if v is None and none else v
+
+
+def _int(d: dict, key: str, where: str, lo: int = 0, hi: int | None = None, optional: bool = False, none: bool = False):
+    v = _field(d, key, where, optional, none)
+    if v is _ABSENT:
         return None
     if not _is_int(v) or v < lo or (hi is not None and v > hi):
         rng = f"from {lo}" + (f" to {hi}" if hi is not None else "")
@@ -176,12 +186,8 @@ def _int(d: dict, key: str, where: str, lo: int = 0, hi: int | None = None, opti
 
 
 def _num(d: dict, key: str, where: str, lo: float = -math.inf, optional: bool = True, none: bool = True):
-    if key not in d:
-        if optional:
-            return None
-        raise _Bad(where, f"'{key}' is missing")
-    v = d[key]
-    if v is None and none:
+    v = _field(d, key, where, optional, none)
+    if v is _ABSENT:
         return None
     if not _is_num(v) or (lo > -math.inf and not v >= lo):
         raise _Bad(f"{where}.{key}", f"expected a number{f' of at least {lo:g}' if lo > -math.inf else ''}, got {_show(v)}")
@@ -189,12 +195,8 @@ def _num(d: dict, key: str, where: str, lo: float = -math.inf, optional: bool = 
 
 
 def _dict(d: dict, key: str, where: str, optional: bool = False, none: bool = False) -> dict | None:
-    if key not in d:
-        if optional:
-            return None
-        raise _Bad(where, f"'{key}' is missing")
-    v = d[key]
-    if v is None and none:
+    v = _field(d, key, where, optional, none)
+    if v is _ABSENT:
         return None
     if not isinstance(v, dict):
         raise _Bad(f"{where}.{key}", f"expected a dict, got {_show(v)}")
