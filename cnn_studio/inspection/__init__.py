@@ -11,7 +11,9 @@ import importlib
 _EXPORTS = {
     "confusion_matrix": "evaluation", "misclassified": "evaluation", "per_class": "evaluation",
     "predict_all": "evaluation", "summarize": "evaluation",
+    "roc_curve": "evaluation", "pr_curve": "evaluation", "one_vs_rest": "evaluation",
     "conv_layers": "maps", "feature_maps": "maps", "grad_cam": "maps", "predict": "maps", "saliency": "maps",
+    "explain": "attributions", "integrated_gradients": "attributions", "occlusion": "attributions",
     "channel_grid": "render", "colormap_lut": "render", "image_to_rgb": "render", "overlay": "render",
     "save_png": "render", "scale": "render",
 }

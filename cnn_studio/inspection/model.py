@@ -304,6 +304,24 @@ class InspectModel:
 
         return saliency(self.model, self.normalize(x_uint8), target)
 
+    def integrated_gradients(self, x_uint8, target: int, steps: int = 64) -> np.ndarray:
+        """Integrated Gradients from the mean-colour baseline (Captum), H x W in [0, 1]."""
+        from .attributions import integrated_gradients
+
+        return integrated_gradients(self.model, self.normalize(x_uint8), target, steps)
+
+    def occlusion(self, x_uint8, target: int, window: int | None = None) -> np.ndarray:
+        """Occlusion sensitivity (Captum): the drop of the class score, H x W in [0, 1]."""
+        from .attributions import occlusion
+
+        return occlusion(self.model, self.normalize(x_uint8), target, window)
+
+    def explain(self, x_uint8, method: str, target: int, layer: str | None = None) -> np.ndarray:
+        """The map of ``method`` (gradcam, saliency, ig, occlusion; attributions.METHODS)."""
+        from .attributions import explain
+
+        return explain(self.model, self.normalize(x_uint8), method, target, layer)
+
 
 # ---- evaluation -----------------------------------------------------------------------------------
 @dataclass
