@@ -70,14 +70,33 @@ class Edge:
         return {"src": [self.src, self.src_port], "dst": [self.dst, self.dst_port]}
 
 
-class Node:
-    __slots__ = ("id", "type", "config", "pos")
+# Per-node training options (transfer learning): ``frozen`` keeps the layer's parameters fixed
+# (not trained, not in the optimizer), ``lr_mult`` scales the learning rate of its parameters.
+# Written to files only when not the default, so older files and their text stay the same.
+LR_MULT_MAX = 1000.0
 
-    def __init__(self, node_id: str, type_id: str, config: dict, pos: tuple[float, float]):
+
+def check_node_training(frozen: Any = False, lr_mult: Any = 1.0, where: str = "") -> tuple[bool, float]:
+    """The checked (frozen, lr_mult) pair; GraphEditError naming the field and the fix otherwise."""
+    at = f"{where}: " if where else ""
+    if not isinstance(frozen, bool):
+        raise GraphEditError(f'{at}"frozen" must be true or false, got {frozen!r}')
+    if (not isinstance(lr_mult, (int, float)) or isinstance(lr_mult, bool) or not (0 < lr_mult <= LR_MULT_MAX)):
+        raise GraphEditError(f'{at}"lr_mult" must be a number greater than 0 and at most {LR_MULT_MAX:g} (1 trains the layer at '
+                             f"the run's learning rate, 0.1 ten times slower; to stop training it, freeze it), got {lr_mult!r}")
+    return frozen, float(lr_mult)
+
+
+class Node:
+    __slots__ = ("id", "type", "config", "pos", "frozen", "lr_mult")
+
+    def __init__(self, node_id: str, type_id: str, config: dict, pos: tuple[float, float], frozen: bool = False, lr_mult: float = 1.0):
         self.id = node_id
         self.type = type_id
         self.config = config
         self.pos = pos
+        self.frozen = frozen
+        self.lr_mult = lr_mult
 
     @property
     def spec(self):
@@ -87,7 +106,12 @@ class Node:
         return self.spec.num_inputs(self.config) if has_spec(self.type) else 1
 
     def to_config(self) -> dict:
-        return {"id": self.id, "type": self.type, "config": _copy_value(self.config), "pos": [float(self.pos[0]), float(self.pos[1])]}
+        d = {"id": self.id, "type": self.type, "config": _copy_value(self.config), "pos": [float(self.pos[0]), float(self.pos[1])]}
+        if self.frozen:
+            d["frozen"] = True
+        if self.lr_mult != 1.0:
+            d["lr_mult"] = self.lr_mult
+        return d
 
     def __repr__(self) -> str:
         return f"Node({self.id!r}, {self.type!r}, {self.config!r})"
@@ -238,9 +262,12 @@ class Graph:
         return self._edges.index(edge)
 
     def add_node(
-        self, type_id: str, config: dict | None = None, pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None, index: int | None = None
+        self, type_id: str, config: dict | None = None, pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None, index: int | None = None,
+        frozen: bool = False, lr_mult: float = 1.0,
     ) -> Node:
-        """Add a node (at the end of the order, or at ``index``, so undo can restore the exact order)."""
+        """Add a node (at the end of the order, or at ``index``, so undo can restore the exact order);
+        ``frozen``/``lr_mult``: its training options (see :meth:`set_node_training`)."""
+        frozen, lr_mult = check_node_training(frozen, lr_mult)
         if not has_spec(type_id):
             raise GraphEditError(f"unknown layer type '{type_id}'")
         spec = get_spec(type_id)
@@ -252,7 +279,7 @@ class Graph:
             raise GraphEditError(f"a node with id '{node_id}' already exists")
         full = spec.defaults()
         full.update(copy.deepcopy(config or {}))
-        node = Node(node_id, type_id, full, _pos(pos))
+        node = Node(node_id, type_id, full, _pos(pos), frozen, lr_mult)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -302,6 +329,18 @@ class Graph:
                 if e.dst_port >= new_inputs:
                     self.disconnect(e)
 
+    def set_node_training(self, node_id: str, frozen: bool | None = None, lr_mult: float | None = None) -> bool:
+        """Set whether a node's parameters train (``frozen``) and their learning-rate multiplier; None
+        leaves one as it is. Fires node_changed when something changed; bad values raise GraphEditError."""
+        node = self.node(node_id)
+        frozen, lr_mult = check_node_training(node.frozen if frozen is None else frozen, node.lr_mult if lr_mult is None else lr_mult)
+        if (frozen, lr_mult) == (node.frozen, node.lr_mult):
+            return False
+        node.frozen, node.lr_mult = frozen, lr_mult
+        self._touch()
+        self.events.emit("node_changed", node)
+        return True
+
     def move_node(self, node_id: str, pos: Iterable[float]) -> bool:
         node = self.node(node_id)
         pos = _pos(pos)
@@ -324,7 +363,7 @@ class Graph:
         for _, e in positions:
             self.disconnect(e)
         self.remove_node(old)
-        self.add_node(node.type, node.config, node.pos, new, index=index)
+        self.add_node(node.type, node.config, node.pos, new, index=index, frozen=node.frozen, lr_mult=node.lr_mult)
         for i, e in positions:  # same places in the edge list as before
             self.connect(new if e.src == old else e.src, new if e.dst == old else e.dst, e.src_port, e.dst_port, allow_cycle=True, index=i)
 
@@ -409,7 +448,8 @@ class Graph:
         for n in config.get("nodes", []):
             if not is_valid_id(n["id"]):  # ids become names in code and state_dict keys
                 raise GraphEditError(f"node id {n['id']!r} is not valid; use letters, digits and _ and start with a letter")
-            node = Node(n["id"], n["type"], _copy_value(n.get("config") or {}), _pos(n.get("pos", (0, 0))))
+            frozen, lr_mult = check_node_training(n.get("frozen", False), n.get("lr_mult", 1.0), f"node '{n['id']}'")
+            node = Node(n["id"], n["type"], _copy_value(n.get("config") or {}), _pos(n.get("pos", (0, 0))), frozen, lr_mult)
             if node.id in self._nodes:
                 raise GraphEditError(f"node id '{node.id}' appears twice")
             self._nodes[node.id] = node
