@@ -230,7 +230,7 @@ class RemoveNodeCommand(GraphCommand):
 
     def undo(self) -> None:
         s = self.saved
-        self.graph.add_node(s["type"], s["config"], s["pos"], s["id"], index=self._index)
+        self.graph.add_node(s["type"], s["config"], s["pos"], s["id"], index=self._index, frozen=s.get("frozen", False), lr_mult=s.get("lr_mult", 1.0))
         super().undo()  # children, in reverse: restore the links
 
 
