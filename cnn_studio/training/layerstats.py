@@ -13,7 +13,9 @@
   through ``forward_capture``), the fraction of dead units of ReLU nodes (a unit, a channel of a
   feature map or a feature of a flat output, that is zero for every probe image and position) and
   the fraction of saturated units of tanh/sigmoid nodes (within 1% of a limit for at least 90% of
-  its probe outputs).
+  its probe outputs), and a histogram of its outputs (:data:`BINS` bins, the same robust range rule,
+  over up to :data:`ACT_SAMPLE` output values per probe chunk drawn at fixed positions, so the memory
+  stays bounded however large the feature maps).
 
 Gradients are read from ``.grad`` in ``on_batch_end`` (after the optimizer step, before the next
 ``zero_grad``) on the sampled steps only; the weights are copied at the end of the step before a
@@ -61,10 +63,13 @@ DEAD_FLAG = 0.2  # flag a layer with at least this share of dead units
 SAT_FLAG = 0.2
 VANISHING = 1e-3  # gradient norm below this times the last layer's
 LARGE_UPDATE = 0.1  # update/weight ratio per step above this (about 1e-3 is usual)
+EXPLODING = 1e3  # gradient norm above this times the last layer's (or not finite)
+ACT_SAMPLE = 4096  # output values per node and probe chunk that the activation histogram counts
 
 PARAM_KEYS = ("weight_norm", "grad_norm", "update_ratio")  # (points, layers) float32
 HIST_KEYS = ("weight_hist", "grad_hist")  # (points, layers, BINS) int32, ranges in *_range (points, layers, 2)
 ACT_KEYS = ("act_mean", "act_std", "dead_fraction", "saturated_fraction")  # (epochs, nodes) float32
+ACT_HIST_KEYS = ("act_hist", "act_range")  # (epochs, nodes, BINS) int32 and (epochs, nodes, 2) float32
 
 
 class LayerStatsError(StudioError):
@@ -139,10 +144,12 @@ class _ActAccumulator:
     """Per node: sum, sum of squares and count of its outputs; per unit (dim 1): whether it was ever
     positive / how many outputs were saturated, over the chunks of the probe batch."""
 
-    def __init__(self, kind: str | None):
+    def __init__(self, kind: str | None, seed: int = 0):
         self.kind = kind
         self.s = self.ss = None
         self.n = 0
+        self.values: list[torch.Tensor] = []  # a bounded sample of the outputs (the histogram)
+        self._gen = torch.Generator().manual_seed(PROBE_SEED + seed)  # fixed positions: the same every epoch
         self.unit_any = None
         self.unit_sat = None
         self.unit_n = 0
@@ -153,6 +160,11 @@ class _ActAccumulator:
         self.s = s if self.s is None else self.s + s
         self.ss = ss if self.ss is None else self.ss + ss
         self.n += o.numel()
+        flat = o.reshape(-1)
+        if flat.numel() > ACT_SAMPLE:  # positions drawn on the CPU (cheap), the values read on the device
+            pos = torch.randint(0, flat.numel(), (ACT_SAMPLE,), generator=self._gen).to(flat.device)
+            flat = flat[pos]
+        self.values.append(flat)
         if self.kind is None or o.dim() < 2:
             return
         u = o.transpose(0, 1).reshape(o.shape[1], -1)  # (units, samples x positions)
@@ -168,10 +180,12 @@ class _ActAccumulator:
             c = sat.sum(dim=1)
             self.unit_sat = c if self.unit_sat is None else self.unit_sat + c
 
-    def result(self) -> tuple[float, float, float, float, list[int]]:
-        """(mean, std, dead fraction, saturated fraction, indices of the dead or saturated units)."""
+    def result(self) -> tuple[float, float, float, float, list[int], np.ndarray]:
+        """(mean, std, dead fraction, saturated fraction, indices of the dead or saturated units,
+        [lo, hi, counts...] of the sampled outputs' histogram)."""
         if self.n == 0:
-            return math.nan, math.nan, math.nan, math.nan, []
+            return math.nan, math.nan, math.nan, math.nan, [], np.full(BINS + 2, math.nan)
+        hist = _robust_hist(torch.cat(self.values)).cpu().numpy().astype(np.float64)
         mean = float(self.s) / self.n
         var = max(float(self.ss) / self.n - mean * mean, 0.0)
         dead = sat = math.nan
@@ -184,7 +198,7 @@ class _ActAccumulator:
             bad = (self.unit_sat.cpu().double() / max(self.unit_n, 1)) >= SAT_UNIT
             sat = float(bad.double().mean())
             units = torch.nonzero(bad).reshape(-1).tolist()
-        return mean, math.sqrt(var), dead, sat, units
+        return mean, math.sqrt(var), dead, sat, units, hist
 
 
 def _act_kind(node_type: str) -> str | None:
@@ -354,7 +368,7 @@ class LayerStats(Callback):
         model = trainer.model
         was_training = model.training
         model.eval()
-        accs = [_ActAccumulator(k) for k in self._kinds]
+        accs = [_ActAccumulator(k, i) for i, k in enumerate(self._kinds)]
         try:
             for i in range(0, len(self._probe), PROBE_CHUNK):
                 xb = trainer.bundle.normalize(self._probe[i:i + PROBE_CHUNK])
@@ -367,6 +381,9 @@ class LayerStats(Callback):
         res = [a.result() for a in accs]
         out = {k: np.asarray([r[j] for r in res], dtype=np.float32) for j, k in enumerate(ACT_KEYS)}
         out["units"] = {nid: r[4] for nid, r in zip(self.act_ids, res) if r[4]}
+        hists = np.stack([r[5] for r in res]) if res else np.zeros((0, BINS + 2))
+        out["act_range"] = hists[:, :2].astype(np.float32)
+        out["act_hist"] = np.nan_to_num(hists[:, 2:], nan=0.0).astype(np.int32)
         return out
 
     def _last_epoch_view(self, point: dict) -> dict:
@@ -386,7 +403,8 @@ class LayerStats(Callback):
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
         hist_ranges = tuple(k.replace("hist", "range") for k in HIST_KEYS)
         arrays.update(self.steps.arrays("step_", ("step", "epoch") + PARAM_KEYS + HIST_KEYS + hist_ranges))
-        arrays.update(self.epochs.arrays("epoch_", ("step", "epoch") + PARAM_KEYS + HIST_KEYS + hist_ranges + ACT_KEYS))
+        arrays.update(self.epochs.arrays("epoch_", ("step", "epoch") + PARAM_KEYS + HIST_KEYS + hist_ranges + ACT_KEYS
+                                         + ACT_HIST_KEYS))
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         atomic_write_bytes(self.path, buf.getvalue())
@@ -407,7 +425,7 @@ class LayerStats(Callback):
         hist_ranges = tuple(k.replace("hist", "range") for k in HIST_KEYS)
         for series, prefix, keys, limit in (
             (self.steps, "step_", PARAM_KEYS + HIST_KEYS + hist_ranges, ("step", st.global_step)),
-            (self.epochs, "epoch_", PARAM_KEYS + HIST_KEYS + hist_ranges + ACT_KEYS, ("epoch", st.epoch)),
+            (self.epochs, "epoch_", PARAM_KEYS + HIST_KEYS + hist_ranges + ACT_KEYS + ACT_HIST_KEYS, ("epoch", st.epoch)),
         ):
             nums = old.get(prefix + series.key)
             if nums is None:
@@ -417,6 +435,9 @@ class LayerStats(Callback):
                 if p[limit[0]] > limit[1]:
                     continue  # recorded after the checkpoint this run resumes from
                 p.update({k: old[prefix + k][i] for k in keys if prefix + k in old})
+                if series is self.epochs and "act_hist" not in p:  # a file from before activation histograms
+                    p["act_hist"] = np.zeros((len(self.act_ids), BINS), np.int32)
+                    p["act_range"] = np.full((len(self.act_ids), 2), math.nan, np.float32)
                 series.points.append(p)
 
 
@@ -474,6 +495,10 @@ def last_epoch(data: dict[str, Any]) -> dict[str, Any] | None:
         if nid in aids:
             i = aids.index(nid)
             row.update({"act_mean": _num(view["act_mean"][i]), "act_std": _num(view["act_std"][i])})
+            if "epoch_act_hist" in data:  # files from before activation histograms have none
+                lo, hi = data["epoch_act_range"][-1][i]
+                row["act_range"] = [_num(lo), _num(hi)]
+                row["act_hist"] = [int(c) for c in data["epoch_act_hist"][-1][i]]
             if kinds.get(nid) == "dead":
                 row["dead_fraction"] = _num(view["dead_fraction"][i])
             elif kinds.get(nid):
@@ -520,6 +545,14 @@ def flags(view: dict[str, Any]) -> list[dict]:
     ref = next((g for g in reversed(gn) if math.isfinite(g) and g > 0), None)
     for i, nid in enumerate(pids):
         g = gn[i]
+        # inf: overflowed; NaN is not flagged (it also means "no gradient", a frozen layer)
+        if math.isinf(g) or (ref is not None and i < len(pids) - 1 and math.isfinite(g) and g > EXPLODING * ref):
+            ratio = "the gradient overflowed to infinity" if not math.isfinite(g) else (
+                f"gradient norm {g:.2g}, {g / ref:.2g} x the last layer's")
+            out.append({"node": nid, "kind": "exploding_gradients", "value": g / ref if ref and math.isfinite(g) else None,
+                        "badge": "exploding gradients", "message": (
+                            f"exploding gradients: {ratio} (above {EXPLODING:g} x), so one step can throw the weights "
+                            "far off; try a lower learning rate, gradient clipping, batch norm or a better initialisation")})
         if ref is not None and i < len(pids) - 1 and math.isfinite(g) and g < VANISHING * ref:
             ratio = "no gradient at all" if g == 0 else f"gradient norm {g:.2g}, {g / ref:.1g} x the last layer's"
             out.append({"node": nid, "kind": "vanishing_gradients", "value": g / ref, "badge": "vanishing gradients",
