@@ -331,6 +331,20 @@ class EvalResult:
     preds: np.ndarray
     confs: np.ndarray
     summary: dict  # accuracy, per_class, confusion_matrix, samples
+    probs: np.ndarray | None = None  # (samples, classes) softmax probabilities: ROC / PR curves
+
+    def curves(self) -> list[dict]:
+        """Per class, one against the rest: ROC (fpr, tpr, auc) and precision-recall (precision,
+        recall, ap) of the class's probability; computed once and kept."""
+        from . import one_vs_rest
+
+        if self.probs is None:
+            raise InspectError("this evaluation kept no class probabilities; evaluate again for ROC and precision-recall curves")
+        cached = getattr(self, "_curves", None)
+        if cached is None:
+            cached = one_vs_rest(self.labels, self.probs, [d["class"] for d in self.summary["per_class"]])
+            self._curves = cached
+        return cached
 
     @property
     def confusion(self) -> np.ndarray:
@@ -355,7 +369,21 @@ class EvalResult:
             "accuracy": float(self.summary["accuracy"]),
             "per_class": self.summary["per_class"],
             "confusion_matrix": self.summary["confusion_matrix"],
+            **(self._curve_json() if self.probs is not None and len(self.labels) else {}),
         }
+
+    def _curve_json(self) -> dict:
+        """One-vs-rest ROC AUC and average precision per class and their macro means (null where
+        a class has no samples in the split: its curves are undefined)."""
+        from .evaluation import macro_mean
+
+        curves = self.curves()
+
+        def num(v):
+            return float(v) if np.isfinite(v) else None
+
+        return {"roc_auc": [num(c["auc"]) for c in curves], "average_precision": [num(c["ap"]) for c in curves],
+                "macro_roc_auc": num(macro_mean(c["auc"] for c in curves)), "macro_average_precision": num(macro_mean(c["ap"] for c in curves))}
 
 
 def evaluate(imodel: InspectModel, split: str, batch_size: int = 256, progress: Callable | None = None, cancel=None) -> EvalResult:
@@ -371,16 +399,17 @@ def evaluate(imodel: InspectModel, split: str, batch_size: int = 256, progress: 
             f"the {SPLIT_TITLES.get(split, split)} data has labels up to {int(labels.max())} but the network has {imodel.num_classes} classes; evaluate it on data with the classes it was trained on"
         )
     is_cancelled = _cancel_fn(cancel)
-    preds, confs = [], []
+    preds, confs, probs = [], [], []
     chunk = max(batch_size, 1) * 4
     title = SPLIT_TITLES.get(split, split)
     done = 0
     for xb in _chunks(s, chunk):
         if is_cancelled():
             raise EvaluationCancelled()
-        p, c = predict_all(imodel.model, xb, imodel.normalize, batch_size=batch_size)
+        p, c, pr = predict_all(imodel.model, xb, imodel.normalize, batch_size=batch_size, return_probs=True)
         preds.append(p)
         confs.append(c)
+        probs.append(pr)
         done += len(xb)
         if progress is not None:
             progress(done, n, f"evaluating the {title} split")
@@ -388,8 +417,9 @@ def evaluate(imodel: InspectModel, split: str, batch_size: int = 256, progress: 
         raise EvaluationCancelled()
     preds_a = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     confs_a = np.concatenate(confs) if confs else np.zeros(0, np.float32)
+    probs_a = np.concatenate(probs) if probs else np.zeros((0, imodel.num_classes), np.float32)
     summary = summarize(labels, preds_a, imodel.num_classes, imodel.class_names)
-    return EvalResult(split, labels, preds_a, confs_a, summary)
+    return EvalResult(split, labels, preds_a, confs_a, summary, probs_a)
 
 
 class EvaluationCancelled(InspectError):
