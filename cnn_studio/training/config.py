@@ -70,6 +70,10 @@ class TrainConfig:
         last.pt), a .pt checkpoint or state_dict, or a .safetensors file (torchvision key layout accepted).
         Strict: every key and shape must fit the network, else the run refuses to start with the importer's
         list of missing, unexpected and mismatched keys. A resumed run does not re-apply it. None: off.
+    init_partial: with init_from, load only the keys that match in name and shape and leave the others
+        at their initial values (a classifier for another class count; init_weights.init_report lists them).
+    frozen_bn_eval: batch norm inside a frozen node (Node.frozen) stays in eval mode during training: it
+        uses and keeps its running statistics (freeze.py). Off: frozen layers' statistics still follow the data.
     """
 
     optimizer: str = "adam"
@@ -105,6 +109,8 @@ class TrainConfig:
     speed: str = "eager"
     precision: str = "fp32"
     init_from: str | None = None
+    init_partial: bool = False
+    frozen_bn_eval: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -187,6 +193,8 @@ class TrainConfig:
                 self.init_from = os.fspath(self.init_from)
             if not isinstance(self.init_from, str) or not self.init_from.strip():
                 raise TrainConfigError(f"init_from must be the path of a run folder or weights file, or null, got {self.init_from!r}")
+        flag("init_partial")
+        flag("frozen_bn_eval")
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

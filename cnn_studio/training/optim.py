@@ -48,7 +48,39 @@ def device_string(dev: torch.device) -> str:
     return str(dev)
 
 
+# The attribute freeze.apply_node_options sets on a parameter whose node has a learning-rate
+# multiplier other than 1 (Node.lr_mult); build_optimizer puts each multiplier's parameters in a group.
+LR_MULT_ATTR = "cnn_studio_lr_mult"
+
+
+def param_groups(params, lr: float) -> list | list[dict]:
+    """``params`` as optimizer param groups, one per learning-rate multiplier in the order they first
+    appear, each with ``lr`` = lr x multiplier and its ``lr_mult`` (the checkpoint keeps it). Plain
+    parameters (no multiplier anywhere) stay a plain list: one group, as before multipliers existed."""
+    params = list(params)
+    if not params or isinstance(params[0], dict) or all(getattr(p, LR_MULT_ATTR, 1.0) == 1.0 for p in params):
+        return params
+    groups: dict[float, list] = {}
+    for p in params:
+        groups.setdefault(float(getattr(p, LR_MULT_ATTR, 1.0)), []).append(p)
+    return [{"params": ps, "lr": lr * m, "lr_mult": m} for m, ps in groups.items()]
+
+
+def zero_twin(p: torch.Tensor) -> torch.Tensor:
+    """A zero tensor shaped like ``p`` that trains and carries its learning-rate multiplier (the
+    trainer's dry run of a checkpoint's optimizer state builds the same groups from these)."""
+    z = torch.zeros(p.shape, dtype=p.dtype, requires_grad=True)
+    if hasattr(p, LR_MULT_ATTR):
+        setattr(z, LR_MULT_ATTR, getattr(p, LR_MULT_ATTR))
+    return z
+
+
+def _group_mults(optimizer: torch.optim.Optimizer) -> list[float]:
+    return [float(g.get("lr_mult", 1.0)) for g in optimizer.param_groups]
+
+
 def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = param_groups(params, cfg.lr)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -66,6 +98,10 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, batches_
     may step after the last batch too); step and plateau run per epoch."""
     total = max(1, cfg.epochs * max(1, batches_per_epoch))
     S = torch.optim.lr_scheduler
+    mults = _group_mults(optimizer)
+    # per-group values keep each group's learning-rate multiplier (one group: the scalar, as always)
+    max_lr = cfg.lr if len(mults) == 1 else [cfg.lr * m for m in mults]
+    min_lr = cfg.min_lr if len(mults) == 1 else [cfg.min_lr * m for m in mults]
     if cfg.schedule == "constant":
         return None
     if cfg.schedule == "step":
@@ -76,12 +112,12 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, batches_
         m = cfg.beta1 if cfg.optimizer in ("adam", "adamw") else cfg.momentum
         cycle = m > 0
         return S.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=total + 1, pct_start=cfg.warmup_fraction,
+            optimizer, max_lr=max_lr, total_steps=total + 1, pct_start=cfg.warmup_fraction,
             cycle_momentum=cycle, base_momentum=min(0.85, m) if cycle else 0.85, max_momentum=m if cycle else 0.95,
         )
     if cfg.schedule == "plateau":
         mode = "max" if cfg.monitor == "val_accuracy" else "min"
-        return S.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience, min_lr=cfg.min_lr, eps=1e-12)
+        return S.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience, min_lr=min_lr, eps=1e-12)
     raise StudioError(f"unknown schedule '{cfg.schedule}'")
 
 
@@ -108,7 +144,10 @@ def load_scheduler_state(scheduler, state: dict | None, cfg: TrainConfig) -> Non
 
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
+    """The run's learning rate: the first group's, divided by its multiplier (a group of multiplier 1
+    has the run's rate; cosine's min_lr floor is shared by all groups, so near it this is approximate)."""
+    group = optimizer.param_groups[0]
+    return float(group["lr"]) / float(group.get("lr_mult", 1.0))
 
 
 def trainable_parameters(model: nn.Module):

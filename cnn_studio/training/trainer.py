@@ -44,7 +44,9 @@ from .optim import (
     load_scheduler_state,
     resolve_device,
     trainable_parameters,
+    zero_twin,
 )
+from .freeze import apply_node_options
 from .rundir import RunDir, new_run_path
 from .speed import autocast_context
 from .threads import CpuMeter, ThreadTuner
@@ -149,7 +151,8 @@ class Trainer:
         if self.config.init_from and self._resume_payload is None:  # a resumed run has its weights in the checkpoint
             from .init_weights import apply_init_weights
 
-            self.state.notes.append(apply_init_weights(self.model, self.config.init_from))
+            self.state.notes.append(apply_init_weights(self.model, self.config.init_from, self.config.init_partial))
+        self.state.notes.extend(apply_node_options(self.model, self.graph, self.config.frozen_bn_eval))  # freeze.py: frozen nodes, lr multipliers
 
     # ---- control from any thread -------------------------------------------------------------
     def request_stop(self) -> None:
@@ -525,7 +528,7 @@ class Trainer:
         opt_state, sched_state = data.get("optimizer"), data.get("scheduler")
         cfg, nb = self.config, max(int(self.state.batches_per_epoch), 1)
         sched_errors = (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, ZeroDivisionError, OverflowError)
-        params = [torch.zeros(p.shape, dtype=p.dtype, requires_grad=True) for p in trainable_parameters(self.model)]
+        params = [zero_twin(p) for p in trainable_parameters(self.model)]  # with their lr multipliers (the same groups)
         opt = build_optimizer(params, cfg)
         fresh_groups = [dict(g) for g in opt.param_groups]
         sched = build_scheduler(opt, cfg, nb) if self.scheduler is not None else None
