@@ -9,6 +9,7 @@ of missing, unexpected and mismatched keys, so a run never starts from half-load
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -34,10 +35,92 @@ def weights_path(source: str | os.PathLike) -> Path:
     return path
 
 
-def apply_init_weights(model: nn.Module, source: str | os.PathLike) -> str:
-    """Load the weights of ``source`` into ``model`` (strict); returns a note for the run."""
+@dataclass
+class InitReport:
+    """How the tensors of a weights file map onto a network, before anything is loaded."""
+
+    path: str
+    matched: list[str] = field(default_factory=list)  # network keys the file fills (name and shape)
+    missing: list[str] = field(default_factory=list)  # network keys the file lacks (they keep their initial values)
+    unexpected: list[str] = field(default_factory=list)  # file keys with no place in the network
+    mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)  # (network key, file shape, network shape)
+    total: int = 0  # tensors of the network (num_batches_tracked counters left out)
+    state: dict = field(default_factory=dict, repr=False)  # the matched tensors, by the network's keys
+
+    @property
+    def fits(self) -> bool:
+        """Every key and shape fits: a strict load works."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def counts(self) -> str:
+        return (f"{len(self.matched)} of {self.total} matched, {len(self.missing)} missing, {len(self.mismatched)} with "
+                f"another shape, {len(self.unexpected)} unused from the file")
+
+    def lines(self, limit: int = 20) -> list[str]:
+        """The report as text lines: counts, then each list (at most ``limit`` entries each)."""
+        def fmt(s) -> str:
+            return "x".join(map(str, s)) or "scalar"
+
+        out = [f"weights: {self.path}", self.counts()]
+        sections = (
+            ("another shape (left at their initial values)", [f"{k}: file {fmt(a)}, network {fmt(b)}" for k, a, b in self.mismatched]),
+            ("missing from the file (left at their initial values)", self.missing),
+            ("in the file but not in the network (unused)", self.unexpected),
+        )
+        for title, items in sections:
+            if items:
+                out.append(f"{title}:")
+                out.extend(f"  {i}" for i in items[:limit])
+                if len(items) > limit:
+                    out.append(f"  ... {len(items) - limit} more")
+        return out
+
+
+def init_report(target, source: str | os.PathLike) -> InitReport:
+    """Which tensors of ``source`` (a run folder, .pt or .safetensors; torchvision key layout
+    accepted, by the importer's rules) fit ``target`` (a Graph or a compiled model), by name and shape.
+    Reads the file (no code runs); loads nothing. InitWeightsError when the file cannot be read."""
+    from ..compiler.importer import expected_shapes, read_weights_file, torchvision_key
+
+    path = weights_path(source)
+    try:
+        data = read_weights_file(path)
+        want = expected_shapes(target)
+    except StudioError as e:  # unreadable file, or a graph that does not compile (its errors)
+        raise InitWeightsError(str(e)) from None
+    rep = InitReport(str(path), total=sum(1 for k in want if not k.endswith("num_batches_tracked")))
+    seen: set[str] = set()
+    for key, value in data.items():
+        new = key if key in want else torchvision_key(key)
+        if new not in want or new in seen:
+            rep.unexpected.append(key)
+            continue
+        seen.add(new)
+        if tuple(value.shape) != want[new]:
+            rep.mismatched.append((new, tuple(value.shape), want[new]))
+        else:
+            rep.state[new] = value
+            if not new.endswith("num_batches_tracked"):
+                rep.matched.append(new)
+    rep.missing = [k for k in want if k not in seen and not k.endswith("num_batches_tracked")]
+    return rep
+
+
+def apply_init_weights(model: nn.Module, source: str | os.PathLike, partial: bool = False) -> str:
+    """Load the weights of ``source`` into ``model``; returns a note for the run. Strict by default;
+    ``partial``: the tensors that match in name and shape are loaded, the others keep their initial
+    values (the note names them), and a file of which nothing matches is refused."""
     from ..compiler.importer import ModelImportError, adapt_state_dict, read_weights_file
 
+    if partial:
+        rep = init_report(model, source)
+        if not rep.matched:
+            raise InitWeightsError(f"cannot start from these weights: none of the {len(rep.unexpected)} tensors in "
+                                   f"'{rep.path}' fits this network by name and shape; check that it belongs to this kind of network")
+        model.load_state_dict(rep.state, strict=False)
+        kept = [k for k, _, _ in rep.mismatched] + rep.missing
+        return (f"initialised from the weights in '{rep.path}': {rep.counts()}"
+                + (f"; left at their initial values: {', '.join(kept[:12])}{' ...' if len(kept) > 12 else ''}" if kept else ""))
     path = weights_path(source)
     try:
         state = adapt_state_dict(model, read_weights_file(path), str(path))
