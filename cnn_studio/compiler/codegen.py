@@ -10,8 +10,9 @@ Add is ``a + b``, Concat is ``torch.cat([a, b], dim=1)``.
 :func:`generate_training_script` writes a minimal but real training loop for an image folder that
 imports that module (Pillow + torch, no torchvision) and runs under ``torchrun`` as well.
 
-Only torch-free code lives here (the compiler's ``module_name`` is the one torch-side fact used):
-the text is generated from the core analysis, so the output is deterministic for a given graph.
+Each node's constructor text and forward expression come from its registered layer
+(:mod:`.layers`: ``source`` and ``forward_source``); the text is generated from the core analysis,
+so the output is deterministic for a given graph.
 
 Text from files never becomes code: the generated source is built only from validated identifiers
 (node ids, the class and module names), numbers the analysis checked, and user text (network name,
@@ -27,22 +28,14 @@ import re
 from ..core.analysis import Analysis, analyze
 from ..core.errors import GraphError
 from ..core.graph import Graph, is_valid_id
-from ..core.layers import fmt_shape, pair
+from ..core.layers import fmt_shape
+from .layers import LossLayer, get_layer, has_layer
+from .layers import literal as _lit
 from .model import module_name
 
 # Names the generated forward() uses itself; a node id equal to one of them gets a trailing '_'.
 # __debug__ is a valid identifier Python refuses to assign to.
 _RESERVED = frozenset({"self", "torch", "nn", "__debug__"})
-
-_SIMPLE = {
-    "relu": "nn.ReLU()",
-    "tanh": "nn.Tanh()",
-    "sigmoid": "nn.Sigmoid()",
-    "silu": "nn.SiLU()",
-    "softmax": "nn.Softmax(dim=1)",
-    "flatten": "nn.Flatten(start_dim=1)",
-}
-
 
 def doc_text(text: object) -> str:
     """``text`` made safe to place inside a triple-quoted (non-raw) docstring: backslashes and double
@@ -124,74 +117,20 @@ def reading_order(graph: Graph) -> list[str]:
     return order
 
 
-def _tup(v) -> str:
-    h, w = pair(v)
-    return f"({int(h)}, {int(w)})"
-
-
-def _lit(v) -> str:
-    """A literal that evaluates back to ``v``: floats (nan and inf as float('...') calls, which
-    repr alone would leave as bare names), else repr."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        f = float(v)
-        return repr(f) if f == f and f not in (float("inf"), float("-inf")) else f"float({str(f)!r})"
-    return repr(v)
-
-
 def constructor(type_id: str, cfg: dict, input_shapes: list) -> str | None:
-    """Source of the torch constructor call for one node; None for nodes without a module
-    (input, add, concat)."""
-    if type_id in ("input", "add", "concat"):
-        return None
-    if type_id in _SIMPLE:
-        return _SIMPLE[type_id]
-    if type_id == "conv2d":
-        pad = cfg["padding"]
-        pad_src = repr(pad) if pad in ("same", "valid") else _tup(pad)
-        args = [str(int(input_shapes[0][0])), str(int(cfg["out_channels"])), f"kernel_size={_tup(cfg['kernel_size'])}", f"stride={_tup(cfg['stride'])}", f"padding={pad_src}"]
-        if pair(cfg["dilation"]) != (1, 1):
-            args.append(f"dilation={_tup(cfg['dilation'])}")
-        if cfg["groups"] != 1:
-            args.append(f"groups={int(cfg['groups'])}")
-        args.append(f"bias={bool(cfg['bias'])!r}")
-        if cfg["padding_mode"] != "zeros":
-            args.append(f"padding_mode={cfg['padding_mode']!r}")
-        return f"nn.Conv2d({', '.join(args)})"
-    if type_id in ("maxpool2d", "avgpool2d"):
-        cls = "nn.MaxPool2d" if type_id == "maxpool2d" else "nn.AvgPool2d"
-        args = [f"kernel_size={_tup(cfg['kernel_size'])}"]
-        if cfg["stride"] is not None:
-            args.append(f"stride={_tup(cfg['stride'])}")
-        if pair(cfg["padding"]) != (0, 0):
-            args.append(f"padding={_tup(cfg['padding'])}")
-        if cfg["ceil_mode"]:
-            args.append("ceil_mode=True")
-        return f"{cls}({', '.join(args)})"
-    if type_id == "adaptive_avgpool2d":
-        return f"nn.AdaptiveAvgPool2d(output_size={_tup(cfg['output_size'])})"
-    if type_id == "adaptive_maxpool2d":
-        return f"nn.AdaptiveMaxPool2d(output_size={_tup(cfg['output_size'])})"
-    if type_id == "leaky_relu":
-        return f"nn.LeakyReLU(negative_slope={_lit(cfg['negative_slope'])})"
-    if type_id == "gelu":
-        return f"nn.GELU(approximate={cfg['approximate']!r})"
-    if type_id == "elu":
-        return f"nn.ELU(alpha={_lit(cfg['alpha'])})"
-    if type_id in ("batchnorm2d", "batchnorm1d"):
-        cls = "nn.BatchNorm2d" if type_id == "batchnorm2d" else "nn.BatchNorm1d"
-        args = [str(int(input_shapes[0][0])), f"eps={_lit(cfg['eps'])}", f"momentum={_lit(cfg['momentum'])}"]
-        if not cfg["affine"]:
-            args.append("affine=False")
-        if not cfg["track_running_stats"]:
-            args.append("track_running_stats=False")
-        return f"{cls}({', '.join(args)})"
-    if type_id == "dropout":
-        return f"nn.Dropout(p={_lit(cfg['p'])})"
-    if type_id == "dropout2d":
-        return f"nn.Dropout2d(p={_lit(cfg['p'])})"
-    if type_id == "linear":
-        return f"nn.Linear({int(input_shapes[0][0])}, {int(cfg['out_features'])}, bias={bool(cfg['bias'])!r})"
-    raise GraphError(f"cannot write Python code for layer type '{type_id}'")
+    """Source of the torch constructor call for one node (the registered layer's ``source``);
+    None for nodes without a module in the exported code (input, add, concat)."""
+    if not has_layer(type_id) or isinstance(get_layer(type_id), LossLayer):
+        raise GraphError(f"cannot write Python code for layer type '{type_id}'")
+    return get_layer(type_id).source(cfg, input_shapes)
+
+
+def forward_expression(type_id: str, cfg: dict, inputs: list[str], call: str | None) -> str:
+    """The right-hand side that computes one node in forward(): ``call(x)`` for a module (``call``
+    is ``self.c1``), else the layer's own expression (``a + b``, ``torch.cat([a, b], dim=1)``)."""
+    if not has_layer(type_id):
+        raise GraphError(f"cannot write Python code for layer type '{type_id}'")
+    return get_layer(type_id).forward_source(cfg, inputs, call)
 
 
 def _fmt_list(values, per_line: int = 8, indent: str = "    ") -> str:
@@ -259,16 +198,13 @@ def generate_python(
                 # the state_dict key: name such modules by string instead (forward reads them from
                 # self._modules, not getattr, since a node id may be a local named getattr)
                 init_lines.append(f"        self.add_module({attr!r}, {ctor})")
-                fwd_lines.append(f"        {var[nid]} = self._modules[{attr!r}]({srcs[0]}){shape_note}")  # no builtin: ids may shadow any
+                call = f"self._modules[{attr!r}]"  # no builtin: ids may shadow any
             else:
                 init_lines.append(f"        self.{attr} = {ctor}")
-                fwd_lines.append(f"        {var[nid]} = self.{attr}({srcs[0]}){shape_note}")
-        elif node.type == "add":
-            fwd_lines.append(f"        {var[nid]} = {' + '.join(srcs)}{shape_note}")
-        elif node.type == "concat":
-            fwd_lines.append(f"        {var[nid]} = torch.cat([{', '.join(srcs)}], dim=1){shape_note}")
-        else:  # pragma: no cover - constructor() raises for unknown types
-            raise GraphError(f"cannot write Python code for layer type '{node.type}'")
+                call = f"self.{attr}"
+            fwd_lines.append(f"        {var[nid]} = {forward_expression(node.type, info.config, srcs, call)}{shape_note}")
+        else:  # a node written as an expression (add: a + b, concat: torch.cat)
+            fwd_lines.append(f"        {var[nid]} = {forward_expression(node.type, info.config, srcs, None)}{shape_note}")
     fwd_lines.append(f"        return {var[result_id]}")
 
     total = a.total_params
