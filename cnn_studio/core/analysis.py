@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GraphError, Issue, LayerError
+from .errors import GraphError, Issue, LayerError, _type_title
+from .block_spec import BLOCK_TYPE, is_known_type, spec_for
 from .graph import Edge, Graph
 from .layers import Inference, Shape, fmt_shape, get_spec, has_spec
 
@@ -47,6 +48,7 @@ class NodeInfo:
     rf: RF | None = None
     config: dict = field(default_factory=dict)  # canonical config
     issues: list[Issue] = field(default_factory=list)
+    block: "BlockAnalysis | None" = None  # a block instance's inner analysis
 
     @property
     def params(self) -> int:
@@ -77,6 +79,7 @@ class NodeInfo:
             "activation_bytes": self.activation_bytes,
             "receptive_field": list(self.rf.size) if self.rf else None,
             "receptive_field_jump": list(self.rf.jump) if self.rf else None,
+            **({"block": self.block.name, "inner": [self.block.nodes[n].to_dict() for n in self.block.order]} if self.block else {}),
         }
 
 
@@ -208,7 +211,6 @@ def _issue(node_id: str, type_id: str, err: LayerError, severity: str = "error")
 
 def analyze(graph: Graph) -> Analysis:
     issues: list[Issue] = []
-    infos: dict[str, NodeInfo] = {}
     nodes = graph.nodes
 
     # structural checks --------------------------------------------------------------------
@@ -223,20 +225,59 @@ def analyze(graph: Graph) -> Analysis:
     for extra in outputs[1:]:
         issues.append(Issue("a network has exactly one loss layer", "remove this one", extra.id, extra.type))
 
+    infos, order = _walk(graph, {}, None, _BlockContext(graph))
+    for nid in order:
+        issues.extend(infos[nid].issues)
+    return Analysis(infos, order, issues)
+
+
+# A block definition's inner graph is analysed with the same walk: its input ports are "feeds"
+# (inner (node, port) -> a stand-in NodeInfo carrying the instance's input shape and receptive field),
+# its output node needs no consumer, and each instance's result is cached per (definition, input
+# shapes, input fields) within one analyze() call, so a block used 50 times is analysed once per shape.
+MAX_BLOCK_NESTING = 16
+
+
+class _BlockContext:
+    def __init__(self, graph: Graph):
+        self.blocks = graph.blocks
+        self.stack: list[str] = []
+        self.cache: dict[Any, BlockAnalysis] = {}
+
+
+@dataclass
+class BlockAnalysis:
+    """The inner analysis of one block instance: its definition's nodes (NodeInfo by inner id, with
+    nested instances carrying their own ``block``), in topological order, and the output node id."""
+
+    name: str
+    nodes: dict[str, NodeInfo]
+    order: list[str]
+    output: str
+    issues: list[Issue]
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity == "error" for i in self.issues)
+
+
+def _walk(graph: Graph, feeds: dict[tuple[str, int], NodeInfo], output_id: str | None, ctx: _BlockContext) -> tuple[dict[str, NodeInfo], list[str]]:
+    infos: dict[str, NodeInfo] = {}
+    nodes = graph.nodes
     order, cyclic = graph.topological_order()
     for nid in cyclic:
         n = nodes[nid]
-        issues.append(Issue("is part of a cycle (or fed by one)", "remove one of the connections that loop back", nid, n.type))
+        infos[nid] = NodeInfo(nid, n.type, issues=[Issue("is part of a cycle (or fed by one)", "remove one of the connections that loop back", nid, n.type)])
 
     # per-node inference in topological order ------------------------------------------------
     for nid in order + cyclic:
         node = nodes[nid]
-        info = NodeInfo(nid, node.type)
+        info = infos.get(nid) or NodeInfo(nid, node.type)
         infos[nid] = info
-        if not has_spec(node.type):
+        if not is_known_type(node.type):
             info.issues.append(Issue(f"unknown layer type '{node.type}'", "delete this node", nid, node.type))
             continue
-        spec = get_spec(node.type)
+        spec = spec_for(node.type)
         cfg, field_errors = spec.check_config(node.config)
         info.config = cfg
         for err in field_errors:
@@ -258,11 +299,11 @@ def analyze(graph: Graph) -> Analysis:
                     Issue(f"is fed from output {e.src_port + 1} of '{e.src}', but layers have a single output", f"connect output 1 of '{e.src}' instead", nid, node.type)
                 )
                 wiring_errors = True
-            if e.dst_port in by_port:
-                first = by_port[e.dst_port]
+            if e.dst_port in by_port or (nid, e.dst_port) in feeds:
+                first = by_port[e.dst_port].src if e.dst_port in by_port else "the block's input"
                 info.issues.append(
                     Issue(
-                        f"input {e.dst_port + 1} has two connections (from '{first.src}' and from '{e.src}'); an input takes one",
+                        f"input {e.dst_port + 1} has two connections (from '{first}' and from '{e.src}'); an input takes one",
                         "delete one of them (a merge takes each branch on its own input: use Add or Concat)",
                         nid,
                         node.type,
@@ -271,43 +312,102 @@ def analyze(graph: Graph) -> Analysis:
                 wiring_errors = True
             else:
                 by_port[e.dst_port] = e
-        missing = [p for p in range(n_in) if p not in by_port]
+        missing = [p for p in range(n_in) if p not in by_port and (nid, p) not in feeds]
         if missing:
             which = "its input" if n_in == 1 else "input" + ("s " if len(missing) > 1 else " ") + ", ".join(str(p + 1) for p in missing)
             info.issues.append(Issue(f"{which} is not connected", "connect a layer's output to it, or delete this node", nid, node.type))
-        if spec.role != "output" and not graph.out_edges(nid):
+        if spec.role != "output" and not graph.out_edges(nid) and nid != output_id:
             info.issues.append(
                 Issue("its output is not used", "connect it to the next layer, or delete it", nid, node.type)
             )
         if field_errors or missing or wiring_errors:
             continue
-        shapes = []
-        upstream_ok = True
+        srcs: list[NodeInfo] = []
         for p in range(n_in):
-            src = infos.get(by_port[p].src)
+            src = infos.get(by_port[p].src) if p in by_port else feeds[(nid, p)]
             if src is None or src.output_shape is None:
-                upstream_ok = False
                 break
-            shapes.append(src.output_shape)
-        if not upstream_ok:
+            srcs.append(src)
+        if len(srcs) < n_in:
             continue  # the upstream node carries the error; don't pile on
+        shapes = [s.output_shape for s in srcs]
+        if node.type == BLOCK_TYPE:
+            _instance(info, cfg, shapes, srcs, ctx)  # type: ignore[arg-type]
+            continue
         try:
-            inf = _infer_cached(node.type, cfg, shapes)
+            inf = _infer_cached(node.type, cfg, shapes)  # type: ignore[arg-type]
         except LayerError as err:
             info.issues.append(_issue(nid, node.type, err))
             continue
         if any(s < 1 for s in inf.shape):
             info.issues.append(Issue(f"output would be {fmt_shape(inf.shape)}", "use a smaller kernel or stride", nid, node.type))
             continue
-        info.input_shapes = shapes
+        info.input_shapes = shapes  # type: ignore[assignment]
         info.output_shape = inf.shape
         info.trainable, info.non_trainable, info.macs = inf.trainable, inf.non_trainable, inf.macs
-        info.rf = _receptive_field(spec.role, inf, [infos[by_port[p].src] for p in range(n_in)], shapes)
+        info.rf = _receptive_field(spec.role, inf, srcs, shapes)  # type: ignore[arg-type]
         _warn(graph, nid, node.type, spec, info, infos)
+    return infos, order + cyclic
 
-    for nid in order + cyclic:
-        issues.extend(infos[nid].issues)
-    return Analysis(infos, order + cyclic, issues)
+
+def _instance(info: NodeInfo, cfg: dict, shapes: list[Shape], srcs: list[NodeInfo], ctx: _BlockContext) -> None:
+    """Analyse a block instance from its definition: its output shape, totals and receptive field
+    are those of the inner graph fed with the instance's inputs; inner problems are reported on the
+    instance, naming the block and the inner node."""
+    name = cfg["block"]
+    nid = info.id
+
+    def fail(msg: str, fix: str) -> None:
+        info.issues.append(Issue(msg, fix, nid, BLOCK_TYPE, "block"))
+
+    d = ctx.blocks.get(name)
+    if d is None:
+        return fail(f"uses block '{name}', which has no definition", "pick an existing block or ungroup this one")
+    if name in ctx.stack:
+        return fail(f"block '{name}' contains itself ({' -> '.join(ctx.stack + [name])})", "remove the inner use of the block")
+    if len(ctx.stack) >= MAX_BLOCK_NESTING:
+        return fail(f"blocks nest more than {MAX_BLOCK_NESTING} levels deep here", "ungroup some of the inner blocks")
+    if d.num_inputs != len(shapes):
+        return fail(f"has {len(shapes)} input ports but block '{name}' takes {d.num_inputs}", "reconnect it or drop the block again")
+    key = (name, tuple(shapes), tuple(s.rf for s in srcs))
+    ba = ctx.cache.get(key)
+    if ba is None:
+        feeds: dict[tuple[str, int], NodeInfo] = {}
+        port_issues: list[Issue] = []
+        for i, targets in enumerate(d.inputs):
+            stand_in = NodeInfo(f"input {i + 1}", "input", output_shape=shapes[i], rf=srcs[i].rf)
+            for t in targets:
+                if t[0] not in d.graph.nodes:
+                    port_issues.append(Issue(f"input {i + 1} of block '{name}' feeds '{t[0]}', which the block no longer holds", "set the block's inputs again"))
+                feeds[(t[0], t[1])] = stand_in
+        ctx.stack.append(name)
+        try:
+            inner, order = _walk(d.graph, feeds, d.output, ctx)
+        finally:
+            ctx.stack.pop()
+        if d.output not in inner:
+            port_issues.append(Issue(f"the output of block '{name}' is '{d.output}', which the block no longer holds", "choose the block's output again"))
+        inner_issues = [i for n in order for i in inner[n].issues]
+        ba = BlockAnalysis(name, inner, order, d.output, port_issues + inner_issues)
+        ctx.cache[key] = ba
+    info.block = ba
+    for i in ba.issues:
+        if i.node_id is None:  # about the definition's ports
+            info.issues.append(Issue(i.message, i.fix, nid, BLOCK_TYPE, "block", i.severity))
+            continue
+        where = f"in block '{name}', {_type_title(i.node_type) if i.node_type != BLOCK_TYPE else 'Block'} '{i.node_id}'"
+        if i.field:
+            where += f" ({i.field})"
+        info.issues.append(Issue(f"{where}: {i.message}", i.fix, nid, BLOCK_TYPE, None, i.severity))
+    if not ba.ok or d.output not in ba.nodes or ba.nodes[d.output].output_shape is None:
+        return
+    out = ba.nodes[d.output]
+    info.input_shapes = list(shapes)
+    info.output_shape = out.output_shape
+    info.trainable = sum(ba.nodes[n].trainable for n in ba.order)
+    info.non_trainable = sum(ba.nodes[n].non_trainable for n in ba.order)
+    info.macs = sum(ba.nodes[n].macs for n in ba.order)
+    info.rf = out.rf
 
 
 def _receptive_field(role: str, inf: Inference, srcs: list[NodeInfo], shapes: list[Shape]) -> RF | None:

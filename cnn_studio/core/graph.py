@@ -12,8 +12,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from .block_defs import BlockTable
+from .block_spec import BLOCK_TYPE, is_known_type, spec_for
 from .errors import GraphEditError
-from .layers import get_spec, has_spec
 
 # A node id: letters, digits and _, not starting with a digit, at most 64 characters. ``\Z`` (not
 # ``$``, which also matches before a trailing newline) so ``ID_RE.match`` is a full match: "c1\n" is
@@ -24,6 +25,17 @@ ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 def is_valid_id(value: object) -> bool:
     """True if ``value`` is a string that is a whole valid node id."""
     return isinstance(value, str) and ID_RE.fullmatch(value) is not None
+
+
+# Inside a block definition an id may also be a plain number ("0", "1", ...): torchvision names the
+# children of an nn.Sequential so (layer1.0.downsample.0.weight), and its weights load 1:1 only if
+# the compiled submodules carry the same names.
+INNER_ID_RE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]{0,63}|[0-9]{1,9})\Z")
+
+
+def is_valid_inner_id(value: object) -> bool:
+    """True if ``value`` may be a node id inside a block definition (a node id, or a plain number)."""
+    return isinstance(value, str) and INNER_ID_RE.fullmatch(value) is not None
 
 
 def _copy_value(v: Any) -> Any:
@@ -57,6 +69,15 @@ class Events:
     def emit(self, name: str, *args: Any) -> None:
         for fn in list(self._subs.get(name, ())):
             fn(*args)
+        for fn in list(self._subs.get("*", ())):  # connect_all subscribers get the name first
+            fn(name, *args)
+
+    def connect_all(self, fn: Callable[..., Any]) -> None:
+        """Subscribe to every event: ``fn(name, *args)`` (block definitions forward their inner edits)."""
+        self._subs.setdefault("*", []).append(fn)
+
+    def disconnect_all(self, fn: Callable[..., Any]) -> None:
+        self.disconnect("*", fn)
 
 
 @dataclass(frozen=True)
@@ -100,10 +121,10 @@ class Node:
 
     @property
     def spec(self):
-        return get_spec(self.type)
+        return spec_for(self.type)  # the catalogue's, or the block spec for "block" nodes
 
     def num_inputs(self) -> int:
-        return self.spec.num_inputs(self.config) if has_spec(self.type) else 1
+        return self.spec.num_inputs(self.config) if is_known_type(self.type) else 1
 
     def to_config(self) -> dict:
         d = {"id": self.id, "type": self.type, "config": _copy_value(self.config), "pos": [float(self.pos[0]), float(self.pos[1])]}
@@ -122,8 +143,12 @@ class Graph:
     plus an index of each node's incoming and outgoing edges (each in edge-list order) so that
     in_edges/out_edges cost O(degree), and load and analysis stay linear in the graph size."""
 
-    def __init__(self, name: str = "untitled") -> None:
+    def __init__(self, name: str = "untitled", inner: bool = False, blocks: BlockTable | None = None) -> None:
         self.name = name
+        # ``inner``: the graph of a block definition (numeric ids allowed); ``blocks``: the table of
+        # block definitions, shared by a graph and the inner graphs of its definitions.
+        self.inner = inner
+        self.blocks: BlockTable = blocks if blocks is not None else BlockTable(self)
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         self._edge_set: set[Edge] = set()
@@ -197,7 +222,7 @@ class Graph:
         return [e.dst for e in self.out_edges(node_id)]
 
     def nodes_of_role(self, role: str) -> list[Node]:
-        return [n for n in self._nodes.values() if has_spec(n.type) and n.spec.role == role]
+        return [n for n in self._nodes.values() if is_known_type(n.type) and n.spec.role == role]
 
     def input_node(self) -> Node | None:
         found = self.nodes_of_role("input")
@@ -268,17 +293,20 @@ class Graph:
         """Add a node (at the end of the order, or at ``index``, so undo can restore the exact order);
         ``frozen``/``lr_mult``: its training options (see :meth:`set_node_training`)."""
         frozen, lr_mult = check_node_training(frozen, lr_mult)
-        if not has_spec(type_id):
+        if not is_known_type(type_id):
             raise GraphEditError(f"unknown layer type '{type_id}'")
-        spec = get_spec(type_id)
-        if node_id is None:
-            node_id = self.new_id(spec.short.lower().replace(" ", "") or type_id)
-        if not is_valid_id(node_id):
-            raise GraphEditError(f"{node_id!r} is not a valid node id; use letters, digits and _ and start with a letter")
-        if node_id in self._nodes:
-            raise GraphEditError(f"a node with id '{node_id}' already exists")
+        spec = spec_for(type_id)
         full = spec.defaults()
         full.update(copy.deepcopy(config or {}))
+        if type_id == BLOCK_TYPE and full.get("block") in self.blocks:  # ports follow the definition
+            full["inputs"] = self.blocks[full["block"]].num_inputs
+        if node_id is None:
+            prefix = str(full["block"]).lower() if type_id == BLOCK_TYPE and full.get("block") else spec.short.lower().replace(" ", "")
+            node_id = self.new_id(prefix or type_id)
+        if not self.id_ok(node_id):
+            raise GraphEditError(f"{node_id!r} is not a valid node id; {self.id_rule()}")
+        if node_id in self._nodes:
+            raise GraphEditError(f"a node with id '{node_id}' already exists")
         node = Node(node_id, type_id, full, _pos(pos), frozen, lr_mult)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
@@ -354,8 +382,8 @@ class Graph:
         if old == new:
             return
         node = self.node(old)
-        if not is_valid_id(new):
-            raise GraphEditError(f"{new!r} is not a valid node id; use letters, digits and _ and start with a letter")
+        if not self.id_ok(new):
+            raise GraphEditError(f"{new!r} is not a valid node id; {self.id_rule()}")
         if new in self._nodes:
             raise GraphEditError(f"a node with id '{new}' already exists")
         positions = [(i, e) for i, e in enumerate(self._edges) if e.src == old or e.dst == old]
@@ -423,14 +451,26 @@ class Graph:
             self.events.emit("meta_changed", "training")
 
     # ---------------------------------------------------------------- config
+    def id_ok(self, node_id: object) -> bool:
+        """Whether ``node_id`` may name a node here (inner graphs also take plain numbers)."""
+        return is_valid_inner_id(node_id) if self.inner else is_valid_id(node_id)
+
+    def id_rule(self) -> str:
+        if self.inner:
+            return "use letters, digits and _ and start with a letter, or a plain number such as 0"
+        return "use letters, digits and _ and start with a letter"
+
     def to_config(self) -> dict:
-        return {
+        cfg = {
             "name": self.name,
             "nodes": [n.to_config() for n in self._nodes.values()],
             "edges": [e.to_config() for e in self._edges],
             "training": copy.deepcopy(self.training),
             "meta": copy.deepcopy(self.meta),
         }
+        if self.blocks and not self.inner:  # only graphs with blocks carry the key
+            cfg["blocks"] = self.blocks.to_config()
+        return cfg
 
     @classmethod
     def from_config(cls, config: dict) -> "Graph":
@@ -441,13 +481,14 @@ class Graph:
         g = cls(config.get("name", "untitled"))
         g.training = copy.deepcopy(config.get("training") or {})
         g.meta = copy.deepcopy(config.get("meta") or {})
+        g.blocks.load(config.get("blocks") or [])
         g._load(config)
         return g
 
     def _load(self, config: dict) -> None:
         for n in config.get("nodes", []):
-            if not is_valid_id(n["id"]):  # ids become names in code and state_dict keys
-                raise GraphEditError(f"node id {n['id']!r} is not valid; use letters, digits and _ and start with a letter")
+            if not self.id_ok(n["id"]):  # ids become names in code and state_dict keys
+                raise GraphEditError(f"node id {n['id']!r} is not valid; {self.id_rule()}")
             frozen, lr_mult = check_node_training(n.get("frozen", False), n.get("lr_mult", 1.0), f"node '{n['id']}'")
             node = Node(n["id"], n["type"], _copy_value(n.get("config") or {}), _pos(n.get("pos", (0, 0))), frozen, lr_mult)
             if node.id in self._nodes:
@@ -471,6 +512,8 @@ class Graph:
         self.name = config.get("name", self.name)
         self.training = copy.deepcopy(config.get("training") or {})
         self.meta = copy.deepcopy(config.get("meta") or {})
+        if not self.inner:
+            self.blocks.load(config.get("blocks") or [])
         self._load(config)
         self._touch()
         self.events.emit("graph_reset")
@@ -486,6 +529,11 @@ class Graph:
         cfg["nodes"].sort(key=lambda n: n["id"])
         cfg["edges"].sort(key=lambda e: (e["dst"], e["src"]))
         cfg.pop("meta")
+        for d in cfg.get("blocks", []):  # definitions: everything but the inner positions
+            for n in d["nodes"]:
+                n.pop("pos")
+            d["nodes"].sort(key=lambda n: n["id"])
+            d["edges"].sort(key=lambda e: (e["dst"], e["src"]))
         return cfg
 
     def __eq__(self, other: object) -> bool:
