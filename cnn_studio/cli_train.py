@@ -244,6 +244,10 @@ def register(subparsers) -> None:
     s.add_argument("--layer-stats-every", type=int_at_least("--layer-stats-every", 0), metavar="N",
                    help="record layer statistics (weight/gradient norms and histograms) every N steps, plus dead and "
                         "saturated units at each epoch end, in layer_stats.npz (default 50; 0 = off); see `cnn-studio stats`")
+    s.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                   help="also write TensorBoard event files (scalars, weight/gradient histograms per epoch, the graph): in "
+                        "RUN_DIR/tensorboard, or in DIR/<run name> so 'tensorboard --logdir DIR' compares runs; needs "
+                        "pip install 'cnn-studio[tensorboard]'. Works with --resume")
     s.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels (slower on GPU)")
     s.add_argument("--seed", type=int_at_least("--seed", 0), metavar="S", help="random seed (default 0)")
     s.add_argument("--val-fraction", type=_nonneg_float("--val-fraction", 0.9), metavar="F",
@@ -388,6 +392,10 @@ def _cmd_train(args, dist_info) -> int:
     trainer_cls = DistributedTrainer if dist_info is not None else Trainer
     progress = _progress_callback() if main else None
     cbs = [progress] if progress is not None else []
+    if getattr(args, "tensorboard", None) is not None:  # made before any data is loaded: a missing package fails at once
+        from .training.tensorboard import TensorBoardLogger
+
+        cbs.append(TensorBoardLogger(args.tensorboard or None))
     if args.resume:
         if args.model:
             raise UsageError("give either MODEL or --resume RUN_DIR, not both (a resumed run keeps its model)")
