@@ -8,13 +8,23 @@ at 16 px in the palette and scales cleanly on HiDPI screens. Run it after changi
 
 The colours are the single source of truth for category colours; the app reads them back from
 ``cnn_studio/resources/icons/categories.json`` so canvas cards and icons always match.
+
+Only the glyph is kept here, per type id (GLYPHS); a layer's category, and so its tile colour,
+comes from its spec (``LayerSpec.category`` in cnn_studio/core/catalogue/). A layer type without a
+glyph, a glyph without a layer type, or a category without a colour stops the script with a
+message naming them (tests/compiler/test_registry.py checks the written files).
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "cnn_studio" / "resources" / "icons"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "cnn_studio" / "resources" / "icons"
+sys.path.insert(0, str(ROOT))  # the checkout's cnn_studio, installed or not (core: standard library only)
+
+from cnn_studio.core.layers import CATEGORIES, all_specs, get_spec  # noqa: E402
 
 CATEGORY_COLOURS = {
     "Input": "#64748b",
@@ -32,108 +42,92 @@ SOLID = 'fill="#fff"'
 FAINT = 'fill="#fff" fill-opacity="0.45"'
 
 # glyphs drawn inside the 24x24 tile, in the 4..20 area
-GLYPHS: dict[str, tuple[str, str]] = {
+GLYPHS: dict[str, str] = {
     "input": (
-        "Input",
         f'<rect x="4.5" y="5.5" width="15" height="13" rx="1.5" {STROKE} stroke-width="1.6"/>'
         f'<circle cx="9" cy="9.5" r="1.6" {SOLID}/>'
-        f'<path d="M5 17l4.5-4.5 3 3 2.5-2.5 4.5 4.5" {STROKE} stroke-width="1.6"/>',
+        f'<path d="M5 17l4.5-4.5 3 3 2.5-2.5 4.5 4.5" {STROKE} stroke-width="1.6"/>'
     ),
     "conv2d": (
-        "Convolution",
         f'<rect x="4" y="4" width="16" height="16" rx="1" {STROKE} stroke-width="1.6" stroke-opacity="0.55"/>'
         f'<path d="M9.33 4v16M14.67 4v16M4 9.33h16M4 14.67h16" {STROKE} stroke-width="1" stroke-opacity="0.55"/>'
-        f'<rect x="4" y="4" width="10.67" height="10.67" rx="1" {STROKE} stroke-width="2"/>',
+        f'<rect x="4" y="4" width="10.67" height="10.67" rx="1" {STROKE} stroke-width="2"/>'
     ),
     "maxpool2d": (
-        "Pooling",
         f'<rect x="3.5" y="6.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="6.5" width="4.5" height="4.5" {SOLID}/>'
         f'<rect x="3.5" y="11.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="11.5" width="4.5" height="4.5" {FAINT}/>'
-        f'<path d="M14.5 11.25h2.5" {STROKE} stroke-width="1.6"/><rect x="17.5" y="9" width="4" height="4.5" {SOLID}/>',
+        f'<path d="M14.5 11.25h2.5" {STROKE} stroke-width="1.6"/><rect x="17.5" y="9" width="4" height="4.5" {SOLID}/>'
     ),
     "avgpool2d": (
-        "Pooling",
         f'<rect x="3.5" y="6.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="6.5" width="4.5" height="4.5" {FAINT}/>'
         f'<rect x="3.5" y="11.5" width="4.5" height="4.5" {FAINT}/><rect x="8.5" y="11.5" width="4.5" height="4.5" {FAINT}/>'
         f'<path d="M14.5 11.25h2.5" {STROKE} stroke-width="1.6"/><rect x="17.5" y="9" width="4" height="4.5" {FAINT}/>'
-        f'<rect x="17.5" y="9" width="4" height="4.5" {STROKE} stroke-width="1"/>',
+        f'<rect x="17.5" y="9" width="4" height="4.5" {STROKE} stroke-width="1"/>'
     ),
     "adaptive_avgpool2d": (
-        "Pooling",
         f'<rect x="4" y="4" width="16" height="16" rx="1.5" {STROKE} stroke-width="1.6" stroke-opacity="0.6"/>'
         f'<path d="M7 7l3 3M17 7l-3 3M7 17l3-3M17 17l-3-3" {STROKE} stroke-width="1.6"/>'
-        f'<rect x="10.5" y="10.5" width="3" height="3" {FAINT}/><rect x="10.5" y="10.5" width="3" height="3" {STROKE} stroke-width="1"/>',
+        f'<rect x="10.5" y="10.5" width="3" height="3" {FAINT}/><rect x="10.5" y="10.5" width="3" height="3" {STROKE} stroke-width="1"/>'
     ),
     "adaptive_maxpool2d": (
-        "Pooling",
         f'<rect x="4" y="4" width="16" height="16" rx="1.5" {STROKE} stroke-width="1.6" stroke-opacity="0.6"/>'
         f'<path d="M7 7l3 3M17 7l-3 3M7 17l3-3M17 17l-3-3" {STROKE} stroke-width="1.6"/>'
-        f'<rect x="10.25" y="10.25" width="3.5" height="3.5" {SOLID}/>',
+        f'<rect x="10.25" y="10.25" width="3.5" height="3.5" {SOLID}/>'
     ),
-    "relu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 16h8l8-10" {STROKE} stroke-width="2"/>'),
-    "leaky_relu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5l8-1.5 8-10" {STROKE} stroke-width="2"/>'),
-    "tanh": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 18c5 0 5.5-1 8-6s3-6 8-6" {STROKE} stroke-width="2"/>'),
-    "sigmoid": ("Activation", f'<path d="M4 18h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c5 0 5.5-.5 8-5.5s3-6.5 8-6.5" {STROKE} stroke-width="2"/>'),
-    "gelu": ("Activation", f'<path d="M4 14h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 14c3 0 5 1.8 7 .6S15 10 20 5" {STROKE} stroke-width="2"/>'),
-    "elu": ("Activation", f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c4 0 6-1 8-5.5L20 4" {STROKE} stroke-width="2"/>'),
-    "silu": ("Activation", f'<path d="M4 13h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 13c3 0 4.5 2.5 6.5 1.5S14 10 20 5" {STROKE} stroke-width="2"/>'),
+    "relu": f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 16h8l8-10" {STROKE} stroke-width="2"/>',
+    "leaky_relu": f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5l8-1.5 8-10" {STROKE} stroke-width="2"/>',
+    "tanh": f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 18c5 0 5.5-1 8-6s3-6 8-6" {STROKE} stroke-width="2"/>',
+    "sigmoid": f'<path d="M4 18h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c5 0 5.5-.5 8-5.5s3-6.5 8-6.5" {STROKE} stroke-width="2"/>',
+    "gelu": f'<path d="M4 14h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 14c3 0 5 1.8 7 .6S15 10 20 5" {STROKE} stroke-width="2"/>',
+    "elu": f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 17.5c4 0 6-1 8-5.5L20 4" {STROKE} stroke-width="2"/>',
+    "silu": f'<path d="M4 13h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 13c3 0 4.5 2.5 6.5 1.5S14 10 20 5" {STROKE} stroke-width="2"/>',
     "softmax": (
-        "Activation",
         f'<rect x="5" y="13" width="3.2" height="6" rx="0.6" {FAINT}/><rect x="10.4" y="9" width="3.2" height="10" rx="0.6" {FAINT}/>'
-        f'<rect x="15.8" y="5" width="3.2" height="14" rx="0.6" {SOLID}/>',
+        f'<rect x="15.8" y="5" width="3.2" height="14" rx="0.6" {SOLID}/>'
     ),
     "batchnorm2d": (
-        "Normalization & regularization",
         f'<path d="M4 19h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
-        f'<path d="M4 18.5c3.5 0 4.5-12 8-12s4.5 12 8 12" {STROKE} stroke-width="2"/><path d="M12 6.5V19" {STROKE} stroke-width="1" stroke-dasharray="1.5 1.5"/>',
+        f'<path d="M4 18.5c3.5 0 4.5-12 8-12s4.5 12 8 12" {STROKE} stroke-width="2"/><path d="M12 6.5V19" {STROKE} stroke-width="1" stroke-dasharray="1.5 1.5"/>'
     ),
     "batchnorm1d": (
-        "Normalization & regularization",
         f'<path d="M4 16h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
         f'<path d="M4 15.5c3.5 0 4.5-10 8-10s4.5 10 8 10" {STROKE} stroke-width="2"/>'
-        f'<path d="M6 19.5h12" {STROKE} stroke-width="1.6" stroke-dasharray="2 1.5"/>',
+        f'<path d="M6 19.5h12" {STROKE} stroke-width="1.6" stroke-dasharray="2 1.5"/>'
     ),
     "dropout": (
-        "Normalization & regularization",
         "".join(
             f'<circle cx="{x}" cy="{y}" r="1.9" {SOLID}/>' if (i + j) % 3 else f'<circle cx="{x}" cy="{y}" r="1.5" {STROKE} stroke-width="1.1"/>'
             for i, x in enumerate((7, 12, 17))
             for j, y in enumerate((7, 12, 17))
-        ),
+        )
     ),
     "dropout2d": (
-        "Normalization & regularization",
         f'<rect x="9" y="4" width="10" height="10" rx="1" {FAINT}/>'
         f'<rect x="7" y="7" width="10" height="10" rx="1" {STROKE} stroke-width="1.6" stroke-dasharray="2 1.6"/>'
-        f'<rect x="5" y="10" width="10" height="10" rx="1" {SOLID}/>',
+        f'<rect x="5" y="10" width="10" height="10" rx="1" {SOLID}/>'
     ),
     "flatten": (
-        "Fully connected",
         f'<rect x="3.5" y="7.5" width="8" height="8" {STROKE} stroke-width="1.3"/><path d="M3.5 11.5h8M7.5 7.5v8" {STROKE} stroke-width="1"/>'
         f'<path d="M12.5 11.5h2.5" {STROKE} stroke-width="1.6"/><rect x="16.5" y="3.5" width="3.5" height="16" {STROKE} stroke-width="1.3"/>'
-        f'<path d="M16.5 7.5h3.5M16.5 11.5h3.5M16.5 15.5h3.5" {STROKE} stroke-width="1"/>',
+        f'<path d="M16.5 7.5h3.5M16.5 11.5h3.5M16.5 15.5h3.5" {STROKE} stroke-width="1"/>'
     ),
     "linear": (
-        "Fully connected",
         f'<path d="M6 6L18 9M6 6l12 6M6 6l12 9M6 12l12-3M6 12h12M6 12l12 3M6 18l12-9M6 18l12-6M6 18l12-3" {STROKE} stroke-width="0.8" stroke-opacity="0.7"/>'
         f'<circle cx="6" cy="6" r="1.9" {SOLID}/><circle cx="6" cy="12" r="1.9" {SOLID}/><circle cx="6" cy="18" r="1.9" {SOLID}/>'
-        f'<circle cx="18" cy="9" r="1.9" {SOLID}/><circle cx="18" cy="12" r="1.9" {SOLID}/><circle cx="18" cy="15" r="1.9" {SOLID}/>',
+        f'<circle cx="18" cy="9" r="1.9" {SOLID}/><circle cx="18" cy="12" r="1.9" {SOLID}/><circle cx="18" cy="15" r="1.9" {SOLID}/>'
     ),
-    "add": ("Merge", f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><path d="M12 8v8M8 12h8" {STROKE} stroke-width="2"/>'),
+    "add": f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><path d="M12 8v8M8 12h8" {STROKE} stroke-width="2"/>',
     "concat": (
-        "Merge",
         f'<rect x="4" y="4" width="5" height="7" rx="0.8" {FAINT}/><rect x="15" y="4" width="5" height="7" rx="0.8" {SOLID}/>'
         f'<path d="M6.5 11.5v1.5l3 2M17.5 11.5v1.5l-3 2" {STROKE} stroke-width="1.2"/>'
-        f'<rect x="7" y="15.5" width="5" height="4.5" rx="0.6" {FAINT}/><rect x="12" y="15.5" width="5" height="4.5" rx="0.6" {SOLID}/>',
+        f'<rect x="7" y="15.5" width="5" height="4.5" rx="0.6" {FAINT}/><rect x="12" y="15.5" width="5" height="4.5" rx="0.6" {SOLID}/>'
     ),
     "cross_entropy": (
-        "Output / loss",
-        f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="4" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="1.5" {SOLID}/>',
+        f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="4" {STROKE} stroke-width="1.6"/><circle cx="12" cy="12" r="1.5" {SOLID}/>'
     ),
     "mse": (
-        "Output / loss",
         f'<path d="M4 19h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
-        f'<path d="M5 5c2 9 4.5 12 7 12s5-3 7-12" {STROKE} stroke-width="2"/><circle cx="12" cy="17" r="1.5" {SOLID}/>',
+        f'<path d="M5 5c2 9 4.5 12 7 12s5-3 7-12" {STROKE} stroke-width="2"/><circle cx="12" cy="17" r="1.5" {SOLID}/>'
     ),
 }
 
@@ -175,15 +169,43 @@ APP_ICON = """<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" vie
 """
 
 
+def problems() -> list[str]:
+    """What keeps the icon set from matching the catalogue, one line each."""
+    types = [spec.type_id for spec in all_specs()]
+    out = []
+    missing = [t for t in types if t not in GLYPHS]
+    if missing:
+        out.append(f"no glyph for layer type(s) {', '.join(missing)}: add them to GLYPHS")
+    extra = [t for t in GLYPHS if t not in types]
+    if extra:
+        out.append(f"glyph(s) for unknown layer type(s) {', '.join(extra)}: remove them or register the spec")
+    uncoloured = [c for c in CATEGORIES if c not in CATEGORY_COLOURS]
+    if uncoloured:
+        out.append(f"no colour for categor(ies) {', '.join(uncoloured)}: add them to CATEGORY_COLOURS")
+    unglyphed = [c for c in CATEGORIES if c not in CATEGORY_GLYPH]
+    if unglyphed:
+        out.append(f"no category icon for {', '.join(unglyphed)}: add them to CATEGORY_GLYPH")
+    return out
+
+
+def layer_svg(type_id: str) -> str:
+    """The icon of a layer type: its glyph on a tile in its spec's category colour."""
+    return tile(CATEGORY_COLOURS[get_spec(type_id).category], GLYPHS[type_id])
+
+
 def main() -> None:
+    errors = problems()
+    if errors:
+        raise SystemExit("make_icons: " + "; ".join(errors))
     OUT.mkdir(parents=True, exist_ok=True)
-    for type_id, (category, glyph) in GLYPHS.items():
-        (OUT / f"{type_id}.svg").write_text(tile(CATEGORY_COLOURS[category], glyph))
-    for category, type_id in CATEGORY_GLYPH.items():
-        (OUT / f"category_{slug(category)}.svg").write_text(tile(CATEGORY_COLOURS[category], GLYPHS[type_id][1]))
+    for spec in all_specs():
+        (OUT / f"{spec.type_id}.svg").write_text(layer_svg(spec.type_id))
+    for category in CATEGORIES:
+        (OUT / f"category_{slug(category)}.svg").write_text(tile(CATEGORY_COLOURS[category], GLYPHS[CATEGORY_GLYPH[category]]))
     (OUT / "cnn-studio.svg").write_text(APP_ICON)
-    (OUT / "categories.json").write_text(json.dumps({"colours": CATEGORY_COLOURS, "files": {c: f"category_{slug(c)}.svg" for c in CATEGORY_COLOURS}}, indent=2) + "\n")
-    print(f"wrote {len(GLYPHS) + len(CATEGORY_GLYPH) + 1} icons to {OUT}")
+    colours = {c: CATEGORY_COLOURS[c] for c in CATEGORIES}
+    (OUT / "categories.json").write_text(json.dumps({"colours": colours, "files": {c: f"category_{slug(c)}.svg" for c in CATEGORIES}}, indent=2) + "\n")
+    print(f"wrote {len(all_specs()) + len(CATEGORIES) + 1} icons to {OUT}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,15 @@ copies ``cnn_studio/resources``) all load the same files.
 from __future__ import annotations
 
 import json
+import logging
 from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon
+
+from ..core.layers import get_spec, has_spec
+
+log = logging.getLogger(__name__)
 
 ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
 
@@ -28,10 +33,18 @@ def _categories() -> dict:
 
 @lru_cache(maxsize=None)
 def layer_icon(type_id: str) -> QIcon:
+    """The palette icon of a layer type. Every registered type ships one (resources/make_icons.py
+    writes them; tests/compiler/test_registry.py fails when one is missing); should a file be
+    missing anyway, the type's category icon stands in, with a warning in the log, rather than
+    an empty space. Unknown type ids get no icon."""
     path = icon_path(type_id)
-    if not path.exists():
-        return QIcon()
-    return QIcon(str(path))
+    if path.exists():
+        return QIcon(str(path))
+    if has_spec(type_id):
+        category = get_spec(type_id).category
+        log.warning("no icon file %s for layer type '%s'; showing the '%s' category icon (run resources/make_icons.py)", path.name, type_id, category)
+        return category_icon(category)
+    return QIcon()
 
 
 @lru_cache(maxsize=None)
