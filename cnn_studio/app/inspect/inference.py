@@ -1,6 +1,8 @@
 """Ask the trained network about your own pictures: open image files (or draw), see the top-5
-classes, and where in the image the evidence for a class lies (Grad-CAM at a chosen convolution
-layer, overlaid on the image) next to a plain gradient saliency map.
+classes, and where in the image the evidence for a class lies, by a chosen method overlaid on the
+image (Grad-CAM at a chosen convolution layer, saliency, Integrated Gradients or occlusion; the last
+two from Captum, offered when it is installed) next to a plain gradient saliency map. Everything is
+computed in the view's worker thread (jobs.py); a newer request supersedes an older one.
 
 Inputs are preprocessed exactly as in training: converted to the network's channels and size with
 the run's resize method, then normalised with the run's mean and std (``InspectModel``).
@@ -41,6 +43,25 @@ from .widgets import (
 )
 
 TOP_K = 5
+# (method, title, tooltip); the engine's names (inspection/attributions.py, not imported here: torch)
+METHODS = (
+    ("gradcam", "Grad-CAM", "The chosen layer's feature maps weighed by the gradient of the class score"),
+    ("saliency", "Saliency", "|d score / d pixel|: pixels whose change would change the class score most"),
+    ("ig", "Integrated Gradients", "Gradients integrated along the path from the mean colour to the image (Captum);\n"
+                                   "the map sums to the score's change over that path"),
+    ("occlusion", "Occlusion", "How much the class score drops when a patch of the image is covered with the mean colour (Captum)"),
+)
+METHOD_TITLES = {m: t for m, t, _ in METHODS}
+CAPTUM_METHODS = ("ig", "occlusion")
+
+
+def _captum_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("captum") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class TopKBars(QWidget):
@@ -54,7 +75,7 @@ class TopKBars(QWidget):
         self.highlight: int | None = None
         self.setMinimumHeight(5 * 24 + 8)
         self.setMouseTracking(True)
-        self.setToolTip("Click a class to see where its evidence lies (Grad-CAM)")
+        self.setToolTip("Click a class to see where its evidence lies")
 
     def set_entries(self, entries: list[tuple[int, str, float]], highlight: int | None = None) -> None:
         self.entries = list(entries)
@@ -105,7 +126,8 @@ class TopKBars(QWidget):
 
 
 class InferenceView(DialogsMixin, QWidget):
-    prediction_ready = Signal(dict)  # {"name", "top": [(class, name, prob)], "target", "layer"}
+    prediction_ready = Signal(dict)  # {"name", "top": [(class, name, prob)], "target", "layer", "method"}
+    explain_failed = Signal(str)  # the message shown when a prediction or map could not be computed
 
     def __init__(self, model: InspectModel | None = None, parent=None, runner: JobRunner | None = None):
         super().__init__(parent)
@@ -116,11 +138,14 @@ class InferenceView(DialogsMixin, QWidget):
         self.current: int | None = None
         self.target: int | None = None  # None: top-1
         self.layer: str | None = None
+        self.method = "gradcam"  # what the middle picture shows (METHODS)
+        self._busy_text = ""  # the status line while a slow method runs
         self.alpha = 0.6
         self.topk: tuple[np.ndarray, np.ndarray] | None = None
         self.cam: np.ndarray | None = None
         self.saliency_map: np.ndarray | None = None
         self.cam_target: int | None = None
+        self.cam_method: str | None = None  # the method self.cam was computed with
         self._image_rgb: np.ndarray | None = None
         self._build()
         if model is not None:
@@ -147,10 +172,24 @@ class InferenceView(DialogsMixin, QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Explain class:"))
         self.class_combo = QComboBox()
-        self.class_combo.setToolTip("Grad-CAM and saliency show the evidence for this class")
+        self.class_combo.setToolTip("The maps show the evidence for this class")
         self.class_combo.currentIndexChanged.connect(self._on_class_combo_changed)
         row.addWidget(self.class_combo)
-        row.addWidget(QLabel("at layer:"))
+        row.addWidget(QLabel("by:"))
+        self.method_combo = QComboBox()
+        captum = _captum_available()
+        for i, (key, title, tip) in enumerate(METHODS):
+            off = key in CAPTUM_METHODS and not captum
+            self.method_combo.addItem(title + (" (needs Captum)" if off else ""), key)
+            self.method_combo.setItemData(i, tip + ("\nInstall Captum to use it: pip install 'cnn-studio[explain]'" if off else ""),
+                                          Qt.ItemDataRole.ToolTipRole)
+            if off:  # shown, so the user learns it exists, but not selectable
+                self.method_combo.model().item(i).setEnabled(False)
+        self.method_combo.setToolTip("How the evidence for the class is found (the middle picture)")
+        self.method_combo.currentIndexChanged.connect(self._on_method_combo_changed)
+        row.addWidget(self.method_combo)
+        self.layer_label = QLabel("at layer:")
+        row.addWidget(self.layer_label)
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("Grad-CAM weighs this layer's feature maps by their gradients;\nthe last convolution layers usually give the clearest maps")
         self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -161,12 +200,12 @@ class InferenceView(DialogsMixin, QWidget):
         self.alpha_slider.setRange(0, 100)
         self.alpha_slider.setValue(int(self.alpha * 100))
         self.alpha_slider.setMaximumWidth(100)
-        self.alpha_slider.setToolTip("Opacity of the Grad-CAM heat map over the image")
+        self.alpha_slider.setToolTip("Opacity of the heat map over the image")
         self.alpha_slider.valueChanged.connect(self._on_alpha_slider_changed)
         row.addWidget(self.alpha_slider)
         row.addStretch(1)
         self.save_button = QPushButton("Save PNG…")
-        self.save_button.setToolTip("Save the input, Grad-CAM, saliency and top-5 as one PNG image")
+        self.save_button.setToolTip("Save the input, the explanation, saliency and top-5 as one PNG image")
         self.save_button.clicked.connect(self._on_save_button_clicked)
         row.addWidget(self.save_button)
         lay.addLayout(row)
@@ -222,8 +261,9 @@ class InferenceView(DialogsMixin, QWidget):
 
     def _update_enabled(self) -> None:
         on = self._imodel is not None
-        for w in (self.open_button, self.draw_button, self.class_combo, self.layer_combo):
+        for w in (self.open_button, self.draw_button, self.class_combo, self.method_combo):
             w.setEnabled(on)
+        self.layer_combo.setEnabled(on and self.method == "gradcam")  # only Grad-CAM looks at a layer
         self.save_button.setEnabled(self.topk is not None)
 
     # ================================================================================ public
@@ -243,12 +283,13 @@ class InferenceView(DialogsMixin, QWidget):
         self.topk = None
         self.cam = self.saliency_map = None
         self.cam_target = None
+        self.cam_method = None
         self._image_rgb = None
         for cv in (self.input_canvas, self.cam_canvas, self.sal_canvas):
             cv.set_rgb(None)
         self.input_caption.setText("")
         self.cam_caption.setText("")
-        self.cam_title.setText("Grad-CAM")
+        self.cam_title.setText(METHOD_TITLES[self.method])
         self.sal_title.setText("Saliency (|gradient|)")
         self.bars.set_entries([])
 
@@ -356,6 +397,16 @@ class InferenceView(DialogsMixin, QWidget):
         self._recompute()
         return True
 
+    def set_method(self, method: str) -> bool:
+        """Explain by ``method`` (gradcam, saliency, ig, occlusion); False when it is not offered."""
+        i = self.method_combo.findData(method)
+        if i < 0 or not self.method_combo.model().item(i).isEnabled():
+            self.status.setText(f"{METHOD_TITLES.get(method, method)} is not available" +
+                                (": install Captum (pip install 'cnn-studio[explain]')" if method in CAPTUM_METHODS else ""))
+            return False
+        self.method_combo.setCurrentIndex(i)  # -> _on_method_combo_changed
+        return True
+
     def current_input(self):
         return self.inputs[self.current][1] if self.current is not None and self.current < len(self.inputs) else None
 
@@ -364,26 +415,39 @@ class InferenceView(DialogsMixin, QWidget):
         m, x = self._imodel, self.current_input()
         if m is None or x is None:
             return
-        target, layer = self.target, self.layer
+        target, layer, method = self.target, self.layer, self.method
         name = self.inputs[self.current][0]
+        if method != "gradcam":
+            layer = None
 
         def job(progress, cancel):
             idx, p = m.predict(x, TOP_K)
             t = int(idx[0]) if target is None else int(target)
-            cam = m.grad_cam(x, t, layer) if layer is not None else None
             sal = m.saliency(x, t)
-            return m, name, x, idx, p, t, layer, cam, sal
+            if method == "gradcam":
+                cam = m.grad_cam(x, t, layer) if layer is not None else None
+            elif method == "saliency":
+                cam = sal
+            else:  # Captum's: Integrated Gradients or occlusion
+                cam = m.explain(x, method, t)
+            return m, name, x, idx, p, t, layer, cam, sal, method
 
+        if method in CAPTUM_METHODS:  # many forward passes: say that something is going on
+            self._busy_text = f"Computing {METHOD_TITLES[method]}…"
+            self.status.setText(self._busy_text)
         self._runner.submit(job, self._on_computed, self._on_job_failed, key="explain")
 
     def _on_computed(self, r) -> None:
         from ...inspection.render import colormap_lut, image_to_rgb
 
-        m, name, x, idx, p, t, layer, cam, sal = r
+        m, name, x, idx, p, t, layer, cam, sal, method = r
         if m is not self._imodel:
             return  # computed with a network no longer shown
         self.topk = (idx, p)
-        self.cam, self.saliency_map, self.cam_target = cam, sal, t
+        self.cam, self.saliency_map, self.cam_target, self.cam_method = cam, sal, t, method
+        if self._busy_text and self.status.text() == self._busy_text:
+            self.status.setText("")
+        self._busy_text = ""
         rgb = image_to_rgb(np.asarray(x))
         self._image_rgb = rgb
         self.input_canvas.set_rgb(rgb)
@@ -393,7 +457,7 @@ class InferenceView(DialogsMixin, QWidget):
         c, h, w = m.input_shape
         self.input_caption.setText(f"{name} · {c}×{h}×{w}")
         tname = m.class_name(t)
-        self.cam_title.setText(f"Grad-CAM for “{tname}”" + (f" at {layer}" if layer else ""))
+        self.cam_title.setText(f"{METHOD_TITLES[method]} for “{tname}”" + (f" at {layer}" if layer else ""))
         self.sal_title.setText(f"Saliency for “{tname}”")
         pt = None
         where = np.nonzero(idx == t)[0]
@@ -401,12 +465,13 @@ class InferenceView(DialogsMixin, QWidget):
             pt = float(p[where[0]])
         self.cam_caption.setText(
             f"explaining <b>{tname}</b>" + (f" ({100 * pt:.1f}%)" if pt is not None else " (not in the top 5)")
-            + ("" if cam is None or cam.max() > 0 else " — no evidence for this class at this layer")
+            + ("" if cam is None or cam.max() > 0 else
+               " — no evidence for this class at this layer" if method == "gradcam" else " — no evidence for this class by this method")
         )
         entries = [(int(k), m.class_name(int(k)), float(v)) for k, v in zip(idx, p)]
         self.bars.set_entries(entries, highlight=t)
         self._update_enabled()
-        self.prediction_ready.emit({"name": name, "top": entries, "target": t, "layer": layer})
+        self.prediction_ready.emit({"name": name, "top": entries, "target": t, "layer": layer, "method": method})
 
     def _show_cam(self) -> None:
         from ...inspection.render import overlay
@@ -422,6 +487,7 @@ class InferenceView(DialogsMixin, QWidget):
 
     def _on_job_failed(self, message: str, details: str) -> None:
         self.show_error(message)
+        self.explain_failed.emit(message)
 
     # ================================================================================ events
     def _refresh_list(self) -> None:
@@ -478,6 +544,14 @@ class InferenceView(DialogsMixin, QWidget):
         self._recompute()
 
     @Slot(int)
+    def _on_method_combo_changed(self, i: int) -> None:
+        key = self.method_combo.itemData(i)
+        if key and key != self.method:
+            self.method = key
+            self._update_enabled()
+            self._recompute()
+
+    @Slot(int)
     def _on_layer_combo_changed(self, i: int) -> None:
         nid = self.layer_combo.itemData(i)
         if nid:
@@ -496,11 +570,11 @@ class InferenceView(DialogsMixin, QWidget):
     @Slot()
     def _on_save_button_clicked(self) -> None:
         name = Path(self.inputs[self.current][0]).stem if self.current is not None else "inference"
-        path = self.get_save_path("Save the explanation as PNG", f"{name}_gradcam.png")
+        path = self.get_save_path("Save the explanation as PNG", f"{name}_{self.method}.png")
         if path:
             self.save_png(path)
 
     def save_png(self, path: str) -> str | None:
-        """The input, Grad-CAM, saliency and top-5 bars as shown."""
+        """The input, the explanation, saliency and top-5 bars as shown."""
         return self._write_png(lambda p: save_widget_png(self.result_box, p), path, ready=self.topk is not None)
 
