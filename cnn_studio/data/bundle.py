@@ -103,8 +103,11 @@ class DatasetBundle:
     def class_counts(self, split: str = "train") -> list[int]:
         return torch.bincount(self.split(split).y, minlength=self.num_classes).tolist()
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 (or 0..255 float) NCHW or CHW -> float32 ``(x/255 - mean)/std`` on x's device."""
+    def normalize(self, x: torch.Tensor, memory_format: torch.memory_format | None = None) -> torch.Tensor:
+        """uint8 (or 0..255 float) NCHW or CHW -> float32 ``(x/255 - mean)/std`` on x's device.
+
+        One kernel: ``addcmul`` reads the bytes and writes float32 (no float copy of the batch first);
+        ``memory_format`` (e.g. ``torch.channels_last`` for a 4-d batch) is the layout it writes."""
         key = (x.device, x.dim())
         if key not in self._norm_cache:
             mean = torch.tensor(self.mean, dtype=torch.float32)
@@ -114,7 +117,13 @@ class DatasetBundle:
             shift = (-mean / std).view(shape).to(x.device)
             self._norm_cache[key] = (scale, shift)
         scale, shift = self._norm_cache[key]
-        return torch.addcmul(shift, x.to(torch.float32), scale)
+        if x.dtype == torch.uint8 or x.dtype == torch.float32:  # promoted to float32 inside the kernel
+            if memory_format is None:
+                return torch.addcmul(shift, x, scale)
+            out = torch.empty(x.shape, dtype=torch.float32, device=x.device, memory_format=memory_format)
+            return torch.addcmul(shift, x, scale, out=out)
+        y = torch.addcmul(shift, x.to(torch.float32), scale)
+        return y if memory_format is None else y.contiguous(memory_format=memory_format)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Inverse of ``normalize``: float NCHW/CHW -> float pixel values in 0..255 (not clamped)."""

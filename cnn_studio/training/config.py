@@ -17,8 +17,8 @@ from ..core.errors import StudioError
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
 MONITORS = ("val_loss", "val_accuracy")
-SPEEDS = ("auto", "eager", "channels_last")  # speed.py chooses among them
-PRECISIONS = ("fp32", "bf16", "auto")
+SPEEDS = ("auto", "eager", "channels_last", "compile")  # speed.py chooses among them
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -60,10 +60,12 @@ class TrainConfig:
     save_checkpoints: write ``checkpoints/last.pt`` (every ``checkpoint_every`` epochs and when
         stopped) and ``best.pt``. metrics_interval: seconds between live metric updates (the only
         moments the hot loop synchronises with the device); metrics_every: if > 0, update every N batches instead.
-    speed: how steps run: eager (NCHW, the default, repeatable run to run), channels_last, or auto (a short
-        timed probe at the start picks the faster memory format; cached per network; speed.py).
-    precision: fp32 (default), bf16 (autocast; native on AVX-512 BF16/AMX CPUs and recent GPUs), or auto
-        (bf16 only when the probe finds it faster and its loss within 5% of fp32's).
+    speed: how steps run: eager (NCHW, the default, repeatable run to run), channels_last, compile
+        (torch.compile of the network), or auto (a short timed probe at the start picks the faster memory
+        format, and compile when the run is long enough to repay its compile time; cached per network; speed.py).
+    precision: fp32 (default), bf16 (autocast; native on AVX-512 BF16/AMX CPUs and recent GPUs), fp16 (CUDA
+        AMP with a GradScaler; elsewhere fp32 with a note), or auto (a reduced precision only when the probe
+        finds it faster and its loss within 5% of fp32's).
     layer_stats_every: record layer statistics (``layer_stats.npz``: weight/gradient norms and histograms
         every N optimizer steps, activations, dead and saturated units at each epoch end; layerstats.py); 0: off.
     init_from: start from saved weights instead of the seed's random ones: a run folder (its best.pt, else

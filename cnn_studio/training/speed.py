@@ -1,5 +1,6 @@
-"""How a run executes its steps: memory format (NCHW or channels_last) and precision (fp32 or bf16
-autocast), chosen by a short timed probe or set by the user.
+"""How a run executes its steps: memory format (NCHW or channels_last), precision (fp32, bf16
+autocast, fp16 CUDA AMP) and whether the network is compiled (torch.compile), chosen by a short
+timed probe or set by the user.
 
 ``choose_mode`` times a few training steps of each allowed candidate on deep copies of the model
 (each with its own optimizer), with torch's random state saved and restored around the probe, so
@@ -11,7 +12,14 @@ when its losses over the probe's steps stay within ``LOSS_TOLERANCE`` of fp32's.
 The choice is cached in ``<studio_home>/speed_cache.json`` keyed by the network, batch, device,
 threads, torch version and settings, so the next run of the same network skips the probe.
 
-Qt-free; the decision (:func:`decide`) is pure so it can be tested on synthetic timings and losses.
+Compiling is a second stage: under ``speed="auto"`` the eager winner is compiled on a copy and
+timed only when the run is long enough (``COMPILE_MIN_RUN_SECONDS`` at the eager speed) to repay a
+compile, and it is taken when its measured compile time plus the run's steps at the compiled speed
+beat the run at the eager speed (:func:`decide_compile`, pure). ``speed="compile"`` compiles
+without timing. fp16 is CUDA AMP with a GradScaler; on other devices fp16 trains in fp32 and says so.
+
+Qt-free; the decisions (:func:`decide`, :func:`decide_compile`) are pure so they can be tested on
+synthetic timings and losses.
 """
 from __future__ import annotations
 
@@ -38,16 +46,38 @@ PROBE_STEPS = 4  # timed steps per candidate (after one warm-up step): ~(4 candi
 PROBE_SECONDS = 6.0  # timed rounds are cut to about this after the warm-up round
 #: no probe when it would take more than this share of the run's steps (a short run cannot repay it)
 PROBE_SHARE = 0.1
+#: auto tries compiling only when the run at the eager winner's speed takes at least this long
+COMPILE_MIN_RUN_SECONDS = 60.0
+#: compiling is taken only when (compile + run compiled) is at least this much shorter than the eager run
+COMPILE_MIN_GAIN = 1.05
+COMPILE_PROBE_STEPS = 3  # timed compiled steps after the compiling one
 CACHE_FILE = "speed_cache.json"
 CACHE_LIMIT = 200
 
-Candidate = tuple  # (memory_format, precision): ("contiguous" | "channels_last", "fp32" | "bf16")
+#: (memory_format, precision) or (memory_format, precision, "compile"):
+#: ("contiguous" | "channels_last", "fp32" | "bf16" | "fp16"[, "compile"])
+Candidate = tuple
 BASELINE: Candidate = ("contiguous", "fp32")
 
 
+def is_compiled(cand: Candidate) -> bool:
+    return len(cand) > 2 and cand[2] == "compile"
+
+
 def label(cand: Candidate) -> str:
-    mf, prec = cand
-    return f"{'channels_last' if mf == 'channels_last' else 'NCHW'} {prec}"
+    mf, prec = cand[0], cand[1]
+    return f"{'channels_last' if mf == 'channels_last' else 'NCHW'} {prec}" + (" compiled" if is_compiled(cand) else "")
+
+
+def exact_resume(memory_format: str, precision: str, compiled: bool, device: torch.device) -> tuple[bool, str]:
+    """Whether a stopped and resumed run repeats the uninterrupted one bit for bit in this mode, and why not."""
+    if compiled:
+        return False, ("compiled: a resumed run compiles the network again, and the new kernels may round "
+                       "differently from the first session's; resume works, the numbers may differ in the last bits")
+    if device.type != "cpu" and precision != "fp32":
+        return False, (f"{precision} on {device.type}: the accelerator's reduced-precision kernels are not guaranteed "
+                       "deterministic; resume works, the numbers may differ in the last bits")
+    return True, "exact: a resumed run repeats the uninterrupted one"
 
 
 @dataclass
@@ -61,6 +91,10 @@ class SpeedChoice:
     source: str = "setting"
     probe_seconds: float = 0.0
     step_seconds: dict = field(default_factory=dict)  # candidate label -> median seconds per step
+    compiled: bool = False  # torch.compile of the network
+    compile_seconds: float = 0.0  # the probe's compile of a copy (0 when not timed)
+    exact_resume: bool = True  # whether a resumed run repeats the uninterrupted one bit for bit
+    exact_resume_note: str = ""
 
     @property
     def channels_last(self) -> bool:
@@ -70,6 +104,15 @@ class SpeedChoice:
     def bf16(self) -> bool:
         return self.precision == "bf16"
 
+    @property
+    def fp16(self) -> bool:
+        return self.precision == "fp16"
+
+    def settle(self, device: torch.device) -> "SpeedChoice":
+        """Fill in exact_resume for this mode on ``device``."""
+        self.exact_resume, self.exact_resume_note = exact_resume(self.memory_format, self.precision, self.compiled, device)
+        return self
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -77,13 +120,18 @@ class SpeedChoice:
     def from_dict(cls, d: Any) -> "SpeedChoice | None":
         """A recorded choice, or None when it is not one (an old or edited file)."""
         if not isinstance(d, dict) or d.get("memory_format") not in ("contiguous", "channels_last") \
-                or d.get("precision") not in ("fp32", "bf16"):
+                or d.get("precision") not in ("fp32", "bf16", "fp16"):
             return None
         steps = d.get("step_seconds") if isinstance(d.get("step_seconds"), dict) else {}
-        probe = d.get("probe_seconds")
+
+        def num(key):
+            v = d.get(key)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else 0.0
+
         return cls(d["memory_format"], d["precision"], str(d.get("reason", "")), str(d.get("source", "setting")),
-                   float(probe) if isinstance(probe, (int, float)) and not isinstance(probe, bool) else 0.0,
-                   {str(k): float(v) for k, v in steps.items() if isinstance(v, (int, float))})
+                   num("probe_seconds"), {str(k): float(v) for k, v in steps.items() if isinstance(v, (int, float))},
+                   d.get("compiled") is True, num("compile_seconds"), d.get("exact_resume") is not False,
+                   str(d.get("exact_resume_note", "")))
 
 
 # ---- hardware and candidates ----------------------------------------------------------------------
@@ -107,19 +155,42 @@ def bf16_native(device: torch.device) -> bool:
 def candidates(speed: str, precision: str, device: torch.device) -> tuple[list[Candidate], list[str]]:
     """The modes allowed by the settings on this device, plain NCHW fp32 first, and notes on what was left out."""
     notes: list[str] = []
-    formats = {"eager": ["contiguous"], "channels_last": ["channels_last"], "auto": ["contiguous", "channels_last"]}[speed]
+    formats = {"eager": ["contiguous"], "channels_last": ["channels_last"], "auto": ["contiguous", "channels_last"],
+               "compile": ["contiguous"]}[speed]  # compile: the precision is probed eagerly, then compiled
     native = bf16_native(device)
+    cuda = device.type == "cuda"
     if precision == "fp32":
         precs = ["fp32"]
     elif precision == "bf16":
         precs = ["bf16"]
         if not native:
             notes.append(f"bf16 asked for, but this {device.type} has no native bf16 (AVX-512 BF16/AMX): it is emulated and may be slow")
+    elif precision == "fp16":
+        precs = ["fp16"] if cuda else ["fp32"]
+        if not cuda:
+            notes.append(f"fp16 is CUDA mixed precision (autocast with a GradScaler); this {device.type} trains in fp32"
+                         + ("; bf16 is the reduced precision this CPU computes natively" if native else ""))
     else:
-        precs = ["fp32", "bf16"] if native else ["fp32"]
-        if not native:
+        precs = ["fp32", *(["bf16"] if native else []), *(["fp16"] if cuda else [])]
+        if not native and not cuda:
             notes.append(f"precision auto: fp32, as this {device.type} has no native bf16 (AVX-512 BF16 or AMX)")
     return [(mf, p) for p in precs for mf in formats], notes
+
+
+def compiler_problem(device: torch.device) -> str | None:
+    """Why torch.compile cannot run here (None: it can): inductor needs a C++ compiler for CPU code."""
+    import shutil
+
+    if not hasattr(torch, "compile"):
+        return "this torch has no torch.compile"
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        return "torch.compile needs a C++ compiler (g++ or clang++) for CPU code, and none is installed"
+    return None
+
+
+def compile_module(module: nn.Module) -> nn.Module:
+    """torch.compile with static shapes (a different batch size runs eagerly in TrainStep, no recompile)."""
+    return torch.compile(module, dynamic=False)
 
 
 # ---- the decision (pure) --------------------------------------------------------------------------
@@ -144,7 +215,7 @@ def decide(step_seconds: dict, losses: dict, precision: str, steps: int,
     for cand, sec in step_seconds.items():
         if not (isinstance(sec, (int, float)) and math.isfinite(sec) and sec > 0):
             continue
-        if precision == "auto" and cand[1] == "bf16":
+        if precision == "auto" and cand[1] in ("bf16", "fp16"):
             ref = losses.get((cand[0], "fp32")) or next((v for k, v in losses.items() if k[1] == "fp32"), None)
             if ref is None or not loss_close(losses.get(cand, []), ref, tol):
                 got = losses.get(cand) or []
@@ -178,7 +249,14 @@ def autocast_context(choice: SpeedChoice | Candidate, device: torch.device):
     prec = choice.precision if isinstance(choice, SpeedChoice) else choice[1]
     if prec == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
+    if prec == "fp16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()
+
+
+def grad_scaler(precision: str, device: torch.device):
+    """The GradScaler fp16 needs on CUDA (small gradients would flush to zero), else None."""
+    return torch.amp.GradScaler("cuda") if precision == "fp16" and device.type == "cuda" else None
 
 
 def to_memory_format(x: torch.Tensor, memory_format: str) -> torch.Tensor:
@@ -202,29 +280,28 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
     busy machine's slow moments then hit every candidate alike); one warm-up step each first.
     Returns (candidate -> median seconds per step, candidate -> loss per timed step). Every
     candidate's step r runs from the same random state, so dropout draws alike."""
+    from .step import TrainStep
+
     runs = {}
     for cand in cands:
         m = apply_to_model(copy.deepcopy(model), cand[0])
         m.train()
-        runs[cand] = (m, make_optimizer([p for p in m.parameters() if p.requires_grad]),
-                      to_memory_format(x, cand[0]), autocast_context(cand, device))
+        opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
+        runs[cand] = (TrainStep(m, loss_fn, opt, autocast=autocast_context(cand, device),
+                                scaler=grad_scaler(cand[1], device)), to_memory_format(x, cand[0]))
     times: dict = {c: [] for c in cands}
     losses: dict = {c: [] for c in cands}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rounds, t_start = steps + 1, time.perf_counter()
     r = 0
     while r < rounds:
-        for cand, (m, opt, xb, cast) in runs.items():
+        for cand, (step, xb) in runs.items():
             if cancel is not None and cancel():
                 return {}, {}
             torch.manual_seed(1000 + r)
             sync()
             t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            with cast:
-                loss = loss_fn(m(xb), y)
-            loss.backward()
-            opt.step()
+            _, loss, _ = step(xb, y)  # the step the run takes (step.py)
             value = float(loss.detach())
             sync()
             if r > 0:  # step 0 warms up (oneDNN primitives, allocations)
@@ -235,6 +312,52 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
             round_s = time.perf_counter() - t_start
             rounds = 1 + max(1, min(steps, int(max_seconds / max(round_s, 1e-9))))
     return {c: statistics.median(t) for c, t in times.items() if t}, losses
+
+
+def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
+                     cand: Candidate, steps: int, device: torch.device,
+                     cancel: Callable[[], bool] | None = None) -> tuple[float, float | None]:
+    """Compile a copy of the model in ``cand``'s mode and time it: (seconds of the first step, which
+    compiles, median seconds of the next ``steps``). None for the steps when cancelled after compiling.
+    Compiling itself cannot be interrupted (torch has no way to); cancel is checked around it."""
+    from .step import TrainStep
+
+    m = apply_to_model(copy.deepcopy(model), cand[0])
+    m.train()
+    opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
+    step = TrainStep(compile_module(m), loss_fn, opt, autocast=autocast_context(cand, device),
+                     scaler=grad_scaler(cand[1], device))
+    xb = to_memory_format(x, cand[0])
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    t_compile = 0.0
+    for r in range(steps + 1):
+        if cancel is not None and cancel():
+            return t_compile, None
+        torch.manual_seed(1000 + r)
+        sync()
+        t0 = time.perf_counter()
+        step(xb, y)
+        sync()
+        if r == 0:
+            t_compile = time.perf_counter() - t0
+        else:
+            times.append(time.perf_counter() - t0)
+    return t_compile, statistics.median(times)
+
+
+def decide_compile(eager_step: float, compile_seconds: float, compiled_step: float, run_steps: int,
+                   min_gain: float = COMPILE_MIN_GAIN) -> tuple[bool, str]:
+    """Whether compiling repays over the run: compile time + the run at the compiled speed against
+    the run at the eager speed (the eager compile step counted once as a step). Pure."""
+    eager_total = run_steps * eager_step
+    compiled_total = compile_seconds + max(run_steps - 1, 0) * compiled_step
+    speedup = eager_step / compiled_step if compiled_step > 0 else 0.0
+    if compiled_total > 0 and eager_total / compiled_total >= min_gain:
+        return True, (f"compiled: {speedup:.2f}x per step, so its {compile_seconds:.0f} s compile is repaid over the "
+                      f"run's {run_steps} steps (about {eager_total:.0f} s eager, {compiled_total:.0f} s compiled)")
+    return False, (f"not compiled: {speedup:.2f}x per step does not repay a {compile_seconds:.0f} s compile over "
+                   f"{run_steps} steps (about {eager_total:.0f} s eager, {compiled_total:.0f} s compiled)")
 
 
 def cache_key(parts: dict) -> str:
@@ -282,35 +405,45 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer], device: torch.device,
                 speed: str = "auto", precision: str = "fp32", *, key_parts: dict | None = None,
                 steps: int = PROBE_STEPS, cancel: Callable[[], bool] | None = None,
-                run_steps: int | None = None, measure_fn: Callable = measure) -> SpeedChoice:
+                run_steps: int | None = None, measure_fn: Callable = measure,
+                compile_measure_fn: Callable = measure_compiled) -> SpeedChoice:
     """The mode to train ``model`` in: the only allowed one, a cached choice, or the probe's.
 
     sample: one training batch (x, target) on ``device``. key_parts: what identifies the case for
     the cache (graph hash, batch, threads...; None: no cache). run_steps: the optimizer steps the run
-    will take (None: unknown); a run too short to repay the probe keeps NCHW fp32. The model, any optimizer and torch's
-    random state are left as they were. ``measure_fn`` (same signature as :func:`measure`) lets
-    tests give synthetic timings and losses."""
+    will take (None: unknown); a run too short to repay the probe keeps NCHW fp32, and compiling is
+    only tried under auto when the run is known to be long enough. The model, any optimizer and
+    torch's random state are left as they were. ``measure_fn`` / ``compile_measure_fn`` (signatures
+    of :func:`measure` / :func:`measure_compiled`) let tests give synthetic timings and losses."""
     if speed not in SPEEDS:
         raise ValueError(f"unknown speed {speed!r}; choose one of {', '.join(SPEEDS)}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     cands, notes = candidates(speed, precision, device)
+    want_compile, may_compile = speed == "compile", speed == "auto"
+    problem = compiler_problem(device) if (want_compile or may_compile) else None
+    if problem is not None:
+        if want_compile:
+            notes.append(f"compile asked for, but {problem}: training eagerly")
+        want_compile = may_compile = False
     if len(cands) == 1:
         mf, prec = cands[0]
-        return SpeedChoice(mf, prec, "; ".join([f"{label(cands[0])} as set", *notes]), "setting")
+        text = f"{label(cands[0])}{' compiled' if want_compile else ''} as set"
+        return SpeedChoice(mf, prec, "; ".join([text, *notes]), "setting", compiled=want_compile).settle(device)
     key = None
     if key_parts is not None:
         key = cache_key({**key_parts, "device": str(device), "threads": torch.get_num_threads(),
-                         "torch": torch.__version__, "speed": speed, "precision": precision})
+                         "torch": torch.__version__, "speed": speed, "precision": precision,
+                         **({"run_steps": _magnitude(run_steps)} if may_compile else {})})
         hit = SpeedChoice.from_dict(read_cache().get(key))
         if hit is not None:
             hit.source = "reused"
             hit.reason = f"reused: {hit.reason}"
-            return hit
+            return hit.settle(device)
     probe_steps = len(cands) * (steps + 1)
     if run_steps is not None and probe_steps > PROBE_SHARE * run_steps:
-        return SpeedChoice(*BASELINE, f"NCHW fp32: the run's {run_steps} steps are too few to repay a "
-                           f"{probe_steps}-step speed probe", "setting")
+        return SpeedChoice(*BASELINE, f"NCHW fp32{' compiled' if want_compile else ''}: the run's {run_steps} steps are "
+                           f"too few to repay a {probe_steps}-step speed probe", "setting", compiled=want_compile).settle(device)
     t0 = time.perf_counter()
     x, y = sample
     try:
@@ -319,13 +452,42 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     except (RuntimeError, ValueError, TypeError) as e:  # a mode this network or device cannot run: the plain one
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         return SpeedChoice(*BASELINE, f"NCHW fp32: the speed probe failed ({text[:120]})", "setting",
-                           time.perf_counter() - t0)
-    elapsed = time.perf_counter() - t0
+                           time.perf_counter() - t0).settle(device)
     if not step_seconds:
-        return SpeedChoice(*BASELINE, "NCHW fp32: the speed probe was cancelled", "setting", elapsed)
+        return SpeedChoice(*BASELINE, "NCHW fp32: the speed probe was cancelled", "setting",
+                           time.perf_counter() - t0).settle(device)
     best, reason = decide(step_seconds, losses, precision, steps)
-    choice = SpeedChoice(best[0], best[1], "; ".join([reason, *notes]), "probe", elapsed,
-                         {label(c): s for c, s in step_seconds.items()})
+    parts = [reason]
+    compiled, compile_s = want_compile, 0.0
+    if want_compile:
+        parts.append("compiled as set")
+    elif may_compile:
+        eager_step = step_seconds.get(best) or min(step_seconds.values())
+        if run_steps is None or run_steps * eager_step < COMPILE_MIN_RUN_SECONDS:
+            run_text = f"about {run_steps * eager_step:.0f} s" if run_steps is not None else "of unknown length"
+            parts.append(f"not compiled: the run ({run_text}) is too short to repay a compile")
+        else:
+            try:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    compile_s, compiled_step = compile_measure_fn(model, x, y, loss_fn, make_optimizer, best,
+                                                                  COMPILE_PROBE_STEPS, device, cancel)
+            except Exception as e:  # noqa: BLE001 - any compiler failure leaves the eager winner
+                text = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+                parts.append(f"not compiled: compiling failed ({text})")
+            else:
+                if compiled_step is None:
+                    return SpeedChoice(*BASELINE, "NCHW fp32: the speed probe was cancelled", "setting",
+                                       time.perf_counter() - t0).settle(device)
+                compiled, text = decide_compile(eager_step, compile_s, compiled_step, run_steps)
+                parts.append(text)
+                step_seconds = {**step_seconds, (*best[:2], "compile"): compiled_step}
+    choice = SpeedChoice(best[0], best[1], "; ".join([*parts, *notes]), "probe", time.perf_counter() - t0,
+                         {label(c): s for c, s in step_seconds.items()}, compiled, compile_s).settle(device)
     if key is not None:
         write_cache(key, choice)
     return choice
+
+
+def _magnitude(n: int | None) -> int | None:
+    """The run length's order of magnitude (powers of 2) for the cache key: compiling depends on it."""
+    return None if n is None else max(int(n), 1).bit_length()

@@ -32,6 +32,7 @@ from torch import nn
 from ..core.errors import StudioError
 from ..core.graph import Graph
 from . import checkpoint as ckpt
+from .builtin_callbacks import BestCheckpoint, BestEpoch, BestWeights, EarlyStopping, LastCheckpoint, MetricsWriter
 from .callbacks import Callback, CallbackList, State
 from .config import TrainConfig
 from .metrics import evaluate, loss_target
@@ -49,6 +50,7 @@ from .optim import (
 from .freeze import apply_node_options
 from .rundir import RunDir, new_run_path
 from .speed import autocast_context
+from .step import TrainStep, prepare_batch
 from .threads import CpuMeter, ThreadTuner
 
 
@@ -135,6 +137,12 @@ class Trainer:
         self._finish_only: str | None = None  # from_run: the run ended before a crash; only its final evaluation is left
         self.callbacks = CallbackList(_with_layer_stats(self.config, callbacks))
         self.state = State(epochs=self.config.epochs, monitor=self.config.monitor)
+        # the epoch-end jobs, as callbacks owning their state (builtin_callbacks.py)
+        self._best = BestEpoch(self)
+        self._early = EarlyStopping(self, self._best)
+        self._best_weights_cb = BestWeights(self, self._best)
+        self._epoch_end_builtins = CallbackList([self._best, self._early, self._best_weights_cb])
+        self._commit_builtins = CallbackList([LastCheckpoint(self), MetricsWriter(self), BestCheckpoint(self)])
         self.device = torch.device("cpu")
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
@@ -283,10 +291,13 @@ class Trainer:
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
                 measure_fn=measure_announced,
             )
+        choice.settle(self.device)
         apply_to_model(self.model, choice.memory_format)
         self._speed = choice
         if choice.source != "setting" or (cfg.speed, cfg.precision) != ("eager", "fp32"):
             self.state.notes.append(f"speed: {choice.reason}" + (" (the mode recorded when the run started)" if choice.source == "resumed" else ""))
+        if not choice.exact_resume:
+            self.state.notes.append(f"resume: not bit-exact in this mode ({choice.exact_resume_note})")
 
     def _setup(self) -> None:
         cfg = self.config
@@ -301,6 +312,8 @@ class Trainer:
         b = self.bundle
         self.model.to(self.device)
         self._choose_speed()  # before DDP wraps the model and the optimizer is built
+        if self.device.type == "cuda" and self._speed.precision in ("fp16", "bf16"):
+            self._amp = True  # CUDA autocast (fp16 with a GradScaler, bf16 without)
         self.train_model = self._wrap_model(self.model)
         self.criterion = self.model.make_loss().to(self.device)
         self.optimizer = build_optimizer(trainable_parameters(self.model), cfg)
@@ -309,7 +322,7 @@ class Trainer:
         self._batches = self._make_train_iterator(b.train, cfg.batch_size, self._shuffle_gen)
         nb = len(self._batches)
         self.scheduler = build_scheduler(self.optimizer, cfg, nb)
-        self.scaler = torch.amp.GradScaler("cuda") if self._amp else None
+        self.scaler = torch.amp.GradScaler("cuda") if (self._amp and not self._speed.bf16) else None  # fp16 needs it
         aug_cfg = self._augment_config()
         if aug_cfg is not None:
             from ..data import Augmenter
@@ -326,7 +339,6 @@ class Trainer:
         # running sums of the epoch in progress
         self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
         self._start_batch = 0
-        self._es_wait = 0
         self._epoch_shuffle_state = self._shuffle_gen.get_state()
         if self._resume_payload is not None:
             self._restore(self._resume_payload)
@@ -339,7 +351,7 @@ class Trainer:
                 f"this run already has {st.epoch} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
             )
         self._good_weights = _cpu_copy(self.model)
-        self._best_weights = self._resumed_best_weights() if (cfg.restore_best_weights and st.best_epoch is not None) else None
+        self._best_weights_cb.weights = self._resumed_best_weights() if (cfg.restore_best_weights and st.best_epoch is not None) else None
         st.lr = current_lr(self.optimizer)
         if self.is_main_process:
             if self.run_dir is None:
@@ -427,8 +439,7 @@ class Trainer:
             "progress": {"epoch": epoch, "batch": batch, "global_step": st.global_step, "epoch_complete": batch == 0},
             "running": {"loss_sum": float(self._run_loss), "correct": int(self._run_correct), "seen": int(self._run_seen),
                         "seconds": float(self._run_seconds)},
-            "best": {"metric": st.best_metric, "epoch": st.best_epoch, "val_accuracy": st.best_val_accuracy, "monitor": st.monitor},
-            "early_stopping": {"wait": int(self._es_wait)},
+            **self._callback_states(),  # "best", "early_stopping" (builtin_callbacks.py)
             "history": [dict(h) for h in st.history],
             "graph": self.graph.to_config(),
             "data": self.data_config.to_dict() if self.data_config is not None else None,
@@ -439,6 +450,27 @@ class Trainer:
             "input_shape": list(b.input_shape()),
             "speed": self._speed.to_dict() if self._speed is not None else None,  # a resume runs in the same mode
         }
+
+    def _builtin_callbacks(self) -> list:
+        return [*self._epoch_end_builtins.callbacks, *self._commit_builtins.callbacks]
+
+    def _callback_states(self) -> dict:
+        """The checkpoint's entries of the callbacks that keep a state: the built-ins' under their own
+        keys, the user's (those with a non-empty ``state_dict()``) under "callbacks" by class name."""
+        out = {cb.state_key: cb.state_dict() for cb in self._builtin_callbacks() if cb.state_key is not None}
+        user = {}
+        for cb in self.callbacks.callbacks:
+            if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict"):
+                state = cb.state_dict()
+                if state:
+                    user[_callback_key(cb)] = state
+        if user:
+            out["callbacks"] = user
+        return out
+
+    def _reset_running(self) -> None:
+        """Zero the running sums of the epoch in progress."""
+        self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
 
     def _save_checkpoint(self, epoch: int, batch: int, best: bool) -> None:
         if not (self.config.save_checkpoints and self.is_main_process and self.run_dir is not None):
@@ -489,6 +521,8 @@ class Trainer:
                 ckpt.restore_global_rng(rng)
                 if rng.get("shuffle") is not None:
                     self._shuffle_gen.set_state(rng["shuffle"])
+            except KeyError as e:
+                raise TrainingError(f"the checkpoint's random generator state has no {e} entry; it cannot be restored") from None
             except (RuntimeError, ValueError, TypeError, OverflowError) as e:
                 raise TrainingError(f"the checkpoint's random generator state cannot be restored: {str(e).splitlines()[0]}") from None
             if rng.get("augment") is not None:
@@ -510,11 +544,14 @@ class Trainer:
             self._run_seen = int(run.get("seen", 0))
             self._run_seconds = float(run.get("seconds", 0.0))
             self._epoch_shuffle_state = self._shuffle_gen.get_state()
-        best = data.get("best") or {}
-        st.best_metric = best.get("metric")
-        st.best_epoch = best.get("epoch")
-        st.best_val_accuracy = best.get("val_accuracy")
-        self._es_wait = int((data.get("early_stopping") or {}).get("wait", 0))
+        for cb in self._builtin_callbacks():
+            if cb.state_key is not None:
+                cb.load_state_dict(data.get(cb.state_key) or {})
+        saved = data.get("callbacks") if isinstance(data.get("callbacks"), dict) else {}
+        for cb in self.callbacks.callbacks:  # the user's callbacks that keep a state (Lightning's state_dict protocol)
+            key = _callback_key(cb)
+            if key in saved and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(saved[key])
         st.history = [dict(h) for h in data.get("history") or []]
 
     def _dry_run_optimizer(self, data: dict) -> bool:
@@ -670,7 +707,7 @@ class Trainer:
             start = self._start_batch
             if start == 0:
                 self._epoch_shuffle_state = self._shuffle_gen.get_state()
-                self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
+                self._reset_running()
             else:
                 self._shuffle_gen.set_state(self._epoch_shuffle_state)
             self._start_batch = 0
@@ -695,17 +732,15 @@ class Trainer:
     def _train_epoch(self, start: int) -> str:
         """One pass over the training batches from ``start``; returns "done", "stopped" or "nan"."""
         cfg, st = self.config, self.state
-        model, opt, crit, scaler = self.train_model, self.optimizer, self.criterion, self.scaler
+        model, opt = self.train_model, self.optimizer
+        step = self._train_step if self._train_step is not None else self._make_step()
         normalize = self.bundle.normalize
         augment, aug_gen = self._augmenter, self._aug_gen
         sched = self.scheduler if cfg.schedule in PER_BATCH_SCHEDULES else None
         one_hot = self.model.loss_type == "mse"
         n_classes = int(self.bundle.num_classes)
         cpu_sync = self._sync_every_batch
-        speed = self._speed
-        autocast = torch.autocast(device_type="cuda") if self._amp else (
-            autocast_context(speed, self.device) if speed is not None else contextlib.nullcontext())
-        channels_last = speed is not None and speed.channels_last
+        memory_format = self._speed.memory_format if self._speed is not None else "contiguous"
         stop_set, pause_set = self._stop.is_set, self._pause.is_set
         on_batch_end = self.callbacks.call
         every, interval = cfg.metrics_every, cfg.metrics_interval
@@ -730,28 +765,15 @@ class Trainer:
         if stop_set():
             return "stopped"
         for x, y in self._batches.iter_from(start):
-            xb = normalize(x)
-            if augment is not None:
-                xb = augment(xb, aug_gen)
-            if channels_last:  # the layout the weights were given (speed.py)
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            # uint8 -> normalised float in the weights' layout (one kernel), augmented; then the step
+            xb = prepare_batch(normalize, x, memory_format, augment, aug_gen)
             target = loss_target("mse", y, n_classes) if one_hot else y
-            opt.zero_grad(set_to_none=True)
-            with autocast:
-                scores = model(xb)
-                loss = crit(scores, target)
+            scores, loss, value = step(xb, target)
             if cpu_sync:
-                last_loss = loss.item()
+                last_loss = value
                 if not math.isfinite(last_loss):
                     self._run_seen = base_seen + seen
                     return "nan"
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
             if sched is not None:
                 sched.step()
             n = y.shape[0]
@@ -802,6 +824,8 @@ class Trainer:
                 self._wait_while_paused()
             if stop_set():
                 break
+        if step.fallback_note is not None and step.fallback_note not in st.notes:
+            st.notes.append(step.fallback_note)
         # fold this session's sums into the epoch's running totals
         total = loss_sum if cpu_sync else float(loss_acc)
         self._run_loss = total
@@ -815,6 +839,24 @@ class Trainer:
 
     _last_val_seconds = 0.0
     _paused_s = 0.0
+    _train_step: TrainStep | None = None
+
+    def _make_step(self) -> TrainStep:
+        """The step of this run's mode (step.py): autocast for bf16 / CUDA AMP, the GradScaler for fp16,
+        the compiled module for speed "compile" (eager again if compiling fails on the first step)."""
+        speed = self._speed
+        if self._amp:
+            autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16 if (speed is not None and speed.bf16) else torch.float16)
+        else:
+            autocast = autocast_context(speed, self.device) if speed is not None else contextlib.nullcontext()
+        model, fallback = self.train_model, None
+        if speed is not None and speed.compiled:
+            from .speed import compile_module
+
+            model, fallback = compile_module(self.train_model), self.train_model
+        self._train_step = TrainStep(model, self.criterion, self.optimizer, autocast=autocast, scaler=self.scaler,
+                                     check_loss=self._sync_every_batch, fallback=fallback)
+        return self._train_step
     #: read the loss back after every batch (catches NaN before its step; free on CPU). None: on CPU only.
     #: False on CPU runs the accelerator code path (device-side sums, NaN caught at the next sync).
     sync_loss_every_batch: bool | None = None
@@ -869,24 +911,10 @@ class Trainer:
         st.history.append(row)
         st.train_loss = row["train_loss"] if row["train_loss"] is not None else math.nan
         st.train_accuracy = row["train_accuracy"] if row["train_accuracy"] is not None else math.nan
-        if row["val_accuracy"] is not None and (st.best_val_accuracy is None or row["val_accuracy"] > st.best_val_accuracy):
-            st.best_val_accuracy = row["val_accuracy"]
-        # best epoch and early stopping follow the monitor
-        value = self._monitor_value(row)
-        maximize = st.monitor.endswith("accuracy")
-        improved = value is not None and (
-            st.best_metric is None
-            or (value > st.best_metric + cfg.min_delta if maximize else value < st.best_metric - cfg.min_delta)
-        )
-        if improved:
-            st.best_metric, st.best_epoch, self._es_wait = value, st.epoch + 1, 0
-            if cfg.restore_best_weights:
-                self._best_weights = _cpu_copy(self.model)
-        else:
-            self._es_wait += 1
-        stop = None
-        if cfg.early_stopping and self._es_wait >= cfg.patience:
-            stop = "early_stopping"
+        # best epoch, early-stopping count, best weights: the built-in callbacks (builtin_callbacks.py)
+        self._epoch_end_builtins.call("on_epoch_end", self, row)
+        improved, value = self._best.improved, self._best.value
+        stop = "early_stopping" if self._early.should_stop else None
         if self.scheduler is not None and cfg.schedule not in PER_BATCH_SCHEDULES:
             if cfg.schedule == "plateau":
                 if value is not None:
@@ -902,17 +930,10 @@ class Trainer:
         st.step = 0
         if stop is None and self._stop.is_set():
             stop = "stopped_by_user" if done_epoch < cfg.epochs else None
-        last = done_epoch >= cfg.epochs
         # the epoch-end transaction (see recovery.py): last.pt commits the epoch (its history row, best
         # epoch, early-stopping count); metrics.csv and best.pt follow and can be redone from it
-        save = improved or last or stop is not None or done_epoch % cfg.checkpoint_every == 0
-        if save:
-            self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
-            self._save_checkpoint(done_epoch, 0, best=False)
-        if self.is_main_process and self.run_dir is not None:
-            self.run_dir.rewrite_metrics(st.history)
-        if save and improved:
-            self._save_best()
+        self._commit_builtins.call("on_epoch_commit", self, {
+            "epoch": done_epoch, "last": done_epoch >= cfg.epochs, "stop": stop, "improved": improved, "saved": False})
         return stop
 
     def _finish(self) -> None:
@@ -922,8 +943,7 @@ class Trainer:
             # which weights the test figure is for: "best" when they are those of checkpoints/best.pt
             # (restored, or the last epoch was the best), else "last"; summary.json says so
             self._test_weights, self._test_epoch = ("best" if st.best_epoch == last else "last"), last
-            if cfg.restore_best_weights and self._best_weights is not None and st.best_epoch != last:
-                self.model.load_state_dict(self._best_weights)
+            if self._best_weights_cb.restore(self):
                 st.notes.append(f"restored the weights of the best epoch ({st.best_epoch}) before testing")
                 self._test_weights, self._test_epoch = "best", st.best_epoch
             if getattr(self.bundle, "test", None) is not None and len(self.bundle.test.y) > 0:
@@ -1036,6 +1056,10 @@ class Trainer:
             trainer.state.notes.append(f"config.json describes another network than the checkpoint; resuming the checkpoint's "
                                        f"network '{graph.name}' (config.json is rewritten to match it)")
         return trainer
+
+
+def _callback_key(cb) -> str:
+    return f"{type(cb).__module__}.{type(cb).__qualname__}"
 
 
 def _config_graph(rd: RunDir) -> dict | None:
