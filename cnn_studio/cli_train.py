@@ -205,7 +205,8 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
 
 # ---- the command ------------------------------------------------------------------------------------
 _TRAIN_FLAGS = ("data", "data_format", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "momentum",
-                "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic", "init_from")
+                "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic", "init_from",
+                "init_partial", "freeze")
 
 
 def register(subparsers) -> None:
@@ -258,7 +259,12 @@ def register(subparsers) -> None:
                    "metrics and summary are deleted)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     s.add_argument("--init-from", metavar="WEIGHTS", help="start from saved weights instead of random ones: a run folder (its "
-                   "best.pt), a .pt checkpoint or state_dict, or a .safetensors file; every key and shape must fit the network")
+                   "best.pt), a .pt checkpoint or state_dict, or a .safetensors file; every key and shape must fit the network "
+                   "(or add --init-partial); the matched, missing and mismatched keys are printed first")
+    s.add_argument("--init-partial", action="store_true", default=None, help="with --init-from: load the tensors that match "
+                   "in name and shape and leave the others (e.g. a classifier for another class count) at their initial values")
+    s.add_argument("--freeze", metavar="NODE[,NODE...]", help="layers (node ids) whose weights stay fixed while the rest trains "
+                   "(their batch norm stays in eval mode)")
     s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
     s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with (default: Auto, which times its own batches and follows the cores other "
                    "programs leave free; a fixed N makes runs repeatable bit for bit)")
@@ -282,6 +288,10 @@ def _train_config(args, base: dict):
             d[key] = v
     if getattr(args, "init_from", None):
         d["init_from"] = os.path.abspath(args.init_from)  # recorded in the run, so found from any folder
+    if getattr(args, "init_partial", None):
+        if not getattr(args, "init_from", None):
+            raise UsageError("--init-partial needs --init-from WEIGHTS (the weights to take the matching tensors from)")
+        d["init_partial"] = True
     if args.early_stopping is not None:
         d["early_stopping"] = True
         d["patience"] = args.early_stopping
@@ -368,6 +378,10 @@ def _prepare_new_run(args):
             )
         if classes is None:
             reshape_graph(graph, None, int(bundle.num_classes))
+    if getattr(args, "freeze", None):  # frozen nodes are part of the network the run records
+        from .training.freeze import freeze_nodes
+
+        freeze_nodes(graph, [n.strip() for n in args.freeze.split(",") if n.strip()])
     cfg = _train_config(args, _project_training(graph))
     return graph, bundle, data_config, cfg
 
@@ -425,6 +439,10 @@ def _cmd_train(args, dist_info) -> int:
             raise UsageError("--overwrite needs --out DIR (the run folder to replace); a default run folder is always new")
         _check_out_folder(args)
         graph, bundle, data_config, cfg = _prepare_new_run(args)
+        if cfg.init_from and main:  # the key report first, before anything is loaded or a folder made
+            from .training.init_weights import init_report
+
+            print("\n".join(init_report(graph, cfg.init_from).lines()))
         trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config, overwrite=args.overwrite)
 
     interrupted = threading.Event()

@@ -125,6 +125,7 @@ def apply_init_weights(model: nn.Module, source: str | os.PathLike, partial: boo
     try:
         state = adapt_state_dict(model, read_weights_file(path), str(path))
     except ModelImportError as e:
-        raise InitWeightsError(f"cannot start from these weights: {e}") from None
+        raise InitWeightsError(f"cannot start from these weights: {e}; to load only the tensors that fit and leave the "
+                               "others at their initial values, use init_partial (cnn-studio train --init-partial)") from None
     model.load_state_dict(state, strict=True)
     return f"initialised from the weights in '{path}' ({len(state)} tensors, all keys and shapes matched)"
