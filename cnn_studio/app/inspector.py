@@ -36,6 +36,7 @@ from . import fmt, theme
 from .commands import RenameNodeCommand, SetConfigCommand
 from .document import Document
 from .icons import layer_icon
+from .transfer import TrainingOptionsBox
 
 INT_MIN, INT_MAX = -(2**31) + 1, 2**31 - 1
 
@@ -355,6 +356,8 @@ class InspectorWidget(QScrollArea):
         self.params_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.params_form.addRow("Id", self.id_edit)
         self._outer.addLayout(self.params_form)
+        self.training_box = TrainingOptionsBox(document, self._body)  # Trainable, LR multiplier (transfer.py)
+        self._outer.addWidget(self.training_box)
 
         self.issues_label = QLabel(self._body)
         self.issues_label.setWordWrap(True)
@@ -382,6 +385,7 @@ class InspectorWidget(QScrollArea):
         self.show_node(None)
 
     def close_down(self) -> None:
+        self.training_box.close_down()
         for name, fn in self._handlers:
             self.document.graph.events.disconnect(name, fn)
         self._handlers = []
@@ -398,6 +402,7 @@ class InspectorWidget(QScrollArea):
             node_id = None
         self.node_id = node_id
         self._clear_editors()
+        self.training_box.show_node(node_id, self.read_only)
         if node_id is None:
             self._show_nothing()
             return
@@ -560,6 +565,7 @@ class InspectorWidget(QScrollArea):
         for ed in self.editors.values():
             ed.setEnabled(not on)
         self.id_edit.setReadOnly(on)
+        self.training_box.set_read_only(on)
 
 
 def _esc(s: str) -> str:

@@ -46,6 +46,7 @@ from .inspector import InspectorWidget
 from .layout import DockLayout
 from .palette import PaletteWidget
 from .panels import IssuesWidget, SummaryWidget
+from .transfer import TransferFeature, params_status
 from .paths import app_settings
 from .visibility import watch_dock
 
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         from .exchange import ExchangeFeature  # File > Import / Export (exchange/feature.py)
 
         self.exchange = ExchangeFeature(self)
+        self.transfer = TransferFeature(self)  # frozen marks, Network > Initialise from weights…
 
         self._update_title()
         self._on_document_analysis_changed(self.document.analysis)
@@ -466,8 +468,9 @@ class MainWindow(QMainWindow):
             first.setFocus()
 
     def _on_document_analysis_changed(self, a) -> None:
-        self.status_params.setText(f"{fmt.count(a.total_params)} params")
-        self.status_params.setToolTip(f"{a.total_params:,} parameters ({a.trainable_params:,} trainable)")
+        text, tip = params_status(self.graph, a)  # trainable and frozen (transfer.py)
+        self.status_params.setText(text)
+        self.status_params.setToolTip(tip)
         self.status_macs.setText(f"{fmt.count(a.total_macs)} MACs")
         self.status_macs.setToolTip(f"{a.total_macs:,} multiply-accumulates per sample")
         self.status_output.setText(f"{fmt.shape(a.input_shape) if a.input_shape else '-'} \u2192 {fmt.shape(a.output_shape) if a.output_shape else '-'}")

@@ -175,7 +175,7 @@ class SummaryWidget(QWidget):
 
     def _on_document_analysis_changed(self, a) -> None:
         self.model.set_analysis(a)
-        self.totals.setText(totals_text(a))
+        self.totals.setText(totals_text(a, self.document.graph))
 
     def _on_table_clicked(self, index: QModelIndex) -> None:
         nid = self.model.data(index, NODE_ROLE)
@@ -183,11 +183,15 @@ class SummaryWidget(QWidget):
             self.node_requested.emit(nid)
 
 
-def totals_text(a) -> str:
+def totals_text(a, graph=None) -> str:
+    """The Summary's totals line; with the graph, parameters of frozen layers are counted apart."""
+    from ..core.trainable import parameter_counts
+
+    trainable, frozen = parameter_counts(graph, a) if graph is not None else (a.trainable_params, 0)
     parts = [
         f"Input {fmt.shape(a.input_shape) if a.input_shape else '-'}",
         f"Output {fmt.shape(a.output_shape) if a.output_shape else '-'}",
-        f"{fmt.full(a.total_params)} parameters ({fmt.full(a.trainable_params)} trainable)",
+        f"{fmt.full(a.total_params)} parameters ({fmt.full(trainable)} trainable" + (f", {fmt.full(frozen)} frozen)" if frozen else ")"),
         f"{fmt.count(a.total_macs)} MACs",
         f"activations {fmt.mem(a.activation_bytes)} per sample",
     ]

@@ -122,6 +122,7 @@ class NodeItem(QGraphicsObject):
         self.issues: list = []
         self.severity: str | None = None
         self.drop_highlight = False
+        self.frozen, self.lr_mult = False, 1.0  # training options (transfer.py marks them)
         self.edges: set[EdgeItem] = set()
         self._accent = category_colour(self.spec.category)
         self._texts: dict[str, str] = {}
@@ -144,6 +145,12 @@ class NodeItem(QGraphicsObject):
         self.config = dict(config)
         self._sync_ports()
         self._layout_text()
+
+    def set_frozen(self, frozen: bool, lr_mult: float = 1.0) -> None:
+        """Mark the card as frozen (a snowflake and a dashed outline) or with its lr multiplier."""
+        if (frozen, lr_mult) != (self.frozen, self.lr_mult):
+            self.frozen, self.lr_mult = frozen, lr_mult
+            self._layout_text()
 
     def set_info(self, info, issues: list) -> bool:
         """Update from the analysis; returns True when anything visible changed."""
@@ -208,6 +215,10 @@ class NodeItem(QGraphicsObject):
             params = ""
         else:
             params = "" if info is None else (f"{fmt.count(info.params)} params" if info.params else "no weights")
+            if self.frozen:
+                params = "\u2744 " + params  # frozen: its weights do not train
+            elif self.lr_mult != 1.0:
+                params = f"lr \u00d7{self.lr_mult:g}  " + params
             shape_w = inner - bm.horizontalAdvance(params) - 8
             shape = bm.elidedText(("\u2192 " + fmt.shape(info.output_shape)) if info and info.output_shape else "\u2192 ?", Qt.TextElideMode.ElideRight, shape_w)
         self._texts = {"title": title, "id": nid, "desc": desc, "shape": shape, "params": params}
@@ -222,6 +233,10 @@ class NodeItem(QGraphicsObject):
             lines.append(
                 f"output {fmt.shape(i.output_shape)} &middot; {fmt.full(i.params)} params &middot; {fmt.count(i.macs)} MACs &middot; RF {fmt.rf(i)}"
             )
+        if self.frozen:
+            lines.append("\u2744 frozen: its weights stay as they are while the rest trains")
+        elif self.lr_mult != 1.0:
+            lines.append(f"learns at {self.lr_mult:g} \u00d7 the run's learning rate")
         for issue in self.issues:
             colour = theme.colours().error if issue.severity == "error" else theme.colours().warning
             lines.append(f"<span style='color:{colour.name()}'>{issue.severity.capitalize()}: {_esc(str(issue))}</span>")
@@ -252,7 +267,7 @@ class NodeItem(QGraphicsObject):
             border, width = c.drop_target, 2.6
         elif selected:
             border, width = c.node_selected, 2.4
-        painter.setPen(QPen(border, width))
+        painter.setPen(QPen(border, width, Qt.PenStyle.DashLine if self.frozen and not selected else Qt.PenStyle.SolidLine))
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         # category accent along the left edge

@@ -211,7 +211,9 @@ class TrainingFeature(QObject):
         except Exception as e:  # a RunDirError: the runs folder cannot be written
             self.window.inform("Cannot create the run folder", str(e))
             return False
-        train_config = None if init_from is None else {**self.panel.settings.config(), "init_from": str(init_from)}
+        transfer = getattr(self.window, "transfer", None)  # Network > Initialise from weights… applied (app/transfer.py)
+        init = {"init_from": str(init_from)} if init_from is not None else (transfer.initial_weights() if transfer is not None else {})
+        train_config = {**self.panel.settings.config(), **init} if init else None
         self.panel.start_training(graph.to_config(), data_config, str(run_dir), train_config=train_config)
         self._show_run_views()
         return True
