@@ -164,6 +164,10 @@ def generate_python(
     source_note: str = "",
 ) -> str:
     """Source code of a standalone module defining the network of ``graph``."""
+    if graph.blocks:  # block definitions become nn.Module classes (codegen_blocks.py)
+        from .codegen_blocks import generate_python_blocks
+
+        return generate_python_blocks(graph, class_name=class_name, class_names=class_names, mean=mean, std=std, analysis=analysis, source_note=source_note)
     a = analysis or analyze(graph)
     a.raise_for_errors()
     out_node = graph.output_node()

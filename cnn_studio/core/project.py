@@ -1,7 +1,13 @@
 """Project files (``*.cnnstudio``): JSON with a format version.
 
 ``{"format": "cnn-studio", "version": N, "name", "input", "nodes": [{"id", "type", "config", "pos"}],
-"edges": [{"src": [id, port], "dst": [id, port]}], "training": {...}, "meta": {...}}``
+"edges": [{"src": [id, port], "dst": [id, port]}], "blocks": [...], "training": {...}, "meta": {...}}``
+
+``blocks`` (version 3) holds each block definition once, however many instances use it:
+``{"name", "nodes", "edges", "inputs": [[[id, port], ...], ...], "output": id}``, dependencies first
+(see :mod:`cnn_studio.core.blocks`). Version 2 files have no blocks and migrate by gaining an empty
+list. Definitions are checked on load like the network: names (they become Python class names),
+unknown definitions, recursion and nesting deeper than ``blocks.MAX_NESTING`` are refused by name.
 
 Saving is atomic (temporary file in the same folder, fsync, replace). Loading checks the whole
 structure and raises :class:`ProjectFileError` with a message that names what is wrong; it migrates
@@ -16,12 +22,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import atomic_write_bytes as _atomic_write_bytes
+from .block_spec import is_known_type
+from .blocks import validate_definitions
 from .errors import GraphEditError, ProjectFileError
 from .graph import ID_RE, Graph
-from .layers import has_spec
 
 FORMAT = "cnn-studio"
-VERSION = 2
+VERSION = 3  # 3: block definitions ("blocks")
 SUFFIX = ".cnnstudio"
 
 
@@ -39,6 +46,7 @@ def graph_to_document(graph: Graph) -> dict:
         ),
         "nodes": cfg["nodes"],
         "edges": cfg["edges"],
+        "blocks": cfg.get("blocks", []),
         "training": cfg["training"],
         "meta": cfg["meta"],
     }
@@ -205,7 +213,7 @@ def _check_structure(doc: dict, source: str) -> None:
         if nid in ids:
             fail(f"node id '{nid}' appears twice")
         ids.add(nid)
-        if not isinstance(typ, str) or not has_spec(typ):
+        if not isinstance(typ, str) or not is_known_type(typ):
             fail(f"node '{nid}' has an unknown layer type {typ!r}; it may come from a newer CNN Studio or a plug-in")
         if not isinstance(n.get("config", {}), dict):
             fail(f"node '{nid}': \"config\" must be an object")
@@ -234,6 +242,10 @@ def _check_structure(doc: dict, source: str) -> None:
         for k in ("src", "dst"):
             if e[k][0] not in ids:
                 fail(f"edge {i + 1} refers to node '{e[k][0]}', which does not exist")
+    try:  # block definitions, and the block instances of the network
+        validate_definitions(doc.get("blocks") or [], source="its blocks", top_nodes=nodes)
+    except GraphEditError as e:
+        fail(str(e))
 
 
 def _migrate_1_to_2(doc: dict) -> dict:
@@ -270,4 +282,12 @@ def _migrate_1_to_2(doc: dict) -> dict:
     return doc
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(doc: dict) -> dict:
+    """Version 2 had no blocks."""
+    doc = dict(doc)
+    doc.setdefault("blocks", [])
+    doc["version"] = 3
+    return doc
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
