@@ -206,7 +206,7 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
 # ---- the command ------------------------------------------------------------------------------------
 _TRAIN_FLAGS = ("data", "data_format", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "momentum",
                 "augment", "early_stopping", "monitor", "seed", "val_fraction", "out", "amp", "deterministic", "init_from",
-                "init_partial", "freeze")
+                "init_partial", "freeze", "frozen_bn_train")
 
 
 def register(subparsers) -> None:
@@ -265,6 +265,8 @@ def register(subparsers) -> None:
                    "in name and shape and leave the others (e.g. a classifier for another class count) at their initial values")
     s.add_argument("--freeze", metavar="NODE[,NODE...]", help="layers (node ids) whose weights stay fixed while the rest trains "
                    "(their batch norm stays in eval mode)")
+    s.add_argument("--frozen-bn-train", action="store_true", default=None, help="with --freeze: batch norm in frozen layers "
+                   "still follows the data (train mode, running statistics updated); by default it stays in eval mode")
     s.add_argument("--workers", type=int_at_least("--workers", 0), metavar="N", help="threads that decode images while loading (0 = none)")
     s.add_argument("--threads", type=int_at_least("--threads", 1), metavar="N", help="CPU threads torch computes with (default: Auto, which times its own batches and follows the cores other "
                    "programs leave free; a fixed N makes runs repeatable bit for bit)")
@@ -292,6 +294,8 @@ def _train_config(args, base: dict):
         if not getattr(args, "init_from", None):
             raise UsageError("--init-partial needs --init-from WEIGHTS (the weights to take the matching tensors from)")
         d["init_partial"] = True
+    if getattr(args, "frozen_bn_train", None):
+        d["frozen_bn_eval"] = False
     if args.early_stopping is not None:
         d["early_stopping"] = True
         d["patience"] = args.early_stopping

@@ -44,8 +44,11 @@ def test_init_partial_replaces_the_classifier_and_refusals(tmp_path, capsys):
     assert "output.weight: file 4x84, network 10x84" in cap.out and "--init-partial" in cap.err and "Traceback" not in cap.err
     assert not (tmp_path / "x").exists()
     new = tmp_path / "new"
-    assert main(["train", "lenet5", *BASE, "--out", str(new), "--init-from", str(four), "--init-partial", "--freeze", "c1"]) == 0
+    assert main(["train", "lenet5", *BASE, "--out", str(new), "--init-from", str(four), "--init-partial", "--freeze", "c1",
+                 "--frozen-bn-train"]) == 0
     capsys.readouterr()
+    train = json.loads((new / "config.json").read_text())["train"]
+    assert train["init_partial"] is True and train["frozen_bn_eval"] is False
     assert torch.equal(_weights(new)["c1.weight"], state["c1.weight"])
     notes = json.loads((new / "summary.json").read_text())["notes"]
     assert any("left at their initial values: output.weight, output.bias" in n for n in notes)
