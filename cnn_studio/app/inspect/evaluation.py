@@ -1,5 +1,6 @@
 """How well the network does, class by class: a confusion matrix (click a cell to see its samples),
-per-class precision / recall / F1, and a gallery of mistakes, most confident first.
+per-class precision / recall / F1, and a gallery of mistakes, most confident first. A second tab,
+"ROC / PR", shows each class's ROC and precision-recall curves against the rest (curves.py).
 
 After training: ``load_run(run_dir)`` loads the run and its data and evaluates a split in a background
 thread (progress bar, Cancel); ``set_model(imodel)`` evaluates an already loaded model. During
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..visibility import on_screen
 from ..state import NOTHING_HINT
+from .curves import CurvesWidget
 from .jobs import JobRunner
 from .samples import SamplePicker
 from ...inspection.model import SPLIT_TITLES, EvalResult, InspectModel, evaluate
@@ -189,7 +192,14 @@ class EvaluationView(DialogsMixin, QWidget):
         self.top.setStretchFactor(0, 1)
         self.top.setStretchFactor(1, 1)
         self.top.setSizes([500, 500])
-        vsplit.addWidget(self.top)
+        # the matrix and table in one tab, the curves of a finished evaluation in the other
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.top, "Confusion matrix")
+        self.curves_view = CurvesWidget()
+        self.tabs.addTab(self.curves_view, "ROC / PR")
+        self.tabs.setTabToolTip(1, "ROC and precision-recall curves of each class against the rest, with AUC and average precision")
+        vsplit.addWidget(self.tabs)
 
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
@@ -271,6 +281,7 @@ class EvaluationView(DialogsMixin, QWidget):
         self.plot.getAxis("left").setTicks([[]])
         self.plot.getAxis("bottom").setTicks([[]])
         self.table.setRowCount(0)
+        self.curves_view.set_curves(None)
         self.gallery.clear()
         self.gallery_indices = []
         self.gallery_split = None
@@ -307,7 +318,7 @@ class EvaluationView(DialogsMixin, QWidget):
             if m.bundle is None:
                 return m, None
             s = split or m.default_split(prefer_test=True)
-            return m, evaluate(m, s, progress=progress, cancel=cancel)
+            return m, _evaluate_with_curves(m, s, progress, cancel)
 
         self._start(job, self._on_run_loaded)
 
@@ -325,7 +336,7 @@ class EvaluationView(DialogsMixin, QWidget):
             self.split_combo.setCurrentIndex(i)
 
         def job(progress, cancel):
-            return m, evaluate(m, split, progress=progress, cancel=cancel)
+            return m, _evaluate_with_curves(m, split, progress, cancel)
 
         self.status.setText(f"Evaluating the {SPLIT_TITLES.get(split, split)} split…")
         self._start(job, self._on_evaluated)
@@ -353,6 +364,7 @@ class EvaluationView(DialogsMixin, QWidget):
                              f"({int(np.trace(result.confusion)):,} right, {s['samples'] - int(np.trace(result.confusion)):,} wrong)"
                              f"{self._weights_text()}")
         self._show_confusion(result.confusion, s["per_class"])
+        self.curves_view.set_curves(result.curves() if result.probs is not None else None)
         self.show_mistakes()
         self._update_enabled()
         self.evaluation_finished.emit({**result.to_json()})
@@ -405,6 +417,7 @@ class EvaluationView(DialogsMixin, QWidget):
 
         cm = np.asarray(cm, dtype=np.int64)
         self.result = None
+        self.curves_view.set_curves(None)  # a matrix alone has no per-sample probabilities
         names = self._names(cm.shape[0])
         self._show_confusion(cm, per_class(cm, names))
         self.gallery.clear()
@@ -614,6 +627,7 @@ class EvaluationView(DialogsMixin, QWidget):
         cls = item.data(Qt.ItemDataRole.UserRole)
         if self.result is not None:
             self.show_mistakes(int(cls))
+            self.curves_view.set_class(int(cls))  # the curves tab follows the class picked here
 
     @Slot()
     def _on_all_button_clicked(self) -> None:
@@ -645,5 +659,14 @@ class EvaluationView(DialogsMixin, QWidget):
             self.save_png(path)
 
     def save_png(self, path: str) -> str | None:
-        """The confusion matrix and the per-class table, as shown."""
+        """The confusion matrix and the per-class table as shown (the curves when their tab is open)."""
+        if self.tabs.currentWidget() is self.curves_view:
+            return self._write_png(lambda p: save_widget_png(self.curves_view, p), path, ready=bool(self.curves_view.curves))
         return self._write_png(lambda p: save_widget_png(self.top, p), path, ready=self.confusion is not None)
+
+
+def _evaluate_with_curves(m: InspectModel, split: str, progress, cancel) -> EvalResult:
+    """Evaluate in the worker thread and compute the ROC / PR curves there too (a sort per class)."""
+    ev = evaluate(m, split, progress=progress, cancel=cancel)
+    ev.curves()
+    return ev
