@@ -121,7 +121,7 @@ def cmd_templates(args) -> int:
 
 def cmd_summary(args) -> int:
     from .core.analysis import analyze
-    from .core.layers import fmt_shape, get_spec
+    from .core.layers import fmt_shape
 
     shape = parse_shape(args.input) if args.input else None
     graph = load_model_arg(args.model, shape, args.classes)
@@ -131,11 +131,12 @@ def cmd_summary(args) -> int:
         d["name"] = graph.name
         print(json.dumps(d))
         return 0 if a.ok else EXIT_BAD_INPUT
+    from .core.block_report import block_tree
+
     rows = [("Layer", "Type", "Output", "Params", "MACs", "RF")]
-    for nid in a.order:
-        info = a.nodes[nid]
-        rf = f"{info.rf.size[0]}x{info.rf.size[1]}" if info.rf else "-"
-        rows.append((nid, get_spec(info.type).title if info.type else "?", fmt_shape(info.output_shape), _fmt_int(info.params), _fmt_macs(info.macs), rf))
+    for row in block_tree(a):  # block instances followed by their inner layers, indented
+        rf = f"{row.rf.size[0]}x{row.rf.size[1]}" if row.rf else "-"
+        rows.append(("  " * row.depth + row.id, row.title, fmt_shape(row.output_shape), _fmt_int(row.params), _fmt_macs(row.macs), rf))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, r in enumerate(rows):
         print("  ".join(c.ljust(widths[j]) if j < 3 else c.rjust(widths[j]) for j, c in enumerate(r)))

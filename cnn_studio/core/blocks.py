@@ -252,17 +252,7 @@ def group(graph: Graph, node_ids: Iterable[str], name: str, instance_id: str | N
         for p in range(n_in):
             if (nid, p) not in fed:
                 raise GraphEditError(f"input {p + 1} of '{nid}' is not connected; connect it before grouping")
-    # exactly one outgoing tensor
     leaving = [e for e in form.edges if e[0] in sel and e[2] not in sel]
-    out_srcs = list(dict.fromkeys(e[0] for e in leaving))
-    if not out_srcs:
-        raise GraphEditError("the selection's result is not used by any layer outside it; a block needs one output that feeds the rest of the network")
-    if len(out_srcs) > 1:
-        raise GraphEditError(
-            f"the selection has {len(out_srcs)} outgoing tensors (from {', '.join(repr(s) for s in out_srcs)}); "
-            "a block has one output: select the layers so that only one of them feeds layers outside"
-        )
-    out_node = out_srcs[0]
     # no path may leave the selection and come back
     succ: dict[str, list[str]] = {}
     pred: dict[str, list[str]] = {}
@@ -283,6 +273,16 @@ def group(graph: Graph, node_ids: Iterable[str], name: str, instance_id: str | N
             raise GraphEditError(
                 f"'{n}' lies between selected layers (a path leaves the selection and comes back into '{back[0]}'); include it in the selection or select less"
             )
+    # exactly one outgoing tensor
+    out_srcs = list(dict.fromkeys(e[0] for e in leaving))
+    if not out_srcs:
+        raise GraphEditError("the selection's result is not used by any layer outside it; a block needs one output that feeds the rest of the network")
+    if len(out_srcs) > 1:
+        raise GraphEditError(
+            f"the selection has {len(out_srcs)} outgoing tensors (from {', '.join(repr(s) for s in out_srcs)}); "
+            "a block has one output: select the layers so that only one of them feeds layers outside"
+        )
+    out_node = out_srcs[0]
     # every selected node must feed the output (else its result would be dropped)
     reach = {out_node}
     stack = [out_node]
