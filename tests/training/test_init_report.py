@@ -87,3 +87,29 @@ def test_safetensors_and_a_file_of_which_nothing_fits(bundle, tmp_path):
         apply_init_weights(compile_model(g), tmp_path / "none.pt", partial=True)
     with pytest.raises(InitWeightsError, match="does not exist"):
         init_report(g, tmp_path / "missing.pt")
+
+
+def test_torchvision_layout_with_a_1000_class_head_keeps_every_other_weight(tmp_path):
+    """ResNet-18 weights in torchvision's key layout (layer1.0.conv1.weight ...) with ImageNet's 1000-class
+    fc, into the resnet18 template for 10 classes: every tensor but the classifier loads bit for bit."""
+    from cnn_studio.compiler.importer import studio_to_torchvision_key
+    from cnn_studio.core.templates import build
+
+    g = build("resnet18", (3, 32, 32), 10)
+    torch.manual_seed(1)
+    source = compile_model(g).state_dict()
+    tv = {studio_to_torchvision_key(k, g.nodes): v.clone() for k, v in source.items()}
+    assert "layer1.0.conv1.weight" in tv and "layer2.0.downsample.0.weight" in tv
+    tv["fc.weight"], tv["fc.bias"] = torch.randn(1000, 512), torch.randn(1000)
+    path = tmp_path / "resnet18_imagenet_layout.pt"
+    torch.save(tv, path)
+    rep = init_report(g, path)
+    assert [k for k, _, _ in rep.mismatched] == ["fc.weight", "fc.bias"] and not rep.missing and not rep.unexpected
+    assert len(rep.matched) == rep.total - 2
+    torch.manual_seed(2)
+    model = compile_model(g)
+    fresh_fc = model.fc.weight.detach().clone()
+    note = apply_init_weights(model, path, partial=True)
+    after = model.state_dict()
+    assert all(torch.equal(after[k], source[k]) for k in source if not k.startswith("fc."))
+    assert torch.equal(after["fc.weight"], fresh_fc) and "fc.weight, fc.bias" in note
