@@ -1,6 +1,7 @@
 """A one-file HTML report of a run: settings and results, the network table (core.analysis), loss and
 accuracy curves drawn as inline SVG from metrics.csv, the confusion matrix and per-class figures the
-run stored in summary.json (test split, else validation), and a few feature maps as inline PNG.
+run stored in summary.json (test split, else validation), a few feature maps as inline PNG, and (with
+the weights loaded for those) per-class ROC AUC / average precision and ROC curves of that split.
 
 The file is self-contained (no scripts, no external links, no matplotlib). Every string that comes
 from a file (project and node names, class names, notes, paths, messages) goes through
@@ -57,8 +58,9 @@ def _table(header: list[str], rows: list[list], cls: str = "") -> str:
 
 # ---- curves as SVG ------------------------------------------------------------------------------
 def line_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, y_label: str, width: int = 460, height: int = 260,
-               y_range: tuple[float, float] | None = None) -> str:
-    """An SVG line chart of ``series`` [(label, [(x, y), ...])], with axes, ticks and a legend."""
+               y_range: tuple[float, float] | None = None, x_label: str = "epoch", x_range: tuple[float, float] | None = None) -> str:
+    """An SVG line chart of ``series`` [(label, [(x, y), ...])], with axes, ticks and a legend.
+    x ticks are whole numbers (epochs) unless ``x_range`` is given (then five even steps)."""
     pts = [(x, y) for _, s in series for x, y in s if math.isfinite(x) and math.isfinite(y)]
     left, right, top, bottom = 56, 12, 28, 40
     w, h = width - left - right, height - top - bottom
@@ -68,7 +70,7 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, 
     if not pts:
         parts.append(f'<text x="{left}" y="{top + h / 2}" font-size="12">no epochs recorded</text></svg>')
         return "".join(parts)
-    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    x0, x1 = x_range if x_range else (min(p[0] for p in pts), max(p[0] for p in pts))
     y0, y1 = y_range if y_range else (min(p[1] for p in pts), max(p[1] for p in pts))
     if x1 == x0:
         x0, x1 = x0 - 0.5, x1 + 0.5
@@ -82,10 +84,10 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, 
         yy = sy(yv)
         parts.append(f'<line x1="{left}" x2="{left + w}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>'
                      f'<text x="{left - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end">{yv:.3g}</text>')
-    xt = sorted({round(x0 + (x1 - x0) * i / 4) for i in range(5)})
+    xt = sorted({(x0 + (x1 - x0) * i / 4) if x_range else round(x0 + (x1 - x0) * i / 4) for i in range(5)})
     for xv in xt:
         parts.append(f'<text x="{sx(xv):.1f}" y="{top + h + 14}" font-size="10" text-anchor="middle">{xv:g}</text>')
-    parts.append(f'<text x="{left + w / 2}" y="{height - 6}" font-size="11" text-anchor="middle">epoch</text>'
+    parts.append(f'<text x="{left + w / 2}" y="{height - 6}" font-size="11" text-anchor="middle">{esc(x_label)}</text>'
                  f'<text x="12" y="{top + h / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 {top + h / 2})">{esc(y_label)}</text>')
     for k, (label, s) in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
@@ -255,9 +257,54 @@ def _feature_maps(run_path: Path) -> str:
             shape = "x".join(map(str, maps.shape))
             parts.append(f'<figure><img alt="{esc(nid)}" src="data:image/png;base64,{_png_base64(_upscale(rgb))}"/>'
                          f"<figcaption>{esc(nid)} ({esc(shape)})</figcaption></figure>")
-        return head + "".join(parts)
+        return head + "".join(parts) + _roc(im)
     except (StudioError, OSError, ValueError, RuntimeError, KeyError, IndexError, TypeError, AttributeError, ImportError) as e:
         return head + f"<p>Not available: {esc(e)}</p>"
+
+
+MAX_ROC_SAMPLES = 20_000  # a larger split is not evaluated for the report (cnn-studio evaluate --json has the figures)
+MAX_ROC_CURVES = 6  # classes drawn; the table lists all
+ROC_POINTS = 200  # points per drawn curve at most
+
+
+def _thin(x, y) -> list[tuple[float, float]]:
+    import numpy as np
+
+    k = max(1, int(np.ceil(len(x) / ROC_POINTS)))
+    idx = sorted(set(range(0, len(x), k)) | {len(x) - 1})
+    return [(float(x[i]), float(y[i])) for i in idx]
+
+
+def _roc(im) -> str:
+    """ROC AUC and average precision per class on the test split (else validation), one class
+    against the rest, with the ROC curves of the first classes; evaluated with the loaded weights."""
+    from .evaluation import macro_mean
+    from .model import evaluate
+
+    head = "<h2>ROC and precision-recall (one class against the rest)</h2>"
+    split = im.default_split(prefer_test=True)
+    if split is None:
+        return head + "<p>Not available: the data has no split to evaluate on.</p>"
+    n = len(im.labels(split))
+    title = {"val": "validation"}.get(split, split)
+    if n > MAX_ROC_SAMPLES:
+        return head + f"<p>Not computed: the {esc(title)} split has {n:,} samples (the report evaluates at most {MAX_ROC_SAMPLES:,}); use cnn-studio evaluate --json.</p>"
+    try:
+        curves = evaluate(im, split).curves()
+    except (StudioError, RuntimeError, ValueError) as e:  # the feature maps above still stand
+        return head + f"<p>Not available: {esc(e)}</p>"
+
+    def num(v):
+        return f"{v:.3f}" if v == v else "\u2013"  # nan: a class without samples
+
+    rows = [[c["class"], f"{c['positives']:,}", num(c["auc"]), num(c["ap"])] for c in curves]
+    rows.append(["macro mean", f"{n:,}", num(macro_mean(c["auc"] for c in curves)), num(macro_mean(c["ap"] for c in curves))])
+    drawn = [c for c in curves if c["positives"]][:MAX_ROC_CURVES]
+    chart = line_chart([(c["class"], _thin(c["fpr"], c["tpr"])) for c in drawn], f"ROC ({title}, {n:,} samples)", "true positive rate",
+                       y_range=(0.0, 1.0), x_label="false positive rate", x_range=(0.0, 1.0))
+    more = f'<p class="small">the first {len(drawn)} of {len(curves)} classes are drawn</p>' if len(drawn) < len(curves) else ""
+    return head + f'<p class="small">{esc(title)} split, {esc(Path(im.info.checkpoint or "").name)} weights</p>' + \
+        _table(["Class", "Samples", "ROC AUC", "Average precision"], rows, "net") + f'<div class="charts">{chart}</div>' + more
 
 
 def _upscale(rgb, target: int = 256):
