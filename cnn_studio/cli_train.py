@@ -238,10 +238,14 @@ def register(subparsers) -> None:
                    help="val_loss (default) or val_accuracy: picks best.pt and drives early stopping")
     s.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
-    s.add_argument("--speed", type=choice("speed", ("auto", "eager", "channels_last")), metavar="MODE",
-                   help="eager (default: NCHW), channels_last, or auto (a short timed probe picks the faster; cached per network)")
-    s.add_argument("--precision", type=choice("precision", ("fp32", "bf16", "auto")), metavar="P",
-                   help="fp32 (default), bf16 (autocast), or auto (bf16 only if the probe finds it faster and its loss close to fp32's)")
+    s.add_argument("--speed", type=choice("speed", ("auto", "eager", "channels_last", "compile")), metavar="MODE",
+                   help="eager (default: NCHW), channels_last, compile (torch.compile; needs a C++ compiler on CPU), or auto "
+                        "(a short timed probe picks the faster layout, and compiles when the run is long enough to repay it; "
+                        "cached per network)")
+    s.add_argument("--precision", type=choice("precision", ("fp32", "bf16", "fp16", "auto")), metavar="P",
+                   help="fp32 (default), bf16 (autocast), fp16 (CUDA mixed precision with a GradScaler; other devices "
+                        "train in fp32 and say so), or auto (reduced precision only if the probe finds it faster and its "
+                        "loss close to fp32's)")
     s.add_argument("--layer-stats-every", type=int_at_least("--layer-stats-every", 0), metavar="N",
                    help="record layer statistics (weight/gradient norms and histograms) every N steps, plus dead and "
                         "saturated units at each epoch end, in layer_stats.npz (default 50; 0 = off); see `cnn-studio stats`")

@@ -353,7 +353,7 @@ def decide_compile(eager_step: float, compile_seconds: float, compiled_step: flo
     eager_total = run_steps * eager_step
     compiled_total = compile_seconds + max(run_steps - 1, 0) * compiled_step
     speedup = eager_step / compiled_step if compiled_step > 0 else 0.0
-    if compiled_total > 0 and eager_total / compiled_total >= min_gain:
+    if compiled_step < eager_step and eager_total >= min_gain * compiled_total:
         return True, (f"compiled: {speedup:.2f}x per step, so its {compile_seconds:.0f} s compile is repaid over the "
                       f"run's {run_steps} steps (about {eager_total:.0f} s eager, {compiled_total:.0f} s compiled)")
     return False, (f"not compiled: {speedup:.2f}x per step does not repay a {compile_seconds:.0f} s compile over "

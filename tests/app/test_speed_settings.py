@@ -28,8 +28,8 @@ def test_speed_and_precision_are_chosen_saved_and_undone(window, qtbot, tmp_path
     assert (s.speed.currentText(), s.precision.currentText()) == ("Eager", "FP32")
     assert "channels" in s.speed.toolTip().lower() and "bit-reproducible" in s.speed.toolTip()
     assert "autocast" in s.precision.toolTip()
-    _pick(s.speed, Qt.Key.Key_Down, 2)  # Eager -> Auto (timed probe) -> Channels last
-    _pick(s.precision, Qt.Key.Key_Down, 2)  # FP32 -> BF16 -> Auto
+    _pick(s.speed, Qt.Key.Key_Down, 3)  # Eager -> Auto (timed probe) -> Compiled -> Channels last
+    _pick(s.precision, Qt.Key.Key_Down, 2)  # FP32 -> BF16 -> (FP16: off without CUDA) -> Auto
     assert window.graph.training["train"]["speed"] == "channels_last"
     assert window.graph.training["train"]["precision"] == "auto"
     path = tmp_path / "speed.cnnstudio"
@@ -132,3 +132,15 @@ def test_stop_cancels_the_probe(window, qtbot, tmp_path, gated_probe):
         gate.set()
     assert seen["cancelled"]
     assert feat.panel.last_summary["stop_reason"] == "stopped_by_user"
+
+
+def test_fp16_is_offered_on_cuda_only_and_compiled_is_a_speed_mode(window):
+    s = window.training.panel.settings
+    assert s.speed.findData("compile") >= 0 and "torch.compile" in s.speed.toolTip()
+    fp16 = s.precision.model().item(s.precision.findData("fp16"))
+    s._on_probe_bf16({"auto": True, "cpu": True})  # no CUDA device found
+    assert not fp16.isEnabled() and "CUDA only" in fp16.toolTip()
+    s._on_probe_bf16({"auto": True, "cpu": True, "cuda:0": True})  # Auto would train on the GPU
+    assert fp16.isEnabled()
+    s.set_config({"speed": "compile", "precision": "fp16"})
+    assert s.config()["speed"] == "compile" and s.config()["precision"] == "fp16"

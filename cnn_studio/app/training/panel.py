@@ -35,21 +35,27 @@ STOP_TEXT = {
 }
 
 
-SPEED_MODES = (("eager", "Eager"), ("auto", "Auto (timed probe)"), ("channels_last", "Channels last"))
-PRECISION_MODES = (("fp32", "FP32"), ("bf16", "BF16"), ("auto", "Auto"))
+SPEED_MODES = (("eager", "Eager"), ("auto", "Auto (timed probe)"), ("compile", "Compiled"),
+               ("channels_last", "Channels last"))
+PRECISION_MODES = (("fp32", "FP32"), ("bf16", "BF16"), ("fp16", "FP16 (CUDA)"), ("auto", "Auto"))
 PROBE_TEXT = "Choosing the fastest way to run this network…"
 SPEED_TIP = (
     "How each training step runs. Eager: the plain NCHW layout (channels, then rows, then columns), "
     "the same result run after run. Channels last: images stored pixel by pixel with their channels "
     "together (NHWC), which many CPU and GPU convolution kernels compute faster. Auto: the run starts with "
     "a short timed probe of a few steps in each layout (on copies, the run itself is untouched) and keeps "
-    "the faster one; the choice and its reason go to the run's notes. Timing can pick differently from "
+    "the faster one, and compiles the network when the run is long enough to repay the compile time; the "
+    "choice and its reason go to the run's notes. Compiled: torch.compile turns the network into fused "
+    "kernels (tens of seconds at the start; needs a C++ compiler on CPU). Timing can pick differently from "
     "run to run and the layouts round differently, so runs in Auto are not bit-reproducible across runs.")
 PRECISION_TIP = (
     "The number format of the arithmetic. FP32: 32-bit floats. BF16: autocast computes convolutions and "
     "matrix products in bfloat16 (16 bits, fp32's range with fewer digits), often faster, while the "
-    "weights stay fp32. Auto: the speed probe also tries bf16 and keeps it only when it is faster and its "
-    "loss stays within 5% of fp32's; such runs are not bit-reproducible across runs.")
+    "weights stay fp32. FP16: CUDA mixed precision (float16 with a gradient scaler), CUDA only; on other "
+    "devices the run trains in FP32 and its notes say so. Auto: the speed probe also tries the reduced "
+    "precisions the device has and keeps one only when it is faster and its loss stays within 5% of fp32's; "
+    "such runs are not bit-reproducible across runs.")
+FP16_OFF_TIP = "FP16 mixed precision runs on CUDA only; choose a CUDA device (on CPU, BF16 is the reduced precision)."
 BF16_OFF_TIP = ("This processor has no native bf16 (AVX-512 BF16 or AMX): bf16 would be emulated and "
                 "slower than FP32. Auto stays on FP32 here.")
 
@@ -231,6 +237,10 @@ class TrainingSettings(QWidget):
         item.setEnabled(native)
         item.setToolTip("" if native else BF16_OFF_TIP)
         self.precision.setToolTip(PRECISION_TIP if native else f"{PRECISION_TIP}\n\nBF16 is off: {BF16_OFF_TIP}")
+        cuda = dev.startswith("cuda") or (dev == "auto" and any(str(k).startswith("cuda") for k in (self._bf16 or {})))
+        fp16 = self.precision.model().item(self.precision.findData("fp16"))
+        fp16.setEnabled(cuda)
+        fp16.setToolTip("" if cuda else FP16_OFF_TIP)
 
     def probe_devices(self) -> DeviceProbe:
         """List real devices in the background (imports torch off the GUI thread)."""
