@@ -367,6 +367,10 @@ def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, o
                             input_names=["input"], output_names=["logits"],
                             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                             do_constant_folding=True,
+                            # keep BatchNormalization nodes (EVAL would fold them into the convs):
+                            # the file then re-imports as the same network (compiler/onnx_import.py),
+                            # and onnxruntime fuses them itself when it loads the model
+                            training=torch.onnx.TrainingMode.PRESERVE,
                         )
                 except Exception as e:
                     reason = _unsupported_reason(e)

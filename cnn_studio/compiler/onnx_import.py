@@ -1,0 +1,206 @@
+"""ONNX model -> CNN Studio graph and weights (``cnn-studio import model.onnx``, File > Open of a .onnx).
+
+:func:`import_onnx` reads the file with the ``onnx`` package (:mod:`onnx_read` checks it first), then
+walks its nodes in order and maps each operator onto the layer catalogue (:mod:`onnx_ops`): Conv
+(groups, dilation, pads), Gemm and MatMul+Add, the activations, pooling, BatchNormalization,
+Dropout, Flatten, a Reshape that flattens, Add, Concat, Identity, and the layers of newer catalogue
+entries when their specs exist (``core.layers.has_spec`` is asked at import time). Constants and the
+shape arithmetic torch.onnx emits for ``x.view(x.size(0), -1)`` (Shape, Gather, Unsqueeze, Concat
+...) are folded while walking, with the batch axis kept symbolic. Initialisers become a state_dict
+whose keys are those of the compiled graph, so ``compile_model(graph).load_state_dict(state,
+strict=True)`` works.
+
+Nothing is half-imported: every operator that has no layer is collected (by ONNX node name and op
+type) and reported in one :class:`OnnxImportError`; then nothing is returned. Node ids come from the
+exporter's names where it left them (an initialiser ``features_0.weight`` or a node ``/features_0/Conv``
+gives ``features_0``), so a network exported by CNN Studio comes back with its own ids. The result is
+checked: the compiled graph with the imported weights is run next to onnxruntime (when installed) on
+the same random input, and a difference beyond rounding refuses the import (a misread operator never
+becomes a silently different network).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.graph import Graph
+from ..core.layout import apply_layout
+from .onnx_ops import BATCH, Act, Builder, Unsupported
+from .onnx_read import OnnxImportError, attrs, check_order, load_model, opset_of, value_shape
+
+__all__ = ["OnnxImport", "OnnxImportError", "import_onnx", "verify_with_onnxruntime"]
+
+#: outputs of the imported network and onnxruntime may differ by this much (relative to the outputs' scale)
+TOLERANCE = 1e-4
+
+
+@dataclass
+class OnnxImport:
+    graph: Graph
+    state: dict[str, torch.Tensor]
+    path: Path
+    notes: list[str] = field(default_factory=list)
+    max_diff: float | None = None  # largest difference to onnxruntime's outputs (None: not checked)
+    log_softmax_dropped: bool = False  # the file ends in LogSoftmax, which the loss layer applies itself
+
+
+def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: tuple[int, int, int] | None = None,
+                verify: bool = True) -> OnnxImport:
+    """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message.
+
+    ``input_shape`` (C, H, W) is needed only when the file leaves those axes symbolic.
+    ``verify`` compares the result with onnxruntime on a random input (skipped when it is absent)."""
+    p = Path(path)
+    model = load_model(p)
+    label = p.name
+    check_order(model, label)
+    g = model.graph
+    init_names = {t.name for t in g.initializer}
+    real_inputs = [i for i in g.input if i.name not in init_names]
+    if len(real_inputs) != 1:
+        listed = ", ".join(f"'{i.name}'" for i in real_inputs) or "none"
+        raise OnnxImportError(f"{label}: a CNN Studio network takes one image input, but this model has {len(real_inputs)} ({listed})")
+    if len(g.output) != 1:
+        raise OnnxImportError(f"{label}: a CNN Studio network has one output, but this model has {len(g.output)} "
+                              f"({', '.join(repr(o.name) for o in g.output)})")
+    inp = real_inputs[0]
+    chw, batch = _input_shape(inp, input_shape, label)
+    graph = Graph(name or _network_name(model, p))
+    b = Builder(graph, opset_of(model), batch)
+    b.add_input(inp.name, chw)
+    for t in g.initializer:  # numbers are read (size-checked) when a node uses them
+        b.add_initializer(t)
+    consumers: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
+    for o in g.output:
+        consumers[o.name] = consumers.get(o.name, 0) + 1
+    b.consumers = consumers
+    b.graph_output = g.output[0].name
+    for n in g.node:
+        if n.domain not in ("", "ai.onnx"):
+            b.unsupported(n, f"operator of the '{n.domain}' domain")
+            continue
+        try:
+            b.node(n, attrs(n))
+        except Unsupported as e:
+            b.unsupported(n, str(e))
+    if b.problems:
+        count = len(b.problems)
+        raise OnnxImportError(
+            f"{label} cannot be imported: {count} operator{'s' if count > 1 else ''} {'have' if count > 1 else 'has'} no CNN Studio layer "
+            f"(nothing was imported):\n" + "\n".join(f"  - {p}" for p in b.problems)
+        )
+    b.finish(g.output[0].name, label)
+    apply_layout(graph)
+    result = OnnxImport(graph, b.state, p, list(b.notes), log_softmax_dropped=b.log_softmax_dropped)
+    net = _check_compiles(result, label)
+    if verify:
+        result.max_diff = verify_with_onnxruntime(result, model, inp.name, chw, batch, net)
+        if result.max_diff is None:
+            result.notes.append("not compared with onnxruntime (not installed)")
+    return result
+
+
+def _input_shape(inp, given, label: str) -> tuple[tuple[int, int, int], int | None]:
+    dims = value_shape(inp)
+    if dims is None:
+        dims = [None] * 4 if given is not None else None
+    if dims is None or len(dims) != 4:
+        what = "no shape" if dims is None else f"{len(dims)} axes ({_fmt_dims(dims)})"
+        raise OnnxImportError(f"{label}: the input '{inp.name}' has {what}; CNN Studio imports image networks whose input is "
+                              "batch x channels x height x width")
+    batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+    chw = []
+    for axis, d, g in zip(("channels", "height", "width"), dims[1:], given or (None, None, None)):
+        if g is not None:
+            if isinstance(d, int) and d > 0 and d != g:
+                raise OnnxImportError(f"{label}: the input's {axis} is fixed at {d} in the file; --input gave {g}")
+            chw.append(int(g))
+        elif isinstance(d, int) and d > 0:
+            chw.append(d)
+        else:
+            raise OnnxImportError(f"{label}: the input's {axis} is not fixed in the file ({d!r}); give the input shape "
+                                  "(cnn-studio import --input CxHxW)")
+    return (chw[0], chw[1], chw[2]), batch
+
+
+def _fmt_dims(dims) -> str:
+    return "x".join("?" if d is None else str(d) for d in dims)
+
+
+def _network_name(model, p: Path) -> str:
+    for prop in model.metadata_props:
+        if prop.key == "cnn_studio.name" and prop.value.strip():
+            return prop.value.strip()[:200]
+    gname = (model.graph.name or "").strip()
+    if gname and gname not in ("main_graph", "torch_jit", "torch-jit-export", "main"):
+        return gname[:200]
+    return p.stem[:200] or "imported"
+
+
+def _check_compiles(result: OnnxImport, label: str):
+    """The graph compiles and the weights fit it exactly; returns the compiled network holding the
+    imported weights (built on the meta device and given the imported tensors, so a large network
+    is not initialised twice). A failure here is a CNN Studio bug, said as one line."""
+    from ..core.errors import StudioError
+    from .model import compile_model
+
+    try:
+        with torch.device("meta"):
+            model = compile_model(result.graph)
+        model.load_state_dict(result.state, strict=True, assign=True)
+    except StudioError as e:
+        raise OnnxImportError(f"{label}: the imported network is not valid ({e})") from None
+    except RuntimeError as e:
+        raise OnnxImportError(f"{label}: the imported weights do not fit the imported network ({' '.join(str(e).split())[:300]})") from None
+    return model
+
+
+def verify_with_onnxruntime(result: OnnxImport, model, input_name: str, chw, batch: int | None, net=None) -> float | None:
+    """Largest |difference| between the compiled graph and onnxruntime on one random input; raises
+    OnnxImportError when it is beyond rounding. None when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from .model import compile_model
+
+    n = batch or 2
+    x = torch.Generator().manual_seed(0)
+    inp = torch.randn((n, *chw), generator=x)
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.intra_op_num_threads = 1
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        ref = sess.run(None, {input_name: inp.numpy()})[0]
+    except Exception as e:  # the file does not run in onnxruntime either: say so, keep the import
+        result.notes.append(f"not compared with onnxruntime (it cannot run this file: {' '.join(str(e).split())[:160]})")
+        return float("nan")
+    if net is None:
+        net = compile_model(result.graph)
+        net.load_state_dict(result.state, strict=True)
+    net.eval()
+    with torch.no_grad():
+        out = net(inp)
+        if result.log_softmax_dropped:
+            out = torch.log_softmax(out, dim=1)
+    ref_t = torch.from_numpy(np.asarray(ref, dtype=np.float32))
+    if tuple(ref_t.shape) != tuple(out.shape):
+        raise OnnxImportError(f"{result.path.name}: the imported network's output is {tuple(out.shape)} but onnxruntime's is "
+                              f"{tuple(ref_t.shape)}; this operator combination is misread by CNN Studio (nothing was imported)")
+    diff = float((out - ref_t).abs().max()) if out.numel() else 0.0
+    scale = max(1.0, float(ref_t.abs().max()) if ref_t.numel() else 1.0)
+    if not diff <= TOLERANCE * scale:
+        raise OnnxImportError(f"{result.path.name}: the imported network's outputs differ from onnxruntime's by up to {diff:.3g}; "
+                              "CNN Studio misreads an operator of this file, so nothing was imported (please report it)")
+    return diff
+
+
+__all__ += ["BATCH", "Act"]
