@@ -102,6 +102,10 @@ class _Writer:
             base = "nn.Sequential"
         else:
             init, fwd = [], []
+            for nid in d.graph.nodes:  # __init__ in the definition's node order, as BlockModule registers them
+                if ctors[nid] is not None:
+                    prefix, _ = _call_target(module_name(nid))
+                    init.append(f"        {prefix}{ctors[nid]}" + (")" if prefix.startswith("self.add_module") else ""))
             for nid in order:
                 node = d.graph.nodes[nid]
                 info = ba.nodes[nid]
@@ -114,8 +118,7 @@ class _Writer:
                 if ctor is None:
                     fwd.append(f"        {var[nid]} = {forward_expression(node.type, info.config, srcs, None)}{note}")
                     continue
-                prefix, call = _call_target(module_name(nid))
-                init.append(f"        {prefix}{ctor}" + (")" if prefix.startswith("self.add_module") else ""))
+                _, call = _call_target(module_name(nid))
                 if node.type == BLOCK_TYPE:
                     fwd.append(f"        {var[nid]} = {call}({', '.join(srcs)}){note}")
                 else:

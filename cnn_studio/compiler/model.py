@@ -146,14 +146,15 @@ class BlockModule(nn.Module):
         for i, targets in enumerate(d.inputs):
             for t in targets:
                 port_of[(t[0], t[1])] = i
+        # submodules in the definition's node order (as a hand-written __init__ lists them, so the
+        # state_dict's key order matches torchvision's), run in the analysis' topological order
+        for nid in d.graph.nodes:
+            self.add_module(module_name(nid), _build(blocks, d.graph.nodes[nid].type, ba.nodes[nid]))
         slot: dict[str, int] = {}
         plan: list[tuple[str, str, list[int]]] = []
         for nid in ba.order:
-            node = d.graph.nodes[nid]
             info = ba.nodes[nid]
-            mod = _build(blocks, node.type, info)
             mname = module_name(nid)
-            self.add_module(mname, mod)
             # a source >= 0 is an inner node's slot, -(i + 1) is block input i
             srcs = []
             for p in range(len(info.input_shapes)):
