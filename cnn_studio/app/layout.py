@@ -28,7 +28,8 @@ B = Qt.DockWidgetArea.BottomDockWidgetArea
 DEFAULT_GROUPS: tuple[tuple[Qt.DockWidgetArea, tuple[str, ...]], ...] = (
     (L, ("Layers",)),
     (R, ("Inspector", "Data", "Training")),
-    (B, ("Summary", "Issues", "Feature maps", "Filters", "Evaluation", "Inference", "Runs", "Compare runs")),
+    (B, ("Summary", "Issues", "Feature maps", "Filters", "Evaluation", "Inference", "Layer statistics", "Embeddings",
+         "Runs", "Compare runs")),
     (B, ("Training curves",)),
 )
 RAISED = ("Inspector", "Summary")
@@ -89,7 +90,7 @@ class DockLayout(QObject):
 
     # Bump when the set or arrangement of docks changes, so a layout saved by an older version is
     # not restored over docks it does not know.
-    VERSION = 4  # 4: the Runs and Compare runs docks
+    VERSION = 5  # 4: the Runs and Compare runs docks; 5: Layer statistics and Embeddings
 
     def __init__(self, window) -> None:
         super().__init__(window)

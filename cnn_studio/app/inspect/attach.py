@@ -1,7 +1,10 @@
-"""Inspection in the main window: Feature maps, Filters, Evaluation and Inference docks. Each view
+"""Inspection in the main window: Feature maps, Filters, Evaluation, Inference and Layer statistics
+docks. Each view
 renders the app state's source (``window.state``, see app/state.py) and says which network, run
 and weights that is; the canvas selection picks the layer; while a run goes, the training panel's
-live maps, per-epoch snapshots and validation matrices reach the views of that run only."""
+live maps, per-epoch snapshots and validation matrices reach the views of that run only. The Layer
+statistics view re-reads the run's layer_stats.npz at each epoch end, and its latest problems become
+badges on the canvas cards (canvas/badges.py), gone when the source shows nothing."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -11,6 +14,8 @@ from .evaluation import EvaluationView
 from .featuremaps import FeatureMapView
 from .filters import FiltersView
 from .inference import InferenceView
+from .layerstats_view import LayerStatsView
+from ..canvas.badges import BadgeController
 
 
 class InspectFeature(QObject):
@@ -22,16 +27,20 @@ class InspectFeature(QObject):
         self.filters = FiltersView()
         self.evaluation = EvaluationView()
         self.inference = InferenceView()
+        self.layerstats = LayerStatsView()
         area = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {}
-        for title, view in (("Feature maps", self.featuremaps), ("Filters", self.filters), ("Evaluation", self.evaluation), ("Inference", self.inference)):
+        for title, view in (("Feature maps", self.featuremaps), ("Filters", self.filters), ("Evaluation", self.evaluation), ("Inference", self.inference),
+                            ("Layer statistics", self.layerstats)):
             # placed and sized by the window's DockLayout (layout.py), by title
             dock = window.add_panel(_scrolling(view), title, area, object_name=title.replace(" ", "") + "Dock")
             self.docks[title] = dock
 
         # every view renders the app state's source, and nothing else
         self.state = window.state
-        self.views = (self.featuremaps, self.filters, self.evaluation, self.inference)
+        self.views = (self.featuremaps, self.filters, self.evaluation, self.inference, self.layerstats)
+        self.badges = BadgeController(window.scene, self)
+        self.layerstats.flags_changed.connect(self.badges.set_flags)
         self.state.source_changed.connect(self._on_state_source_changed)
         window.selection_changed.connect(self._on_window_selection_changed)
         self.featuremaps.input_changed.connect(self.filters.set_input)
@@ -72,6 +81,7 @@ class InspectFeature(QObject):
         if src.kind == "nothing":
             return  # the views say there is nothing to show; another network's maps never come back
         self.featuremaps.set_node(node)
+        self.layerstats.set_layer(node)
         if self.filters.model() is not None:
             self.filters.set_node(node)
 
@@ -97,6 +107,7 @@ class InspectFeature(QObject):
     def _on_panel_epoch_done(self, row: dict) -> None:
         if self.state.source.kind == "live":
             self.evaluation.update_from_epoch(row)
+            self.layerstats.refresh()  # the recorder wrote this epoch's statistics before the row was sent
 
     def _close_guard(self) -> bool:
         for view in self.views:
