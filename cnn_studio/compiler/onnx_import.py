@@ -90,6 +90,7 @@ def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: t
             b.node(n, attrs(n))
         except Unsupported as e:
             b.unsupported(n, str(e))
+    b.unresolved(g.output[0].name)
     if b.problems:
         count = len(b.problems)
         raise OnnxImportError(

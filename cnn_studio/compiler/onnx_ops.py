@@ -56,10 +56,6 @@ class Probe:
     nodes: list  # the ONNX nodes of the chain
 
 
-#: operators a Probe chain may contain (numpy versions in _PROBE_OPS)
-PROBE_START = ("Transpose", "GatherND")
-
-
 class ShapeVal(tuple):
     """A 1-D integer vector from shape arithmetic; items are ints or BATCH."""
 
@@ -90,6 +86,7 @@ class Builder:
         self.graph_output = ""
         self.log_softmax_dropped = False
         self._made_by: dict[str, Any] = {}  # graph node id -> the ONNX node it came from
+        self._blamed: set[int] = set()
 
     # ------------------------------------------------------------------ values
     def add_input(self, name: str, chw) -> None:
@@ -121,16 +118,21 @@ class Builder:
     # ------------------------------------------------------------------ one node
     def node(self, n, at: dict) -> None:
         ins = [self.value(i) for i in n.input]
-        if any(v is _UNKNOWN for v in ins):
+        if any(v is _UNKNOWN for v in ins):  # after an unsupported node: only its operator can be judged
             for o in n.output:
                 if o:
                     self.values[o] = _UNKNOWN
+            for v in ins:
+                if isinstance(v, Probe):
+                    self._blame(v.nodes)
+            if not any(n.op_type in table for table in (_HANDLERS, _FOLD, _PROBE_OPS, ("Constant", "Shape"))):
+                raise Unsupported("no CNN Studio layer does this")
             return
         op = n.op_type
         if op == "Constant":
             self.values[n.output[0]] = _constant(at)
             return
-        if any(isinstance(v, Probe) for v in ins) or (op in PROBE_START and isinstance(ins[0], Act)):
+        if self._probe_wanted(op, ins):
             self.probe(n, ins, at)
             return
         acts = [v for v in ins if isinstance(v, Act)]
@@ -149,26 +151,74 @@ class Builder:
             raise Unsupported(f"its extra output{'s' if len(extra) > 1 else ''} {', '.join(extra)} {'are' if len(extra) > 1 else 'is'} used")
         handler(self, n, ins, at)
 
+    def _probe_wanted(self, op: str, ins) -> bool:
+        """A chain goes on through operators it can evaluate; it starts at an operator with no layer
+        of its own applied to one network tensor (and constants), or at Mul/Add of a constant."""
+        probes = [v for v in ins if isinstance(v, Probe)]
+        acts = [v for v in ins if isinstance(v, Act)]
+        if probes:
+            return True
+        if len(acts) != 1 or op not in _PROBE_OPS:
+            return False
+        if op in ("Mul", "Add"):
+            if op == "Add" and self._is_bias_add(acts[0], ins):
+                return False
+            return len(ins) == 2 and not isinstance(ins[0 if isinstance(ins[1], Act) else 1], Act)
+        return op not in _HANDLERS
+
+    def _is_bias_add(self, x: Act, ins) -> bool:
+        typ, cfg = self.producer(x)
+        return typ in ("linear", "conv2d") and not cfg.get("bias")
+
     def probe(self, n, ins, at) -> None:
-        """Extend a Probe chain by this node, then see whether it now equals a layer."""
-        src = next((v.src for v in ins if isinstance(v, Probe)), None) or ins[0]
-        if any(isinstance(v, (Act, Probe)) for v in ins[1:]) or n.op_type not in _PROBE_OPS:
-            first = next((v for v in ins if isinstance(v, Probe)), None)
-            chain = ", ".join(f"'{m.name or m.op_type}' ({m.op_type})" for m in (first.nodes if first else []))
-            raise Unsupported(f"no CNN Studio layer does this{f' (after {chain}, which match no layer either)' if chain else ''}")
-        prev = ins[0].fn if isinstance(ins[0], Probe) else (lambda x: x)
-        nodes = (ins[0].nodes if isinstance(ins[0], Probe) else []) + [n]
-        consts = [None] + [np.asarray(self.const(v, "parameter")) if v is not None else None for v in ins[1:]]
+        """Extend a Probe chain by this node, then see whether it now equals a layer. A chain that
+        meets an operator it cannot evaluate is reported node by node (not that operator)."""
+        probes = [v for v in ins if isinstance(v, Probe)]
+        src = probes[0].src if probes else next(v for v in ins if isinstance(v, Act))
+        nodes: list = []
+        for v in probes:
+            nodes += [m for m in v.nodes if m not in nodes]
+        same_src = all(v.src == src for v in probes) and all(v == src for v in ins if isinstance(v, Act))
+        if n.op_type not in _PROBE_OPS or not same_src:
+            self._blame(nodes)
+            for o in n.output:
+                if o:
+                    self.values[o] = _UNKNOWN
+            return
+        parts = []
+        for v in ins:
+            if isinstance(v, Probe):
+                parts.append(v.fn)
+            elif isinstance(v, Act):
+                parts.append(lambda x: x)
+            elif v is None:
+                parts.append(None)
+            else:
+                c = np.asarray(self.const(v, "parameter"))
+                parts.append(lambda x, c=c: c)
         step = _PROBE_OPS[n.op_type]
-        p = Probe(src, lambda x, prev=prev, step=step, consts=consts, at=at: step(prev(x), consts, at), nodes)
+
+        def fn(x, parts=parts, step=step, at=at):
+            return step([None if p is None else p(x) for p in parts], at)
+
+        p = Probe(src, fn, nodes + [n])
         self.values[n.output[0]] = p
         match = _match_probe(p)
         if match is not None:
-            type_id, cfg, extra = match
-            out = self.layer(nodes[0], type_id, cfg, [src])
-            if extra:
-                out = self.layer(n, extra, {}, [out], suffix="_flat")
-            self.values[n.output[0]] = out
+            type_id, cfg = match
+            self.values[n.output[0]] = self.layer(p.nodes[0], type_id, cfg, [src], out_name=n.output[0])
+
+    def unresolved(self, output: str) -> None:
+        """A chain that ends the graph unmatched: report its nodes."""
+        v = self.values.get(output)
+        if isinstance(v, Probe):
+            self._blame(v.nodes)
+
+    def _blame(self, nodes) -> None:
+        for m in nodes:
+            if id(m) not in self._blamed:
+                self._blamed.add(id(m))
+                self.unsupported(m, "no CNN Studio layer does this (nor together with the operators next to it)")
 
     def alias(self, n, value) -> None:
         self.values[n.output[0]] = value
@@ -194,7 +244,7 @@ class Builder:
 
     # ------------------------------------------------------------------ layers
     def layer(self, n, type_id: str, config: dict, inputs: list[Act], weights: dict[str, np.ndarray] | None = None,
-              weight_name: str | None = None, suffix: str = "") -> Act:
+              weight_name: str | None = None, suffix: str = "", out_name: str | None = None) -> Act:
         """Add a node of ``type_id`` fed by ``inputs``; its shape comes from the spec (as the
         analysis computes it), the weights become ``<id>.<key>`` entries of the state_dict."""
         if not available(type_id):
@@ -213,7 +263,7 @@ class Builder:
         self._made_by[node_id] = n
         out = Act(node_id, shape)
         if n is not None:
-            self.values[n.output[0]] = out
+            self.values[out_name or n.output[0]] = out
         return out
 
     def _check_node(self, node_id: str, type_id: str, shapes: list, n) -> tuple:
@@ -460,16 +510,19 @@ _FOLD = {
     "Expand": _f_expand, "CastLike": _f_castlike,
 }
 
-def _p_transpose(x, consts, at):
+def _t(a):
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def _p_transpose(v, at):
     perm = at.get("perm")
-    return np.transpose(x, perm) if perm is not None else np.transpose(x)
+    return np.transpose(v[0], perm) if perm is not None else np.transpose(v[0])
 
 
-def _p_gathernd(x, consts, at):
-    idx = consts[1].astype(np.int64)
-    bd = int(at.get("batch_dims", 0))
-    if bd:
-        raise Unsupported("GatherND with batch_dims")
+def _p_gathernd(v, at):
+    x, idx = v[0], np.asarray(v[1]).astype(np.int64)
+    if int(at.get("batch_dims", 0)):
+        raise ValueError("batch_dims")
     k = idx.shape[-1]
     flat = idx.reshape(-1, k)
     out = x[tuple(flat[:, i] for i in range(k))]
@@ -477,49 +530,82 @@ def _p_gathernd(x, consts, at):
 
 
 def _p_reduce(fn):
-    def f(x, consts, at):
+    def f(v, at):
         axes = at.get("axes")
-        if axes is None and len(consts) > 1 and consts[1] is not None:
-            axes = [int(a) for a in consts[1].reshape(-1)]
+        if axes is None and len(v) > 1 and v[1] is not None:
+            axes = [int(a) for a in np.asarray(v[1]).reshape(-1)]
         axes = tuple(axes) if axes else None
-        return fn(x, axis=axes, keepdims=bool(at.get("keepdims", 1)))
+        return fn(v[0], axis=axes, keepdims=bool(at.get("keepdims", 1)))
 
     return f
 
 
-def _p_reshape(x, consts, at):
-    shape = [int(v) for v in consts[1].reshape(-1)]
+def _p_reshape(v, at):
+    x = v[0]
+    shape = [int(d) for d in np.asarray(v[1]).reshape(-1)]
     shape = [x.shape[i] if d == 0 and not at.get("allowzero", 0) else d for i, d in enumerate(shape)]
     return x.reshape(shape)
 
 
-_PROBE_OPS = {"Transpose": _p_transpose, "GatherND": _p_gathernd, "ReduceMean": _p_reduce(np.mean),
-              "ReduceMax": _p_reduce(np.max), "Reshape": _p_reshape}
+def _p_unary(fn):
+    return lambda v, at: fn(_t(v[0].astype(np.float32))).numpy()
+
+
+def _p_binary(fn):
+    return lambda v, at: fn(np.asarray(v[0], dtype=np.float32), np.asarray(v[1], dtype=np.float32))
+
+
+def _p_clip(v, at):
+    lo = at.get("min", -np.inf) if len(v) < 2 or v[1] is None else float(np.asarray(v[1]).reshape(-1)[0])
+    hi = at.get("max", np.inf) if len(v) < 3 or v[2] is None else float(np.asarray(v[2]).reshape(-1)[0])
+    return np.clip(v[0], lo, hi)
+
+
+_PROBE_OPS = {
+    "Transpose": _p_transpose, "GatherND": _p_gathernd, "ReduceMean": _p_reduce(np.mean), "ReduceMax": _p_reduce(np.max),
+    "Reshape": _p_reshape, "Erf": _p_unary(torch.erf), "Tanh": _p_unary(torch.tanh), "Sigmoid": _p_unary(torch.sigmoid),
+    "Sqrt": _p_unary(torch.sqrt), "Relu": _p_unary(torch.relu), "Exp": _p_unary(torch.exp), "Neg": _p_unary(torch.neg),
+    "Add": _p_binary(np.add), "Sub": _p_binary(np.subtract), "Mul": _p_binary(np.multiply), "Div": _p_binary(np.divide),
+    "Pow": _p_binary(np.power), "Clip": _p_clip, "Identity": lambda v, at: v[0],
+}
+
+#: element-wise layers a chain may turn out to be (type id, config, torch function)
+_ELEMENTWISE = (
+    ("gelu", {"approximate": "none"}, lambda x: torch.nn.functional.gelu(x)),
+    ("gelu", {"approximate": "tanh"}, lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+    ("silu", {}, torch.nn.functional.silu),
+    ("hardswish", {}, torch.nn.functional.hardswish),
+    ("relu6", {}, torch.nn.functional.relu6),
+)
 
 
 def _match_probe(p: Probe):
-    """(type id, config, flatten-after) of the layer the chain computes, or None. Candidates are
-    adaptive average/max pooling to the chain's output size (flattened when the chain drops the
-    map axes); each is checked on two random batches (to 1e-5)."""
-    c = p.src.shape[0] if len(p.src.shape) == 3 else None
-    if c is None:
-        return None
+    """(type id, config) of the layer the chain computes, or None. Candidates: the element-wise
+    layers above (for a result of the input's shape) and adaptive average/max pooling to the
+    result's size; each is checked on two random batches (to 1e-5 relative)."""
     rng = np.random.default_rng(0)
-    xs = [rng.standard_normal((b, *p.src.shape)).astype(np.float32) for b in (2, 3)]
+    xs = [(3 * rng.standard_normal((b, *p.src.shape))).astype(np.float32) for b in (2, 3)]
     try:
-        ys = [np.asarray(p.fn(x)) for x in xs]
+        with np.errstate(all="ignore"):
+            ys = [np.asarray(p.fn(x)) for x in xs]
     except Exception:  # not a complete computation yet (or one numpy refuses)
         return None
-    if any(y.ndim not in (2, 4) or y.shape[0] != x.shape[0] or y.shape[1] != c for x, y in zip(xs, ys)):
+
+    def same(f) -> bool:
+        return all(y.shape == x.shape and np.allclose(f(torch.from_numpy(x)).numpy(), y, atol=1e-5, rtol=1e-5) for x, y in zip(xs, ys))
+
+    if all(y.shape == x.shape for x, y in zip(xs, ys)):
+        for type_id, cfg, f in _ELEMENTWISE:
+            if available(type_id) and same(f):
+                return type_id, dict(cfg)
         return None
-    y0 = ys[0]
-    if y0.ndim == 2:
+    if len(p.src.shape) != 3 or any(y.ndim != 4 or y.shape[:2] != x.shape[:2] for x, y in zip(xs, ys)):
         return None
-    size = (int(y0.shape[2]), int(y0.shape[3]))
+    size = (int(ys[0].shape[2]), int(ys[0].shape[3]))
     for type_id, pool in (("adaptive_avgpool2d", torch.nn.functional.adaptive_avg_pool2d),
                           ("adaptive_maxpool2d", torch.nn.functional.adaptive_max_pool2d)):
         if all(np.allclose(pool(torch.from_numpy(x), size).numpy(), y, atol=1e-5) for x, y in zip(xs, ys)):
-            return type_id, {"output_size": size[0] if size[0] == size[1] else list(size)}, None
+            return type_id, {"output_size": size[0] if size[0] == size[1] else list(size)}
     return None
 
 

@@ -1,0 +1,50 @@
+"""Shared by the ONNX import tests: export a hand-written nn.Module with torch.onnx (either exporter),
+run a file in onnxruntime, and run an import's compiled network."""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import torch
+
+from cnn_studio.compiler.export import _quiet_logger, _quiet_native_output
+from cnn_studio.compiler.model import compile_model
+
+
+def export_module(module: torch.nn.Module, shape, path, exporter: str = "torchscript", opset: int | None = None, dynamic: bool = True):
+    """``module`` (eval mode) as an ONNX file exported by torch.onnx itself."""
+    module = module.eval()
+    x = torch.randn(2, *shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "torchscript":
+            with _quiet_native_output():
+                torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=opset or 17, input_names=["x"],
+                                  output_names=["y"], dynamic_axes={"x": {0: "batch"}} if dynamic else None)
+        else:
+            with _quiet_logger("torch.onnx"), contextlib.redirect_stdout(io.StringIO()):
+                dyn = ({0: torch.export.Dim("batch", min=1)},) if dynamic else None
+                prog = torch.onnx.export(module, (x,), dynamo=True, opset_version=opset or 18, dynamic_shapes=dyn, verbose=False)
+            prog.save(str(path), external_data=False)
+    return path
+
+
+def ort_run(path, x: torch.Tensor) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+
+
+def imported_run(imp, x: torch.Tensor) -> np.ndarray:
+    """The imported graph compiled, with the imported weights loaded strictly, on ``x``."""
+    net = compile_model(imp.graph)
+    net.load_state_dict(imp.state, strict=True)
+    net.eval()
+    with torch.no_grad():
+        out = net(x)
+        if imp.log_softmax_dropped:
+            out = torch.log_softmax(out, dim=1)
+    return out.numpy()
