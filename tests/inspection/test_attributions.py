@@ -73,6 +73,26 @@ def test_ig_of_a_linear_model_is_input_times_weight_on_the_one_pixel_that_matter
     assert not integrated_gradients(m, x, 0).any()  # class 0 is constant: no pixel speaks for it
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(-2, 2), min_size=16, max_size=16), st.lists(st.floats(-1, 1), min_size=16, max_size=16),
+       st.floats(-1, 1))
+def test_ig_of_any_linear_model_is_input_times_weight(weights, pixels, bias):
+    """For f(x) = w.x + b and a zero baseline the path integral is exact: attr = w * x, sum = f(x) - f(0)."""
+    g = Graph("lin")
+    chain(g, [("input", {"channels": 1, "height": 4, "width": 4}, "inp"), ("flatten", {}, "flat"),
+              ("linear", {"out_features": 2}, "fc"), ("cross_entropy", {}, "loss")])
+    m = compile_model(g).eval()
+    w = torch.tensor(weights).view(1, 16)
+    with torch.no_grad():
+        m.fc.weight.zero_()
+        m.fc.weight[1:].copy_(w)
+        m.fc.bias.fill_(bias)
+    x = torch.tensor(pixels).view(1, 1, 4, 4)
+    attr, delta = ig_attributions(m, x, 1, steps=8)
+    np.testing.assert_allclose(attr.ravel(), (w * x.view(1, 16)).numpy().ravel(), atol=1e-5)
+    assert delta < 1e-4
+
+
 def test_ig_completeness_on_a_nonlinear_network(lenet):
     torch.manual_seed(1)
     x = torch.randn(1, 3, 32, 32)
