@@ -402,7 +402,7 @@ class InspectorWidget(QScrollArea):
             node_id = None
         self.node_id = node_id
         self._clear_editors()
-        self.training_box.show_node(node_id, self.read_only)
+        self.training_box.show_nodes([node_id] if node_id is not None else self.selection, self.read_only)
         if node_id is None:
             self._show_nothing()
             return

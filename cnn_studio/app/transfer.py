@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QUndoCommand
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel, QWidget
 
+from ..core.errors import GraphEditError
 from ..core.graph import LR_MULT_MAX, check_node_training
 from ..core.trainable import parameter_counts
 from . import fmt
@@ -22,23 +23,29 @@ TRAINING_OPTION_MERGE_ID = 7303
 
 
 class SetNodeTrainingCommand(QUndoCommand):
-    """One undo step for a layer's Trainable / LR multiplier; consecutive multiplier edits of one layer
-    in one editing session (``session``) merge, as the Inspector's parameter edits do."""
+    """One undo step for the Trainable / LR multiplier of one layer or several (a multi-selection);
+    consecutive multiplier edits of the same layers in one editing session (``session``) merge, as
+    the Inspector's parameter edits do."""
 
-    def __init__(self, graph, node_id: str, frozen: bool | None = None, lr_mult: float | None = None, session=None) -> None:
-        node = graph.node(node_id)
-        new = check_node_training(node.frozen if frozen is None else frozen, node.lr_mult if lr_mult is None else lr_mult)
-        what = ("Freeze" if new[0] else "Unfreeze") if frozen is not None and frozen != node.frozen else "Change learning-rate multiplier of"
-        super().__init__(f"{what} '{node_id}'")
-        self.graph, self.node_id = graph, node_id
-        self.old, self.new = (node.frozen, node.lr_mult), new
+    def __init__(self, graph, node_ids, frozen: bool | None = None, lr_mult: float | None = None, session=None) -> None:
+        ids = [node_ids] if isinstance(node_ids, str) else list(node_ids)
+        nodes = [graph.node(i) for i in ids]
+        if not nodes:
+            raise GraphEditError("select the layers to change first")
+        check_node_training(False if frozen is None else frozen, 1.0 if lr_mult is None else lr_mult)
+        self.old = {n.id: (n.frozen, n.lr_mult) for n in nodes}
+        self.new = {n.id: (n.frozen if frozen is None else frozen, n.lr_mult if lr_mult is None else float(lr_mult)) for n in nodes}
+        who = f"'{ids[0]}'" if len(ids) == 1 else f"{len(ids)} layers"
+        what = ("Freeze" if frozen else "Unfreeze") if frozen is not None else "Change learning-rate multiplier of"
+        super().__init__(f"{what} {who}")
+        self.graph = graph
         self.session = session if lr_mult is not None and frozen is None else None
 
     def id(self) -> int:
         return TRAINING_OPTION_MERGE_ID if self.session is not None else -1
 
     def mergeWith(self, other) -> bool:
-        if not isinstance(other, SetNodeTrainingCommand) or other.session is None or (other.node_id, other.session) != (self.node_id, self.session):
+        if not isinstance(other, SetNodeTrainingCommand) or other.session is None or other.session != self.session or set(other.new) != set(self.new):
             return False
         self.new = other.new
         if self.new == self.old:
@@ -46,10 +53,12 @@ class SetNodeTrainingCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.graph.set_node_training(self.node_id, *self.new)
+        for nid, (frozen, mult) in self.new.items():
+            self.graph.set_node_training(nid, frozen, mult)
 
     def undo(self) -> None:
-        self.graph.set_node_training(self.node_id, *self.old)
+        for nid, (frozen, mult) in self.old.items():
+            self.graph.set_node_training(nid, frozen, mult)
 
 
 class TrainingOptionsBox(QWidget):
@@ -58,9 +67,11 @@ class TrainingOptionsBox(QWidget):
     def __init__(self, document, parent=None) -> None:
         super().__init__(parent)
         self.document = document
-        self.node_id: str | None = None
+        self.node_id: str | None = None  # the one layer shown, or None (several, or none)
+        self.node_ids: list[str] = []
         self._session = 0
         self._writing = False
+        self._read_only = False
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -81,36 +92,52 @@ class TrainingOptionsBox(QWidget):
         self.lr_mult.valueChanged.connect(self._on_lr_mult_value_changed)
         self.lr_mult.editingFinished.connect(self._next_session)
         document.graph.events.connect("node_changed", self._on_graph_node_changed)
+        document.graph.events.connect("node_removed", self._on_graph_node_removed)
         document.undo_stack.indexChanged.connect(lambda _i: None if self._writing else self._next_session())
         self.hide()
 
     def close_down(self) -> None:
         self.document.graph.events.disconnect("node_changed", self._on_graph_node_changed)
+        self.document.graph.events.disconnect("node_removed", self._on_graph_node_removed)
 
     def show_node(self, node_id: str | None, read_only: bool = False) -> None:
+        self.show_nodes([node_id] if node_id is not None else [], read_only)
+
+    def show_nodes(self, node_ids, read_only: bool = False) -> None:
+        """The layers the options apply to (a multi-selection sets them all in one step); layers without
+        weights to train (input, loss) are left out, and with none left the rows hide."""
         self._next_session()
         graph = self.document.graph
-        node = graph.nodes.get(node_id) if node_id is not None else None
-        if node is None or node.spec.role in ("input", "output"):
-            self.node_id = None
+        nodes = [graph.nodes[i] for i in node_ids if i in graph.nodes and graph.nodes[i].spec.role not in ("input", "output")]
+        self.node_ids = [n.id for n in nodes]
+        self.node_id = self.node_ids[0] if len(self.node_ids) == 1 else None
+        if not nodes:
             self.hide()
             return
-        self.node_id = node_id
-        self._load(node)
-        self.set_read_only(read_only)
+        self._read_only = read_only
+        self._load()
         self.show()
 
     def set_read_only(self, on: bool) -> None:
-        self.trainable.setEnabled(not on)
-        node = self.document.graph.nodes.get(self.node_id) if self.node_id else None
-        self.lr_mult.setEnabled(not on and node is not None and not node.frozen)
+        self._read_only = on
+        self._load()
 
-    def _load(self, node) -> None:
+    def _nodes(self) -> list:
+        graph = self.document.graph
+        return [graph.nodes[i] for i in self.node_ids if i in graph.nodes]
+
+    def _load(self) -> None:
+        nodes = self._nodes()
+        if not nodes:
+            return
         for w in (self.trainable, self.lr_mult):
             w.blockSignals(True)
-        self.trainable.setChecked(not node.frozen)
-        self.lr_mult.setValue(node.lr_mult)
-        self.lr_mult.setEnabled(self.trainable.isEnabled() and not node.frozen)
+        all_frozen = all(n.frozen for n in nodes)
+        self.trainable.setText("Trainable" if len(nodes) == 1 else f"Trainable ({len(nodes)} layers)")
+        self.trainable.setChecked(not all_frozen)
+        self.lr_mult.setValue(nodes[0].lr_mult)
+        self.trainable.setEnabled(not self._read_only)
+        self.lr_mult.setEnabled(not self._read_only and not all_frozen)
         for w in (self.trainable, self.lr_mult):
             w.blockSignals(False)
 
@@ -118,28 +145,29 @@ class TrainingOptionsBox(QWidget):
         self._session += 1
 
     def _on_graph_node_changed(self, node) -> None:
-        if node.id == self.node_id and not self._writing:
-            self._load(node)
+        if node.id in self.node_ids and not self._writing:
+            self._load()
+
+    def _on_graph_node_removed(self, node) -> None:
+        if node.id in self.node_ids:
+            self.show_nodes([i for i in self.node_ids if i != node.id], self._read_only)
 
     def _push(self, **change) -> None:
-        if self.node_id is None:
+        if not self.node_ids:
             return
         self._writing = True
         try:
-            self.document.try_edit(lambda: SetNodeTrainingCommand(self.document.graph, self.node_id, **change))
+            self.document.try_edit(lambda: SetNodeTrainingCommand(self.document.graph, list(self.node_ids), **change))
         finally:
             self._writing = False
-        node = self.document.graph.nodes.get(self.node_id)
-        if node is not None:
-            self._load(node)
+        self._load()
 
     def _on_trainable_toggled(self, on: bool) -> None:
         self._next_session()
         self._push(frozen=not on)
 
     def _on_lr_mult_value_changed(self, value: float) -> None:
-        node = self.document.graph.nodes.get(self.node_id) if self.node_id else None
-        if node is not None and float(value) != node.lr_mult:
+        if any(float(value) != n.lr_mult for n in self._nodes()):
             self._push(lr_mult=float(value), session=self._session)
 
 

@@ -61,6 +61,15 @@ def test_trainable_checkbox_and_lr_multiplier_are_undoable_and_shown(window, qtb
     stack.undo()
     assert g.nodes["c3"].lr_mult == 1.0 and spin.value() == 1.0
     assert norm(g.to_config()) == start
+    # several layers at once: one click freezes them all, one undo step; the input is left out
+    n = stack.index()
+    window.select_nodes(["input", "c1", "c3", "f6"])
+    assert window.inspector.node_id is None and sorted(box.node_ids) == ["c1", "c3", "f6"] and "3 layers" in box.trainable.text()
+    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=_box_point(box.trainable))
+    assert [g.nodes[i].frozen for i in ("c1", "c3", "f6")] == [True] * 3 and stack.index() == n + 1
+    assert all(window.scene.node_items[i].frozen for i in ("c1", "c3", "f6"))
+    stack.undo()
+    assert not any(g.nodes[i].frozen for i in ("c1", "c3", "f6")) and box.trainable.isChecked()
     # layers without weights to train (the input) show no such options
     window.select_nodes(["input"])
     assert not box.isVisible()
