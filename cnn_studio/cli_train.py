@@ -415,7 +415,13 @@ def _cmd_train(args, dist_info) -> int:
     progress = _progress_callback() if main else None
     cbs = [progress] if progress is not None else []
     if getattr(args, "tensorboard", None) is not None:  # made before any data is loaded: a missing package fails at once
+        from .core import templates
         from .training.tensorboard import TensorBoardLogger
+
+        tb = args.tensorboard
+        if tb and not args.model and not args.resume and (tb in templates.names() or tb.endswith(".cnnstudio")):
+            raise UsageError(f"--tensorboard took '{tb}' as its folder, which left no MODEL; put --tensorboard after the model "
+                             f"(cnn-studio train {tb} ... --tensorboard) or give it a folder (--tensorboard DIR)")
 
         cbs.append(TensorBoardLogger(args.tensorboard or None))
     if args.resume:

@@ -97,6 +97,13 @@ def test_without_tensorboard_one_line_and_no_run_folder(tmp_path, monkeypatch, c
     assert err == "cnn-studio: error: --tensorboard needs the tensorboard package; install it: pip install 'cnn-studio[tensorboard]' (or pip install tensorboard)"
 
 
+def test_tensorboard_before_the_model_is_said(tmp_path, capsys):
+    rc = main(["train", "--tensorboard", "lenet5", *ARGS, "--epochs", "1", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--tensorboard took 'lenet5' as its folder" in err and "put --tensorboard after the model" in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "lenet5").exists()
+
+
 def test_a_network_that_does_not_trace_still_gets_its_curves(tmp_path, monkeypatch):
     from torch.utils.tensorboard import SummaryWriter
 
