@@ -211,9 +211,12 @@ class TransferFeature(QObject):
 
     # ---------------------------------------------------------------- canvas marks
     def _on_graph_node(self, node) -> None:
-        item = self.window.scene.node_items.get(node.id)
-        if item is not None:
-            item.set_frozen(node.frozen, node.lr_mult)
+        try:
+            item = self.window.scene.node_items.get(node.id)
+            if item is not None:
+                item.set_frozen(node.frozen, node.lr_mult)
+        except RuntimeError:  # the window's C++ side is gone (closing): nothing left to mark
+            pass
 
     def _mark_all(self) -> None:
         for node in self.window.graph.nodes.values():
