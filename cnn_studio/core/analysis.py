@@ -109,13 +109,20 @@ class Analysis:
     def single_value_batchnorm(self) -> list[str]:
         """BatchNorm nodes that see one value per channel per image (a 1x1 map, or a flat vector).
         torch cannot train them on a batch of one ("Expected more than 1 value per channel when
-        training"), so whoever batches the training data must never form one for this network."""
-        out = []
-        for nid in self.order:
-            info = self.nodes[nid]
-            shape = info.output_shape
-            if info.type in ("batchnorm2d", "batchnorm1d") and shape is not None and (len(shape) == 1 or shape[1] * shape[2] == 1):
-                out.append(nid)
+        training"), so whoever batches the training data must never form one for this network.
+        Inside blocks they are named by path ("layer4/1/bn2")."""
+        out: list[str] = []
+
+        def visit(prefix: str, nodes: dict[str, NodeInfo], order: list[str]) -> None:
+            for nid in order:
+                info = nodes[nid]
+                shape = info.output_shape
+                if info.type in ("batchnorm2d", "batchnorm1d") and shape is not None and (len(shape) == 1 or shape[1] * shape[2] == 1):
+                    out.append(prefix + nid)
+                if info.block is not None:  # nesting is bounded (MAX_BLOCK_NESTING)
+                    visit(prefix + nid + "/", info.block.nodes, info.block.order)
+
+        visit("", self.nodes, self.order)
         return out
 
     def issues_for(self, node_id: str) -> list[Issue]:

@@ -238,3 +238,19 @@ def test_config_round_trip_keeps_definitions_and_copy_is_independent():
     assert g.blocks["Basic4"].graph.nodes["conv1"].config["out_channels"] == 4
     plain = residual_graph()
     assert "blocks" not in plain.to_config()  # graphs without blocks keep their old config
+
+
+def test_single_value_batchnorm_inside_blocks_is_named_by_path():
+    g = residual_graph()
+    g.disconnect(g.edge_into("flat", 0))
+    inner = blocks.new_inner_graph(g)
+    from cnn_studio.core.graph import chain
+
+    chain(inner, [("adaptive_avgpool2d", {"output_size": 1}, "gap"), ("batchnorm2d", {}, "bn")])
+    blocks.define(g, "Head", inner, [[("gap", 0)]], "bn")
+    blocks.instantiate(g, "Head", "head")
+    g.connect("pool", "head")
+    g.connect("head", "flat")
+    a = analyze(g)
+    assert a.ok, a.errors
+    assert a.single_value_batchnorm() == ["head/bn"]
