@@ -1,0 +1,56 @@
+"""Round trip: every template exported by CNN Studio's own ONNX export imports as the same graph
+(node ids, types, canonical configs and edges) with outputs within 1e-5. ONNX is an inference
+format, so Dropout (the identity at evaluation time) is not in the file: the template's Dropout
+nodes are bypassed before the comparison, and only they."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from cnn_studio.compiler.export import export, source_from_graph  # noqa: E402
+from cnn_studio.compiler.importer import canonical_structure  # noqa: E402
+from cnn_studio.compiler.onnx_import import import_onnx  # noqa: E402
+from cnn_studio.core import templates  # noqa: E402
+from cnn_studio.core.graph import Graph  # noqa: E402
+
+from onnx_helpers import imported_run, ort_run  # noqa: E402
+
+
+BIG = ("alexnet", "vgg11", "vgg16")
+
+
+def without_dropout(graph: Graph) -> Graph:
+    g = graph.copy()
+    for nid in [n for n, node in g.nodes.items() if node.type in ("dropout", "dropout2d")]:
+        src = g.in_edges(nid)[0]
+        outs = list(g.out_edges(nid))
+        g.remove_node(nid)
+        for e in outs:
+            g.connect(src.src, e.dst, src.src_port, e.dst_port)
+    return g
+
+
+@pytest.mark.parametrize("name", templates.names())
+def test_template_round_trip_gives_the_same_graph_and_outputs(tmp_path, name):
+    t = templates.get(name)
+    size = max(t.min_size, 16)  # the smallest input each template takes: the big ones stay fast
+    graph = templates.build(name, (3, size, size), 5)
+    source = source_from_graph(graph, seed=0)
+    path = tmp_path / f"{name}.onnx"
+    export(source, "onnx", path)
+    imp = import_onnx(path, verify=False)  # compared with onnxruntime below
+    assert canonical_structure(imp.graph) == canonical_structure(without_dropout(graph))
+    assert imp.graph.name == graph.name  # from the export's metadata
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(3))
+    ours = imported_run(imp, x)
+    with torch.no_grad():
+        want = source.model().eval()(x).numpy()
+    np.testing.assert_allclose(ours, want, atol=1e-5, rtol=0)
+    if name not in BIG:  # their 100M-weight classifiers make another onnxruntime session slow; the above holds
+        np.testing.assert_allclose(ours, ort_run(path, x), atol=1e-5, rtol=0)
+    # the weights are the exported ones, under the template's own keys
+    assert set(imp.state) == set(source.state_dict)
