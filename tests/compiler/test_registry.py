@@ -274,3 +274,30 @@ def test_make_icons_takes_the_category_from_the_spec_and_refuses_gaps(fake_regis
         assert make_icons.CATEGORY_COLOURS[spec.category] in make_icons.layer_svg(spec.type_id)
     core_layers.register(_fake_spec("fake_scale"))
     assert any("no glyph for layer type(s) fake_scale" in p for p in make_icons.problems())
+
+
+def test_checker_reports_a_loss_without_its_criterion(fake_registries):
+    core_layers.register(LayerSpec("fake_loss", "Fake loss", "Output / loss", "A fake loss for the registry test.", (),
+                                   lambda cfg, ins: Inference(ins[0]), role="output"))
+
+    @base.register
+    class NoCriterion(LossLayer):
+        type_id = "fake_loss"
+        module_types = (nn.L1Loss,)
+
+        def source(self, cfg, shapes):
+            return "nn.L1Loss()"
+
+        def from_module(self, mod, ctx):
+            return {}
+
+    problems = missing_parts(get_spec("fake_loss"))
+    assert any("no builder" in p for p in problems)
+    assert not any("no code export" in p or "import mapping" in p for p in problems)
+    base.unregister("fake_loss")
+
+    @base.register
+    class NotALoss(TorchLayer):
+        type_id = "fake_loss"
+
+    assert any("needs a LossLayer" in p for p in missing_parts(get_spec("fake_loss")))

@@ -137,9 +137,6 @@ class LossLayer(TorchLayer):
     """A loss (role 'output' in the catalogue): not part of the forward pass; :meth:`build` makes
     the criterion the trainer uses, :meth:`source` its constructor expression."""
 
-    def build(self, config: dict, shapes: list[Shape]) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__}.build")
-
 
 class ActivationLayer(TorchLayer):
     """An element-wise function with a fixed constructor and no parameters: set ``module`` (the
