@@ -11,6 +11,7 @@ Standard library only; imports nothing but the layer catalogue's types.
 """
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ def block_name_problem(name: object) -> str | None:
             f"{shown!r} is not a valid block name; it becomes a Python class name: start with a letter, "
             "then letters, digits or _ (at most 64 characters)"
         )
-    if keyword.iskeyword(name) or name in RESERVED_BLOCK_NAMES:
+    # builtins too: a class named super, float or print would break the exported module's own code
+    if keyword.iskeyword(name) or name in RESERVED_BLOCK_NAMES or name in vars(builtins):
         return f"{name!r} cannot name a block (Python or the exported code uses that name); choose another"
     return None
 

@@ -17,6 +17,7 @@ Operations (``where`` = None works on the top-level graph, else inside that defi
   inlines an instance back (``ungroup(group(...))`` gives the original graph up to edge order);
 * :func:`make_unique` copies an instance's definition under a new name; :func:`rename_definition`,
   :func:`remove_definition` (unused only), :func:`set_ports` (a definition's inputs/output);
+  :func:`rename_inner_node` / :func:`remove_inner_node` keep the ports right (plain inner edits do not);
 * editing inside a definition is plain graph editing on ``graph.blocks[name].graph`` (``set_param``,
   ``add_node``, ``connect``...): every instance changes and the owner emits ``block_changed``;
 * :func:`flatten` returns a copy with every instance inlined (recursively); :func:`instances`
@@ -41,7 +42,7 @@ from .graph import Graph, is_valid_id, is_valid_inner_id
 
 __all__ = [
     "BLOCK_TYPE", "BlockDef", "BlockTable", "MAX_NESTING", "define", "instantiate", "new_inner_graph", "group", "ungroup",
-    "make_unique", "rename_definition", "remove_definition", "set_ports", "flatten", "instances", "is_used",
+    "make_unique", "rename_definition", "remove_definition", "set_ports", "rename_inner_node", "remove_inner_node", "flatten", "instances", "is_used",
     "validate_definitions", "nesting_depth", "snapshot", "restore", "unique_name", "definition_closure",
 ]
 
@@ -500,6 +501,31 @@ def set_ports(graph: Graph, name: str, inputs: Iterable[Iterable[Port]], output:
         edges[:] = [e for e in edges if not (e["dst"][0] in ids and e["dst"][1] >= n_in)]
     validate_definitions(top["blocks"], source="the blocks", top_nodes=top["nodes"])
     graph.replace_with(top)
+
+
+def rename_inner_node(graph: Graph, name: str, old: str, new: str) -> None:
+    """Rename a node inside definition ``name``, keeping the definition's ports on it."""
+    d = graph.blocks[name]
+    d.graph.rename_node(old, new)
+    d.inputs = [[(new if n == old else n, p) for n, p in targets] for targets in d.inputs]
+    if d.output == old:
+        d.output = new
+    graph.blocks.changed(name)
+
+
+def remove_inner_node(graph: Graph, name: str, node_id: str) -> None:
+    """Remove a node inside definition ``name``. Refused for its output node and for the only
+    layer an input port feeds (choose another with set_ports first); other port targets on it go."""
+    d = graph.blocks[name]
+    d.graph.node(node_id)
+    if d.output == node_id:
+        raise GraphEditError(f"'{node_id}' is the output of block '{name}'; choose another output first")
+    for i, targets in enumerate(d.inputs):
+        if targets and all(n == node_id for n, _ in targets):
+            raise GraphEditError(f"input {i + 1} of block '{name}' feeds only '{node_id}'; connect that input elsewhere first")
+    d.graph.remove_node(node_id)
+    d.inputs = [[(n, p) for n, p in targets if n != node_id] for targets in d.inputs]
+    graph.blocks.changed(name)
 
 
 # ------------------------------------------------------------------------------- flatten

@@ -67,7 +67,7 @@ def test_group_refuses_with_one_clear_message_and_changes_nothing(selection, mes
 
 def test_group_refuses_bad_and_taken_names_and_unconnected_inputs():
     g = residual_graph()
-    for bad in ("1abc", "class", "my block", "Sequential", "x" * 65, "ok\n"):
+    for bad in ("1abc", "class", "my block", "Sequential", "x" * 65, "ok\n", "super", "float", "print", "load_weights"):
         with pytest.raises(GraphEditError, match="name"):
             blocks.group(g, ["c2"], bad)
     blocks.group(g, ["c2"], "B")
@@ -254,3 +254,21 @@ def test_single_value_batchnorm_inside_blocks_is_named_by_path():
     a = analyze(g)
     assert a.ok, a.errors
     assert a.single_value_batchnorm() == ["head/bn"]
+
+
+def test_renaming_and_removing_inner_nodes_keeps_the_ports():
+    g = tiny_resnet()
+    blocks.rename_inner_node(g, "Basic4", "conv1", "first")
+    blocks.rename_inner_node(g, "Basic4", "relu", "out")
+    d = g.blocks["Basic4"]
+    assert d.inputs == [[("first", 0), ("add", 1)]] and d.output == "out"
+    assert analyze(g).ok
+    with pytest.raises(GraphEditError, match="output of block 'Basic4'"):
+        blocks.remove_inner_node(g, "Basic4", "out")
+    with pytest.raises(GraphEditError, match="feeds only 'first'"):
+        blocks.set_ports(g, "Basic4", [[("first", 0)]], "out") or blocks.remove_inner_node(g, "Basic4", "first")
+    blocks.set_ports(g, "Basic4", [[("first", 0), ("add", 1)]], "out")
+    blocks.remove_inner_node(g, "Basic4", "add")  # the skip target goes with it
+    assert g.blocks["Basic4"].inputs == [[("first", 0)]]
+    errors = [str(e) for e in analyze(g).errors]
+    assert any("in block 'Basic4', ReLU 'out': its input is not connected" in e for e in errors), errors
