@@ -91,7 +91,10 @@ class Builder:
     # ------------------------------------------------------------------ values
     def add_input(self, name: str, chw) -> None:
         self.graph.add_node("input", {"channels": chw[0], "height": chw[1], "width": chw[2]}, node_id="input")
-        self._check_node("input", "input", [], None)
+        try:
+            self._check_node("input", "input", [], None)
+        except Unsupported as e:
+            raise OnnxImportError(f"the input '{name}' ({'x'.join(map(str, chw))}) is not an image CNN Studio takes: {e}") from None
         self.values[name] = Act("input", tuple(chw))
 
     def add_initializer(self, t) -> None:
