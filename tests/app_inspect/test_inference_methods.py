@@ -75,6 +75,26 @@ def test_each_method_is_picked_with_the_keyboard_and_points_at_the_square(view_f
     assert v.cam_method == "occlusion" and v.cam[2:6, 9:13].max() < 0.2
 
 
+def test_a_method_is_picked_by_clicking_the_list(view_factory, qtbot):
+    pytest.importorskip("captum")
+    m = region_model()
+    v = view_factory(InferenceView, m, size=(1000, 640))
+    with qtbot.waitSignal(v.prediction_ready, timeout=10_000):
+        v.add_input(_square(), "square")
+    combo = v.method_combo
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)  # opens the list
+    view = combo.view()
+    qtbot.waitUntil(lambda: view.isVisible(), timeout=5000)
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.wait(QApplication.doubleClickInterval() + 100)  # the list ignores a release right after it opens
+    rect = view.visualRect(combo.model().index(2, 0))  # Integrated Gradients
+    with qtbot.waitSignal(v.prediction_ready, timeout=20_000) as sig:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert sig.args[0]["method"] == "ig" and combo.currentText() == "Integrated Gradients"
+    np.testing.assert_allclose(v.cam, m.explain(_square(), "ig", 1), atol=1e-6)
+
+
 def test_without_captum_its_methods_are_listed_but_not_selectable(view_factory, qtbot, monkeypatch):
     monkeypatch.setattr(inference, "_captum_available", lambda: False)
     v = view_factory(InferenceView, region_model(), size=(1000, 640))
