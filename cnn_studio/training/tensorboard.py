@@ -143,7 +143,7 @@ class TensorBoardLogger(Callback):
             for tag, p in _named_params(trainer.model):
                 if p.grad is not None:
                     g = p.grad.detach().float()
-                    if bool(torch_isfinite_all(g)):
+                    if bool(_all_finite(g)):
                         self.writer.add_histogram(f"gradients/{tag}", g.cpu(), int(m["epoch"]))
 
     def on_epoch_end(self, trainer: "Trainer", epoch_metrics: dict) -> None:
@@ -158,7 +158,7 @@ class TensorBoardLogger(Callback):
         if self.histograms:
             for tag, p in _named_params(trainer.model):
                 w = p.detach().float()
-                if bool(torch_isfinite_all(w)):
+                if bool(_all_finite(w)):
                     self.writer.add_histogram(f"weights/{tag}", w.cpu(), epoch)
         self.writer.flush()
 
@@ -185,7 +185,7 @@ def _named_params(model):
             yield f"{nid}.{pname}", p
 
 
-def torch_isfinite_all(t) -> bool:
+def _all_finite(t) -> bool:
     import torch
 
     return bool(torch.isfinite(t).all()) if t.numel() else False

@@ -2,10 +2,8 @@
 "bright" = the amount of bright pixels, so the answer is known: the evidence is the bright square)
 and on a briefly trained run; bad runs, images, classes and layers give one line and exit 2."""
 import json
-import os
 import sys
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -26,7 +24,7 @@ from cnn_studio.inspection.render import colormap_lut
 
 
 def region_run(path: Path) -> Path:
-    """conv (centre tap) -> ReLU -> pool -> ReLU... -> linear: class 1 'bright' counts bright pixels."""
+    """conv (centre taps) -> ReLU -> global average -> linear: class 1 'bright' counts bright pixels."""
     g = Graph("region")
     chain(g, [("input", {"channels": 1, "height": 16, "width": 16}, "inp"),
               ("conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, "conv"),
