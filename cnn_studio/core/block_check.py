@@ -68,6 +68,9 @@ def validate_definitions(defs: Any, source: str = "project", top_nodes: list | N
                 fail(f"{where}: layer '{nid}' is an {spec_for(typ).title} layer, which a block cannot hold")
             if not isinstance(n.get("config", {}), dict):
                 fail(f"{where}: layer '{nid}': \"config\" must be an object")
+            pos = n.get("pos", [0, 0])
+            if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in pos)):
+                fail(f"{where}: layer '{nid}': \"pos\" must be two numbers [x, y]")
             ids[nid] = n
         for e in edges:
             ok = isinstance(e, dict) and all(

@@ -164,3 +164,56 @@ def test_library_defaults_to_the_studio_home(tmp_path, monkeypatch):
     lib.save_block(tiny_resnet(), "Basic4")
     assert (tmp_path / "home" / "blocks" / "Basic4.cnnblock").is_file()
     assert [e.name for e in lib.list_blocks()[0]] == ["Basic4"]
+
+
+# ---------------------------------------------------------------------------------- fuzz
+from fuzz_settings import examples  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEED = json.loads(dumps(tiny_resnet()))
+_leaf = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=5) | st.sampled_from(
+    ["block", "relu", "Basic4", "Layer1", "0", "conv1", "inputs", "output", "nodes", "edges", "name"])
+_value = st.recursive(_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "type", "config", "block", "inputs", "name", "src", "dst"]), inner, max_size=3), max_leaves=6)
+
+
+def _spots(v, path=()):
+    out = [(path, v)]
+    items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+    for k, x in items:
+        if isinstance(x, (dict, list)):
+            out.extend(_spots(x, path + (k,)))
+    return out
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_block_definitions_load_or_are_refused_never_crash(data):
+    doc = json.loads(json.dumps(_SEED))
+    for _ in range(data.draw(st.integers(1, 3))):
+        spots = _spots({"blocks": doc["blocks"], "nodes": doc["nodes"]})
+        _, box = spots[data.draw(st.integers(0, len(spots) - 1))]
+        keys = list(box) if isinstance(box, dict) else list(range(len(box)))
+        if not keys:
+            continue
+        key = data.draw(st.sampled_from(keys))
+        op = data.draw(st.sampled_from(["delete", "replace", "replace", "duplicate"]))
+        if op == "delete":
+            del box[key]
+        elif op == "replace":
+            box[key] = data.draw(_value)
+        elif isinstance(box, list):
+            box.append(json.loads(json.dumps(box[key])))
+    try:
+        g = loads(json.dumps(doc))
+    except ProjectFileError as e:
+        assert str(e) and "Traceback" not in str(e)
+        event("refused")
+        return
+    event("loaded")
+    a = analyze(g)  # never raises, whatever the definitions hold
+    assert loads(dumps(g)) == g
+    if a.ok:
+        from cnn_studio.core.block_report import block_tree
+
+        assert sum(r.params for r in block_tree(a) if r.depth == 0) == a.total_params
