@@ -386,6 +386,9 @@ def _instance(info: NodeInfo, cfg: dict, shapes: list[Shape], srcs: list[NodeInf
             for t in targets:
                 if t[0] not in d.graph.nodes:
                     port_issues.append(Issue(f"input {i + 1} of block '{name}' feeds '{t[0]}', which the block no longer holds", "set the block's inputs again"))
+                elif t[1] >= d.graph.nodes[t[0]].num_inputs():
+                    n_in = d.graph.nodes[t[0]].num_inputs()
+                    port_issues.append(Issue(f"input {i + 1} of block '{name}' feeds input {t[1] + 1} of '{t[0]}', which has {n_in}", "set the block's inputs again"))
                 feeds[(t[0], t[1])] = stand_in
         ctx.stack.append(name)
         try:

@@ -272,3 +272,11 @@ def test_renaming_and_removing_inner_nodes_keeps_the_ports():
     assert g.blocks["Basic4"].inputs == [[("first", 0)]]
     errors = [str(e) for e in analyze(g).errors]
     assert any("in block 'Basic4', ReLU 'out': its input is not connected" in e for e in errors), errors
+
+
+def test_a_block_input_into_a_port_its_layer_lacks_is_an_error_on_the_instance():
+    g = residual_graph()
+    inst = blocks.group(g, ["c2", "bn2"], "Pair")
+    blocks.set_ports(g, "Pair", [[("c2", 0), ("bn2", 3)]], "bn2")
+    errors = [str(e) for e in analyze(g).errors]
+    assert any(f"'{inst}'" in e and "feeds input 4 of 'bn2', which has 1" in e for e in errors), errors
