@@ -1,4 +1,4 @@
-"""`cnn-studio export` and `cnn-studio import`.
+"""`cnn-studio export`, and the PyTorch-code half of `cnn-studio import` (registered in cli_import.py).
 
     cnn-studio export MODEL_OR_RUN_DIR --format {python,torchscript,onnx,state_dict,safetensors} -o PATH
                       [--input CxHxW] [--classes N] [--opset N] [--seed N] [--with-training-script]
@@ -32,19 +32,8 @@ def register(subparsers) -> None:
     s.add_argument("--with-training-script", action="store_true", help="python format: also write train_<name>.py (image folder, torchrun-ready)")
     s.set_defaults(func=cmd_export)
 
-    s = subparsers.add_parser(
-        "import",
-        help="import a network from PyTorch code (a Python file and an nn.Module class)",
-        description="Trace an nn.Module class with torch.fx and save it as a CNN Studio project. "
-        "This RUNS the Python file, as importing it would: only use files you trust.",
-    )
-    s.add_argument("file", metavar="FILE.py", help="Python file that defines the class")
-    s.add_argument("--class", dest="class_name", required=True, metavar="NAME", help="nn.Module class, buildable with no arguments")
-    s.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 1x28x28")
-    s.add_argument("-o", "--output", required=True, metavar="OUT.cnnstudio", help="project file to write")
-    s.add_argument("--weights-out", metavar="W.safetensors", help="also save the module's weights (.safetensors or .pt)")
-    s.add_argument("--name", help="network name (default: the class name)")
-    s.set_defaults(func=cmd_import)
+    # `cnn-studio import` (ONNX models and PyTorch code) is registered by cli_import.py, which calls
+    # cmd_import below for a Python file
 
 
 def cmd_export(args) -> int:
