@@ -1,20 +1,26 @@
-"""Trainer in speed/precision auto mode against the plain loop a user writes (eager, NCHW, fp32).
+"""Trainer samples/s in its speed/precision modes against the plain loop a user writes (eager, NCHW, fp32).
 
 For each network: the same compiled model (same initial weights), the same built-in shapes data,
-batch and torch threads. The hand loop trains ``--epochs`` epochs (shuffle, normalise, forward, loss,
-backward, step); the Trainer trains the same epochs with ``speed="auto", precision="auto"`` and a
-fresh speed cache, so its probe runs and its time is counted (even where the run is too short
-for the Trainer to probe by itself: PROBE_SHARE is lifted). Trainer time = its hot loops (from
-``on_epoch_start`` to the epoch's last ``on_batch_end``) + the probe; no validation split, so no
-validation time on either side. Printed: samples/s of each, their ratio, the mode chosen and why,
-achieved GFLOP/s (training FLOPs per sample ~ 3 x 2 x the analysis' forward MACs: forward, and
-backward at about twice the forward) beside the machine's peak, and test accuracy after the same epochs.
+batch and torch threads; the hand loop (shuffle, normalise, forward, loss, backward, step) and the
+Trainer in each ``--modes`` setting run the same ``--epochs`` back to back, with a fresh speed cache
+so every probe runs and is counted. The Trainer decides as it would for the projected run
+(``--long-epochs`` x ``--long-samples``, default 10 x 10,000: the built-in shapes set's size), so
+auto compiles when that run would repay it. Trainer time = its hot loops (from ``on_epoch_start``
+to the epoch's last ``on_batch_end``) + the probe; no validation split on either side.
+
+Printed per setting: the steady samples/s of each side (epochs after the first) and their ratio;
+the ratio over the measured run including the probe and any compile; the projected 10-epoch ratio
+(each side: its first epoch's extra time and the probe paid once, then the steady rate; measured
+figures, only the run length extrapolated); the mode chosen and why; achieved GFLOP/s (training
+FLOPs per sample = 3 x the analysis' forward MACs x 2) beside the machine's peak; test accuracy
+after the same epochs.
 
 Peak assumption: cores (logical CPUs in /proc/cpuinfo) x clock (its "cpu MHz") x fp32 flops per
 cycle per core = lanes x 2 FMA units x 2 (multiply and add): 16 lanes with avx512f, 8 with avx2,
 4 otherwise. CPUs that split 512-bit operations into two 256-bit halves (AMD Zen 4) reach half that.
 
-    python benchmarks/speed_modes.py --quick     # small sample counts, 2 epochs (a few minutes)
+    python benchmarks/speed_modes.py --quick     # small sample counts (a few minutes)
+    python benchmarks/speed_modes.py --modes eager/fp32,channels_last/fp32,eager/bf16,compile/fp32,auto/auto
     python benchmarks/speed_modes.py --json      # also one JSON line
 """
 from __future__ import annotations
@@ -58,29 +64,42 @@ def machine_peak() -> tuple[float, str]:
 
 
 class _Timer(Callback):
+    """Seconds of each epoch's hot loop (first step to last ``on_batch_end``) and its samples."""
+
     def __init__(self):
-        self.seconds, self.samples = 0.0, 0
+        self.epochs: list[tuple[float, int]] = []
 
     def on_epoch_start(self, trainer):
         self.t0 = self.t1 = time.perf_counter()
+        self.n = 0
 
     def on_batch_end(self, trainer, m):
         self.t1 = time.perf_counter()
-        self.samples += m["size"]
+        self.n += m["size"]
 
     def on_epoch_end(self, trainer, m):
-        self.seconds += self.t1 - self.t0
+        self.epochs.append((self.t1 - self.t0, self.n))
 
 
-def hand_loop(graph, bundle, batch: int, epochs: int, lr: float, seed: int) -> tuple[float, float]:
-    """The loop a person writes; returns (samples/s, test accuracy)."""
+def project(epochs: list[tuple[float, int]], one_off: float, samples: int, n_epochs: int) -> tuple[float, float]:
+    """(steady samples/s over the epochs after the first, seconds of a run of ``n_epochs`` x ``samples``):
+    the first epoch's extra time over the steady rate (warm-up, a compile) and ``one_off`` (the probe)
+    are paid once."""
+    later = epochs[1:] or epochs
+    rate = sum(n for _, n in later) / sum(t for t, _ in later)
+    first_extra = max(0.0, epochs[0][0] - epochs[0][1] / rate)
+    return rate, one_off + first_extra + n_epochs * samples / rate
+
+
+def hand_loop(graph, bundle, batch: int, epochs: int, lr: float, seed: int) -> tuple[list, float]:
+    """The loop a person writes; returns ([(seconds, samples) per epoch], test accuracy)."""
     torch.manual_seed(seed)
     model = compile_model(graph)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     crit = torch.nn.CrossEntropyLoss()
     x, y, n = bundle.train.x, bundle.train.y, len(bundle.train.y)
     gen = torch.Generator().manual_seed(seed)
-    seen, t = 0, 0.0
+    rows = []
     for _ in range(epochs):
         model.train()
         t0 = time.perf_counter()
@@ -91,45 +110,68 @@ def hand_loop(graph, bundle, batch: int, epochs: int, lr: float, seed: int) -> t
             loss = crit(model(bundle.normalize(x[idx])), y[idx])
             loss.backward()
             opt.step()
-            seen += len(idx)
-        t += time.perf_counter() - t0
+        rows.append((time.perf_counter() - t0, n))
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model(bundle.normalize(bundle.test.x[i:i + 256])).argmax(1) for i in range(0, len(bundle.test.y), 256)])
-    return seen / t, float((pred == bundle.test.y).float().mean())
+    return rows, float((pred == bundle.test.y).float().mean())
 
 
-def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, threads: int, out: Path) -> dict:
+def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, threads: int, out: Path,
+                mode: tuple[str, str], long_steps: int) -> dict:
+    """The Trainer in ``mode`` (speed, precision), deciding as it would for a run of ``long_steps`` steps."""
     timer = _Timer()
     cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", schedule="constant", device="cpu", seed=seed,
-                      num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed="auto", precision="auto")
-    s = Trainer(graph, bundle, cfg, run_dir=out, callbacks=[timer]).fit()
+                      num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1])
+    real = speed.choose_mode
+
+    def as_for_the_long_run(*a, **k):
+        k["run_steps"] = long_steps
+        return real(*a, **k)
+
+    as_for_the_long_run.__kwdefaults__ = real.__kwdefaults__
+    speed.choose_mode = as_for_the_long_run
+    try:
+        s = Trainer(graph, bundle, cfg, run_dir=out, callbacks=[timer]).fit()
+    finally:
+        speed.choose_mode = real
     sp = s["speed"]
-    return {"samples_per_sec": timer.samples / (timer.seconds + sp["probe_seconds"]), "probe_seconds": sp["probe_seconds"],
-            "loop_samples_per_sec": timer.samples / timer.seconds,
-            "mode": f"{sp['memory_format']} {sp['precision']}", "reason": sp["reason"], "test_accuracy": s["test_accuracy"]}
+    return {"epochs": timer.epochs, "probe_seconds": sp["probe_seconds"], "compiled": sp["compiled"],
+            "mode": f"{sp['memory_format']} {sp['precision']}" + (" compiled" if sp["compiled"] else ""),
+            "reason": sp["reason"], "test_accuracy": s["test_accuracy"]}
 
 
-def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: int, peak: float) -> dict:
-    bundle = load_dataset(DataConfig(source="shapes", shapes_train=samples, shapes_test=max(128, samples // 4), height=size,
+def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: int, peak: float, modes: list,
+          long_samples: int, long_epochs: int) -> list[dict]:
+    bundle = load_dataset(DataConfig(source="shapes", shapes_train=samples, shapes_test=max(256, samples // 4), height=size,
                                      width=size, val_fraction=0.0, seed=0))
     graph = templates.build(name, tuple(bundle.input_shape()), int(bundle.num_classes))
     macs = analyze(graph).total_macs
+    gflop = 6 * macs / 1e9  # per training sample: 3 x MACs (forward, backward ~2x) x 2 FLOPs per MAC
+    long_steps = long_epochs * math.ceil(long_samples / batch)
     torch.set_num_threads(threads)
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CNN_STUDIO_HOME"] = tmp  # a fresh speed cache: the probe runs and is counted
-        speed.PROBE_SHARE = math.inf  # probe even these short runs (a real run this short skips it and stays NCHW fp32)
-        hand_sps, hand_acc = hand_loop(graph, bundle, batch, epochs, 1e-3, 0)
-        tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / "run")
-    gflop = 6 * macs / 1e9  # per training sample
-    return {"model": name, "input": f"3x{size}x{size}", "samples": samples, "epochs": epochs, "macs": macs,
-            "hand_samples_per_sec": hand_sps, "trainer_samples_per_sec": tr["samples_per_sec"],
-            "ratio": tr["samples_per_sec"] / hand_sps, "goal": GOALS.get(name),
-            "ratio_without_probe": tr["loop_samples_per_sec"] / hand_sps,
-            "hand_gflops": hand_sps * gflop, "trainer_gflops": tr["samples_per_sec"] * gflop,
-            "trainer_peak_percent": 100 * tr["samples_per_sec"] * gflop / peak,
-            "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
-            "mode": tr["mode"], "probe_seconds": tr["probe_seconds"], "reason": tr["reason"]}
+        os.environ["CNN_STUDIO_HOME"] = tmp  # a fresh speed cache: every probe runs and is counted
+        hand_rows, hand_acc = hand_loop(graph, bundle, batch, epochs, 1e-3, 0)
+        hand_rate, hand_long = project(hand_rows, 0.0, long_samples, long_epochs)
+        hand_meas = sum(n for _, n in hand_rows) / sum(t for t, _ in hand_rows)
+        for i, mode in enumerate(modes):
+            tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps)
+            rate, long_s = project(tr["epochs"], tr["probe_seconds"], long_samples, long_epochs)
+            meas_s = sum(t for t, _ in tr["epochs"]) + tr["probe_seconds"]
+            meas = sum(n for _, n in tr["epochs"]) / meas_s
+            out.append({"model": name, "input": f"3x{size}x{size}", "setting": "/".join(mode), "mode": tr["mode"],
+                        "samples": samples, "epochs": epochs, "macs": macs,
+                        "hand_samples_per_sec": hand_rate, "trainer_samples_per_sec": rate,
+                        "ratio_steady": rate / hand_rate,
+                        "ratio_measured_incl_probe": meas / hand_meas,
+                        "ratio_long_run_incl_probe_compile": hand_long / long_s, "goal": GOALS.get(name),
+                        "hand_gflops": hand_rate * gflop, "trainer_gflops": rate * gflop,
+                        "trainer_peak_percent": 100 * rate * gflop / peak,
+                        "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
+                        "probe_seconds": tr["probe_seconds"], "reason": tr["reason"]})
+    return out
 
 
 def _uptime() -> str:
@@ -141,33 +183,45 @@ def _uptime() -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer samples and 2 epochs")
+    p.add_argument("--quick", action="store_true", help="fewer samples (a few minutes)")
     p.add_argument("--models", default=",".join(m for m, _ in MODELS))
-    p.add_argument("--epochs", type=int, default=None, help="epochs per mode (default 3; --quick 2)")
+    p.add_argument("--modes", default="eager/fp32,auto/auto",
+                   help="Trainer SPEED/PRECISION settings to time against the hand loop (default eager/fp32,auto/auto; "
+                        "e.g. channels_last/fp32,eager/bf16,compile/fp32)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs of each measured run (default 3; >= 2: the first is warm-up)")
+    p.add_argument("--long-epochs", type=int, default=10, help="the projected run's epochs (default 10)")
+    p.add_argument("--long-samples", type=int, default=10000, help="the projected run's samples per epoch (default 10000: shapes' default)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    epochs = args.epochs or (2 if args.quick else 3)
+    epochs = max(2, args.epochs)
+    modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
     sizes = dict(MODELS)
     peak, how = machine_peak()
     load = _uptime()
-    print(f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch_size}, {epochs} epoch(s) per mode")
-    print(f"machine peak {peak:.0f} GFLOP/s fp32 ({how}); uptime: {load}")
-    print(f"{'model':<9} {'input':>8} {'hand/s':>8} {'Trainer/s':>9} {'ratio':>6} {'no prb':>6} {'goal':>5} {'GFLOP/s':>8} {'%peak':>6} "
-          f"{'acc hand':>8} {'acc Trn':>8}  mode (probe s): reason")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch_size}, {epochs} measured epoch(s) per run; "
+          f"projected: {args.long_epochs} epochs x {args.long_samples} samples")
+    print(f"machine peak {peak:.0f} GFLOP/s fp32 ({how}); bf16 dot products (avx512_bf16) peak at twice that; uptime: {load}")
+    print("GFLOP/s = samples/s x 6 x the analysis' forward MACs (3 x MACs for forward + backward, 2 FLOPs per MAC)")
+    print(f"{'model':<9} {'input':>8} {'setting':<20} {'hand/s':>7} {'Trn/s':>7} {'steady':>6} {'meas':>5} {'10-ep':>6} {'goal':>4} "
+          f"{'GFLOP/s':>7} {'%peak':>6} {'acc hand':>8} {'acc Trn':>7}  mode (probe s): reason")
     results = []
     for name in (m.strip() for m in args.models.split(",")):
         size = sizes.get(name, 32)
         big = name in ("vgg11", "resnet18")
-        samples = (256 if big else 1024) if args.quick else (640 if big else 2048)
-        r = bench(name, size, samples, epochs, args.batch_size, args.threads, peak)
-        results.append(r)
-        print(f"{r['model']:<9} {r['input']:>8} {r['hand_samples_per_sec']:>8.0f} {r['trainer_samples_per_sec']:>9.0f} "
-              f"{r['ratio']:>6.2f} {r['ratio_without_probe']:>6.2f} {r['goal'] or 0:>5.1f} {r['trainer_gflops']:>8.1f} {r['trainer_peak_percent']:>5.1f}% "
-              f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>8.3f}  {r['mode']} ({r['probe_seconds']:.1f}): "
-              f"{r['reason']}", flush=True)
-    print(f"uptime at the end: {_uptime()}  (a shared machine: the ratios move with its load)")
+        samples = (192 if big else 1024) if args.quick else ({"vgg11": 320, "resnet18": 640}.get(name, 2048))
+        for r in bench(name, size, samples, epochs, args.batch_size, args.threads, peak, modes, args.long_samples,
+                       args.long_epochs):
+            results.append(r)
+            print(f"{r['model']:<9} {r['input']:>8} {r['setting']:<20} {r['hand_samples_per_sec']:>7.0f} {r['trainer_samples_per_sec']:>7.0f} "
+                  f"{r['ratio_steady']:>6.2f} {r['ratio_measured_incl_probe']:>5.2f} {r['ratio_long_run_incl_probe_compile']:>6.2f} "
+                  f"{r['goal'] or 0:>4.1f} {r['trainer_gflops']:>7.1f} {r['trainer_peak_percent']:>5.1f}% "
+                  f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>7.3f}  {r['mode']} ({r['probe_seconds']:.1f}): "
+                  f"{r['reason']}", flush=True)
+    print("steady: samples/s after the first epoch, Trainer over the hand loop; meas: this run's samples/s including the "
+          "probe (and any compile); 10-ep: the projected run's time, hand over Trainer, with probe and compile paid once")
+    print(f"uptime at the end: {_uptime()}  (a shared machine: the ratios move with its load; each row's two sides ran back to back)")
     if args.json:
         print(json.dumps({"benchmark": "speed_modes", "peak_gflops": peak, "peak_assumption": how, "uptime": load,
                           "results": results}))

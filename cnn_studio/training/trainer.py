@@ -261,7 +261,7 @@ class Trainer:
     def _choose_speed(self) -> None:
         """Memory format and precision (speed.py): the checkpoint's when resuming (no re-probe), else the
         settings' only mode or a short timed probe on copies (cached); applied to the model."""
-        from .speed import SpeedChoice, apply_to_model, choose_mode, graph_hash
+        from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer, graph_hash
 
         # choose_mode's own measure function (tests may swap it), announced to the callbacks first: it
         # is called only when a probe really runs (not for one allowed mode, a cache hit or a short run)
@@ -277,7 +277,7 @@ class Trainer:
         cfg, b = self.config, self.bundle
         choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
         if choice is not None:
-            choice.source = "resumed"
+            choice.source = "resumed"  # (a run recorded before fused optimizers keeps the default one)
         else:
             n = min(cfg.batch_size, len(b.train.y))
             ds = b.train.dataset
@@ -285,12 +285,14 @@ class Trainer:
             y = b.train.y[:n].to(self.device)
             target = loss_target("mse", y, int(b.num_classes)) if self.model.loss_type == "mse" else y
             choice = choose_mode(
-                self.model, (xb, target), self.model.make_loss().to(self.device), lambda params: build_optimizer(params, cfg),
+                self.model, (xb, target), self.model.make_loss().to(self.device),
+                lambda params: fuse_optimizer(build_optimizer(params, cfg)),  # the probe steps as the run will
                 self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
                 run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
                 measure_fn=measure_announced,
             )
+            choice.fused_optimizer = True  # tried for every new run (fuse_optimizer keeps the default where it cannot)
         choice.settle(self.device)
         apply_to_model(self.model, choice.memory_format)
         self._speed = choice
@@ -317,6 +319,11 @@ class Trainer:
         self.train_model = self._wrap_model(self.model)
         self.criterion = self.model.make_loss().to(self.device)
         self.optimizer = build_optimizer(trainable_parameters(self.model), cfg)
+        if self._speed.fused_optimizer:
+            from .speed import fuse_optimizer
+
+            self.optimizer = fuse_optimizer(self.optimizer)  # one kernel for all parameters (speed.py)
+            self._speed.fused_optimizer = bool(self.optimizer.defaults.get("fused"))
         self._shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         self._aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self._batches = self._make_train_iterator(b.train, cfg.batch_size, self._shuffle_gen)

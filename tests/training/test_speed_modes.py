@@ -297,3 +297,38 @@ def test_a_compiled_run_trains_records_that_resume_is_not_exact_and_resumes(bund
     s2 = Trainer.from_run(tmp_path / "r").fit()
     assert s2["stop_reason"] == "finished" and s2["speed"]["compiled"] and s2["speed"]["source"] == "resumed"
     assert math.isfinite(s2["final_train_loss"])
+
+
+# ---- the fused optimizer ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+                                  lambda p: torch.optim.AdamW(p, lr=0.01),
+                                  lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)])
+def test_a_fused_optimizer_keeps_its_settings_and_steps_like_the_default(make):
+    a, b = _tiny_model(), _tiny_model()
+    plain = make(a.parameters())
+    fused = sp.fuse_optimizer(make(b.parameters()))
+    assert type(fused) is type(plain) and fused.defaults["fused"] is True
+    assert [{k: v for k, v in g.items() if k not in ("params", "fused", "foreach")} for g in fused.param_groups] == \
+        [{k: v for k, v in g.items() if k not in ("params", "fused", "foreach")} for g in plain.param_groups]
+    x, y = torch.randn(8, 3, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    for m, opt in ((a, plain), (b, fused)):
+        step = TrainStep(m, torch.nn.CrossEntropyLoss(), opt)
+        for _ in range(5):
+            step(x, y)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_optimizers_without_a_fused_kernel_are_left_alone():
+    m = _tiny_model()
+    rms = torch.optim.RMSprop(m.parameters(), lr=0.01)
+    assert sp.fuse_optimizer(rms) is rms
+
+
+def test_a_run_records_its_fused_optimizer_and_a_resume_keeps_it(graph, bundle, tmp_path):
+    s = Trainer(graph, bundle, _cfg(epochs=1), run_dir=tmp_path / "r").fit()
+    assert s["speed"]["fused_optimizer"] is True
+    r = Trainer.from_run(tmp_path / "r", epochs=2)
+    r.fit()
+    assert r.optimizer.defaults["fused"] is True and r.summary["speed"]["fused_optimizer"] is True
+    rms = Trainer(graph, bundle, _cfg(optimizer="rmsprop"), run_dir=tmp_path / "rms")
+    assert rms.fit()["speed"]["fused_optimizer"] is False  # torch has no fused RMSprop: the default one
