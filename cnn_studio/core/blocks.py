@@ -157,6 +157,12 @@ def instantiate(graph: Graph, name: str, node_id: str | None = None, pos: Iterab
     if where is not None and nesting_depth(graph, name) + 1 > MAX_NESTING:
         raise GraphEditError(f"blocks may nest at most {MAX_NESTING} levels deep")
     node = target.add_node(BLOCK_TYPE, {"block": name, "inputs": graph.blocks[name].num_inputs}, pos, node_id)
+    if where is not None:  # nesting limits over the whole table (where may itself sit deep)
+        try:
+            validate_definitions(graph.blocks.to_config(), source=f"block '{where}'")
+        except GraphEditError:
+            target.remove_node(node.id)
+            raise
     return node.id
 
 

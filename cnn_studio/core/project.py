@@ -33,7 +33,14 @@ SUFFIX = ".cnnstudio"
 
 
 def graph_to_document(graph: Graph) -> dict:
+    """The document of ``graph``; ProjectFileError if its blocks could not be loaded back (a
+    recursion or a dangling definition made by editing inside blocks), so no unloadable file is written."""
     cfg = graph.to_config()
+    if cfg.get("blocks") or any(n["type"] == "block" for n in cfg["nodes"]):
+        try:
+            validate_definitions(cfg.get("blocks", []), source="its blocks", top_nodes=cfg["nodes"])
+        except GraphEditError as e:
+            raise ProjectFileError(f"cannot save the network: {e}; fix the block first (the file on disk is unchanged)") from None
     inp = graph.input_node()
     doc = {
         "format": FORMAT,

@@ -280,3 +280,26 @@ def test_a_block_input_into_a_port_its_layer_lacks_is_an_error_on_the_instance()
     blocks.set_ports(g, "Pair", [[("c2", 0), ("bn2", 3)]], "bn2")
     errors = [str(e) for e in analyze(g).errors]
     assert any(f"'{inst}'" in e and "feeds input 4 of 'bn2', which has 1" in e for e in errors), errors
+
+
+def test_group_and_ungroup_inside_a_definition():
+    g = tiny_resnet()
+    a0 = analyze(g)
+    before = g.structure()
+    # the definition's input feeds conv1 and the add; its output is relu: group from its input to its output
+    inst = blocks.group(g, ["conv1", "bn1", "relu1", "conv2", "bn2", "add", "relu"], "Core", where="Basic4")
+    d = g.blocks["Basic4"]
+    assert list(d.graph.nodes) == [inst] and d.inputs == [[(inst, 0)]] and d.output == inst
+    assert g.blocks["Core"].inputs == [[("conv1", 0), ("add", 1)]]
+    a1 = analyze(g)
+    assert a1.ok, a1.errors
+    assert _totals(a1) == _totals(a0) and a1.nodes["fc"].rf == a0.nodes["fc"].rf
+    names = g.blocks.dependency_order()
+    assert names.index("Core") < names.index("Basic4")
+    # a part in the middle: one input from inside (relu1), the output feeds the add
+    inner = blocks.group(g, ["conv2", "bn2"], "Branch", where="Core")
+    assert g.blocks["Core"].graph.predecessors(inner) == ["relu1"]
+    assert analyze(g).total_params == a0.total_params
+    blocks.ungroup(g, inner, where="Core")
+    blocks.ungroup(g, inst, where="Basic4")
+    assert g.structure() == before and "Core" not in g.blocks and "Branch" not in g.blocks

@@ -217,3 +217,35 @@ def test_mutated_block_definitions_load_or_are_refused_never_crash(data):
         from cnn_studio.core.block_report import block_tree
 
         assert sum(r.params for r in block_tree(a) if r.depth == 0) == a.total_params
+
+
+def test_a_network_whose_blocks_could_not_load_back_is_not_saved(tmp_path):
+    from cnn_studio.core.project import save_project
+
+    g = tiny_resnet()
+    path = save_project(g, tmp_path / "n.cnnstudio")
+    good = path.read_bytes()
+    # an edit inside a block that makes it contain itself (plain graph edits do not check this)
+    g.blocks["Basic4"].graph.set_param("relu1", "inplace", True)  # harmless unknown field: still saves
+    save_project(g, path)
+    g.blocks["Basic4"].graph.add_node("block", {"block": "Layer1"}, node_id="loop")
+    with pytest.raises(ProjectFileError, match="cannot save the network: .*contains itself"):
+        save_project(g, path)
+    assert loads(path.read_bytes()).blocks["Basic4"].graph.nodes["relu1"].config == {"inplace": True}
+    assert path.read_bytes() != good
+
+
+def test_nesting_past_the_limit_is_refused_when_instantiating():
+    g = residual_graph()
+    inner = blocks.new_inner_graph(g)
+    inner.add_node("relu", node_id="r")
+    blocks.define(g, "B0", inner, [[("r", 0)]], "r")
+    for i in range(1, blocks.MAX_NESTING + 1):
+        inner = blocks.new_inner_graph(g)
+        inner.add_node("relu", node_id="r")
+        blocks.define(g, f"B{i}", inner, [[("r", 0)]], "r")
+    for i in range(1, blocks.MAX_NESTING):
+        blocks.instantiate(g, f"B{i - 1}", "b", where=f"B{i}")
+    with pytest.raises(Exception, match="levels deep"):
+        blocks.instantiate(g, f"B{blocks.MAX_NESTING - 1}", "b", where=f"B{blocks.MAX_NESTING}")
+    assert "b" not in g.blocks[f"B{blocks.MAX_NESTING}"].graph.nodes
