@@ -30,6 +30,7 @@ CATEGORY_COLOURS = {
     "Input": "#64748b",
     "Convolution": "#2563eb",
     "Pooling": "#0891b2",
+    "Resampling & reshape": "#be123c",
     "Activation": "#16a34a",
     "Normalization & regularization": "#c026d3",
     "Fully connected": "#ea580c",
@@ -129,12 +130,60 @@ GLYPHS: dict[str, str] = {
         f'<path d="M4 19h16" {STROKE} stroke-width="0.8" stroke-opacity="0.6"/>'
         f'<path d="M5 5c2 9 4.5 12 7 12s5-3 7-12" {STROKE} stroke-width="2"/><circle cx="12" cy="17" r="1.5" {SOLID}/>'
     ),
+    # issue 13's layers
+    "conv_transpose2d": (  # a small map stamped out onto a larger one
+        f'<rect x="4" y="4" width="16" height="16" rx="1" {STROKE} stroke-width="1.2" stroke-dasharray="2 2"/>'
+        f'<rect x="9" y="9" width="6" height="6" rx="0.8" {SOLID}/>'
+        f'<path d="M8.5 8.5L5.5 5.5M15.5 8.5l3-3M8.5 15.5l-3 3M15.5 15.5l3 3" {STROKE} stroke-width="1.6"/>'
+    ),
+    "separable_conv2d": (  # one filter per channel, then a 1x1 mix
+        f'<rect x="3.5" y="5" width="3.5" height="14" rx="0.8" {FAINT}/><rect x="8" y="5" width="3.5" height="14" rx="0.8" {FAINT}/>'
+        f'<path d="M3.5 10h8M3.5 14h8" {STROKE} stroke-width="1"/>'
+        f'<path d="M13 12h2.5" {STROKE} stroke-width="1.6"/><circle cx="18.5" cy="8" r="1.6" {SOLID}/><circle cx="18.5" cy="12" r="1.6" {SOLID}/><circle cx="18.5" cy="16" r="1.6" {SOLID}/>'
+    ),
+    "mean_hw": (  # a map averaged to one value per channel
+        f'<rect x="4" y="4" width="11" height="11" rx="1" {STROKE} stroke-width="1.4" stroke-opacity="0.6"/>'
+        f'<path d="M6.5 9.5h6" {STROKE} stroke-width="2"/><path d="M15.5 15.5l2 2" {STROKE} stroke-width="1.6"/>'
+        f'<rect x="17" y="17" width="3.5" height="3.5" rx="0.6" {SOLID}/>'
+    ),
+    "upsample": (  # a small tile grown into a larger one
+        f'<rect x="4" y="13" width="7" height="7" rx="0.8" {FAINT}/>'
+        f'<rect x="8" y="4" width="12" height="12" rx="1" {STROKE} stroke-width="1.6"/>'
+        f'<path d="M9 15l5.5-5.5M11 9.5h3.5V13" {STROKE} stroke-width="1.6"/>'
+    ),
+    "zeropad2d": (  # a map with a ring of zeros
+        f'<rect x="4" y="4" width="16" height="16" rx="1" {STROKE} stroke-width="1.3" stroke-dasharray="1.8 1.8"/>'
+        f'<rect x="8" y="8" width="8" height="8" rx="0.8" {SOLID}/>'
+    ),
+    "reshape": (  # the same values, laid out differently
+        f'<rect x="4" y="4" width="5" height="16" rx="0.8" {STROKE} stroke-width="1.6"/>'
+        f'<path d="M11 12h2.5" {STROKE} stroke-width="1.6"/>'
+        f'<rect x="15" y="6" width="5" height="5" rx="0.6" {SOLID}/><rect x="15" y="13" width="5" height="5" rx="0.6" {FAINT}/>'
+    ),
+    "identity": f'<path d="M4 12h15M15 8l4 4-4 4" {STROKE} stroke-width="2"/>',
+    "relu6": f'<path d="M4 12h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 16h8l5-9h3" {STROKE} stroke-width="2"/>',
+    "hardswish": f'<path d="M4 14h16M12 4v16" {STROKE} stroke-width="0.8" stroke-opacity="0.5"/><path d="M4 14h4l3 1.2 2.5-1.6L20 5" {STROKE} stroke-width="2"/>',
+    "groupnorm": (  # channels normalised in groups
+        f'<rect x="4" y="6" width="2.5" height="12" rx="0.6" {SOLID}/><rect x="7.5" y="6" width="2.5" height="12" rx="0.6" {SOLID}/>'
+        f'<rect x="14" y="6" width="2.5" height="12" rx="0.6" {FAINT}/><rect x="17.5" y="6" width="2.5" height="12" rx="0.6" {FAINT}/>'
+        f'<path d="M12 4v16" {STROKE} stroke-width="1" stroke-dasharray="1.5 1.5"/>'
+    ),
+    "layernorm": (  # everything of one image at once
+        f'<rect x="4" y="6" width="16" height="12" rx="1.2" {STROKE} stroke-width="1.6"/>'
+        f'<path d="M6 12c2.5 0 3-4 6-4s3.5 4 6 4" {STROKE} stroke-width="1.6"/>'
+    ),
+    "instancenorm2d": (  # one map of one image
+        f'<rect x="4" y="4" width="10" height="10" rx="1" {FAINT}/><rect x="10" y="10" width="10" height="10" rx="1" {STROKE} stroke-width="1.6"/>'
+        f'<path d="M11.5 17c1.5 0 2-3 3.5-3s2 3 3.5 3" {STROKE} stroke-width="1.4"/>'
+    ),
+    "multiply": f'<circle cx="12" cy="12" r="7.5" {STROKE} stroke-width="1.6"/><path d="M9.2 9.2l5.6 5.6M14.8 9.2l-5.6 5.6" {STROKE} stroke-width="2"/>',
 }
 
 CATEGORY_GLYPH = {
     "Input": "input",
     "Convolution": "conv2d",
     "Pooling": "maxpool2d",
+    "Resampling & reshape": "upsample",
     "Activation": "relu",
     "Normalization & regularization": "batchnorm2d",
     "Fully connected": "linear",

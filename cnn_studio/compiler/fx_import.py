@@ -445,7 +445,25 @@ def _view_as_flatten(n, what: str, rank, resolve) -> dict:
     if out_shape == in_shape:
         resolve(src, what)
         return {"kind": "alias", "of": src}
-    raise Unsupported(what, f"reshaping {'x'.join(map(str, in_shape[1:]))} to {'x'.join(map(str, out_shape[1:]))} (only flattening to N x F)")
+    if len(out_shape) in (2, 4) and out_shape[0] == in_shape[0]:
+        # any other reshape that keeps the batch axis (x.view(x.size(0), C, H, W)) is a Reshape
+        # node with the traced sizes; its registered layer checks the batch axis like torch.reshape
+        args = {"input": src, "shape": _shape_args(n)}
+        if len(args["shape"]) == len(out_shape):
+            from .layers.new_resample import reshape_config
+
+            cfg = layer_for_function(torch.reshape)[0].from_call(args, ImportContext(what, _rank_of(rank), lambda a: None))  # type: ignore[index]
+            cfg.update(reshape_config(ImportContext(what, _rank_of(rank), lambda a: None), tuple(out_shape[1:])))
+            return _node("reshape", cfg, [resolve(src, what)])
+    raise Unsupported(what, f"reshaping {'x'.join(map(str, in_shape[1:]))} to {'x'.join(map(str, out_shape[1:]))} (only flattening to N x F or a reshape that keeps the batch axis)")
+
+
+def _shape_args(n) -> tuple:
+    """The target shape of x.view(...)/x.reshape(...), as given (sizes, or one tuple of them)."""
+    shape_args = n.args[1:] if len(n.args) > 1 else tuple(n.kwargs.values())
+    if len(shape_args) == 1 and isinstance(shape_args[0], (list, tuple)):
+        shape_args = tuple(shape_args[0])
+    return tuple(shape_args)
 
 
 def _fuse_adds(specs: dict, order: list[str], output_src: str) -> None:

@@ -8,9 +8,18 @@ Receptive field per axis follows the usual recurrence: for a window of effective
 and leading padding p, ``r_out = r_in + (k - 1) * j_in``, ``j_out = j_in * s`` and
 ``start_out = start_in + ((k - 1) / 2 - p) * j_in`` (``start`` is the centre of the first output
 unit's field in input pixels). After a Flatten every unit sees the whole span of the map.
+
+Upsampling layers (transposed convolution, Upsample) make the output grid finer than the input:
+their window has a fractional stride 1/s (the jump shrinks), and their kernel is the widest run of
+input pixels one output reads (nearest: 1; bilinear: 2; transposed conv: floor((k-1)*g/s)*d/g + 1
+with g = gcd(s, d)). The recurrence then runs on real numbers (``RF.extent``); the reported
+``size`` is the extent rounded up to whole pixels, the field of the widest output unit (an output
+of a 3x3 stride-2 transposed conv reads 1 or 2 inputs: size 2). Tested against fields measured
+with gradients on the compiled torch model (tests/compiler/test_receptive_field.py).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +32,43 @@ BYTES_PER_VALUE = 4  # float32
 
 
 @dataclass(frozen=True)
+class AxisField:
+    """The exact field of every output position along one axis, as a repeating pattern: position
+    ``o = r + period * q`` (0 <= r < period) sees input pixels ``lo[r] + shift * q`` to
+    ``hi[r] + shift * q`` (None: it reads nothing, a hole a transposed conv leaves). Positions
+    outside the map are padding and follow the same pattern."""
+
+    period: int
+    shift: int
+    lo: tuple[int | None, ...]
+    hi: tuple[int | None, ...]
+
+    def at(self, i: int) -> tuple[int, int] | None:
+        q, r = divmod(i, self.period)
+        lo = self.lo[r]
+        if lo is None:
+            return None
+        return lo + self.shift * q, self.hi[r] + self.shift * q  # type: ignore[operator]
+
+    def widest(self) -> int | None:
+        spans = [h - l + 1 for l, h in zip(self.lo, self.hi) if l is not None]  # type: ignore[operator]
+        return max(spans) if spans else None
+
+
+_MAX_PERIOD = 4096  # longer patterns (sizes with large coprime ratios) fall back to the recurrence
+
+
+@dataclass(frozen=True)
 class RF:
-    size: tuple[int, int]
-    jump: tuple[int, int]
+    size: tuple[int, int]  # whole input pixels: the field of the widest output unit
+    jump: tuple[float, float]  # input pixels between neighbouring output units (fractional after upsampling)
     start: tuple[float, float]
+    extent: tuple[float, float] | None = None  # the real-valued size of the fallback recurrence; None: equals size
+    axes: tuple[AxisField, AxisField] | None = field(default=None, compare=False, repr=False)  # exact fields, when known
+
+    @property
+    def span(self) -> tuple[float, float]:
+        return self.extent if self.extent is not None else (float(self.size[0]), float(self.size[1]))
 
     def region(self, y: int, x: int) -> tuple[float, float, float, float]:
         """Input-pixel box (top, left, bottom, right; inclusive, may exceed the image) of output unit (y, x)."""
@@ -422,29 +464,122 @@ def _instance(info: NodeInfo, cfg: dict, shapes: list[Shape], srcs: list[NodeInf
 
 def _receptive_field(role: str, inf: Inference, srcs: list[NodeInfo], shapes: list[Shape]) -> RF | None:
     if role == "input":
-        return RF((1, 1), (1, 1), (0.0, 0.0))
+        one = AxisField(1, 1, (0,), (0,))
+        return RF((1, 1), (1, 1), (0.0, 0.0), axes=(one, one))
     rfs = [s.rf for s in srcs if s.rf is not None]
     if not rfs:
         return None
+    approx = _recurrence(inf, rfs, shapes)
+    axes = _exact_axes(inf, rfs, shapes)
+    if axes is None:
+        return approx
+    sizes = [a.widest() for a in axes]
+    if sizes[0] is None or sizes[1] is None:  # nothing reads the input at all (a degenerate hole pattern)
+        return approx
+    jump = tuple(_whole(a.shift / a.period) for a in axes)
+    start = tuple((a.lo[0] + a.hi[0]) / 2 if a.lo[0] is not None else approx.start[i] for i, a in enumerate(axes))  # type: ignore[operator]
+    return RF((sizes[0], sizes[1]), jump, start, None, axes)  # type: ignore[arg-type]
+
+
+def _exact_axes(inf: Inference, rfs: list[RF], shapes: list[Shape]) -> tuple[AxisField, AxisField] | None:
+    """Exact fields, per axis, from the sources' exact fields and what each output position reads
+    (None when a source has none, or the pattern would get too long)."""
+    if any(r.axes is None for r in rfs):
+        return None
+    if len(rfs) > 1:
+        return _union_axes([r.axes for r in rfs])  # type: ignore[misc]
+    src = rfs[0].axes
+    assert src is not None
+    if inf.flattens:
+        if len(shapes[0]) == 1:
+            return src  # a flat vector's units already see everything
+        out = []
+        for a, n in zip(src, shapes[0][1:]):
+            seen = [f for f in (a.at(i) for i in range(n)) if f is not None]
+            if not seen:
+                return None
+            lo, hi = min(f[0] for f in seen), max(f[1] for f in seen)
+            out.append(AxisField(1, 0, (lo,), (hi,)))  # every unit sees the same: shift 0
+        return out[0], out[1]
+    reads = inf.reads or (inf.window.reads() if inf.window is not None else None)
+    if reads is None:
+        return src if inf.window is None else None
+    out = []
+    for a, r in zip(src, reads):
+        # o -> o + period_out*t shifts what is read by period_in*t; a whole number of source periods needs t below
+        t = a.period // math.gcd(r.period_in, a.period) if r.period_in else 1
+        period = r.period_out * t
+        if period > _MAX_PERIOD:
+            return None
+        shift = a.shift * (r.period_in * t // a.period)
+        los: list[int | None] = []
+        his: list[int | None] = []
+        for o in range(period):
+            seen = [f for f in (a.at(i) for i in r.at(o)) if f is not None]
+            los.append(min(f[0] for f in seen) if seen else None)
+            his.append(max(f[1] for f in seen) if seen else None)
+        out.append(AxisField(period, shift, tuple(los), tuple(his)))
+    return out[0], out[1]
+
+
+def _union_axes(branches: list[tuple[AxisField, AxisField]]) -> tuple[AxisField, AxisField] | None:
+    """A merge sees the union of its branches' fields; exact when the branches' grids agree."""
+    out = []
+    for axis in (0, 1):
+        fields = [b[axis] for b in branches]
+        if any(f.shift * fields[0].period != fields[0].shift * f.period for f in fields):
+            return None  # different grids (a whole-map gate on a trunk): use the recurrence
+        period = 1
+        for f in fields:
+            period = period * f.period // math.gcd(period, f.period)
+        if period > _MAX_PERIOD:
+            return None
+        shift = fields[0].shift * period // fields[0].period
+        los: list[int | None] = []
+        his: list[int | None] = []
+        for o in range(period):
+            seen = [x for x in (f.at(o) for f in fields) if x is not None]
+            los.append(min(x[0] for x in seen) if seen else None)
+            his.append(max(x[1] for x in seen) if seen else None)
+        out.append(AxisField(period, shift, tuple(los), tuple(his)))
+    return out[0], out[1]
+
+
+def _recurrence(inf: Inference, rfs: list[RF], shapes: list[Shape]) -> RF:
+    """The real-valued recurrence (module docstring); the fallback when exact fields are unknown."""
     if len(rfs) == 1:
-        rf = rfs[0]
+        span, jump, start = rfs[0].span, rfs[0].jump, rfs[0].start
     else:  # merge: the union of the branches' fields
-        size = (max(r.size[0] for r in rfs), max(r.size[1] for r in rfs))
+        span = (max(r.span[0] for r in rfs), max(r.span[1] for r in rfs))
         jump = (max(r.jump[0] for r in rfs), max(r.jump[1] for r in rfs))
         start = (min(r.start[0] for r in rfs), min(r.start[1] for r in rfs))
-        rf = RF(size, jump, start)
-    if inf.flattens:
-        _, h, w = shapes[0]
-        size = (rf.size[0] + (h - 1) * rf.jump[0], rf.size[1] + (w - 1) * rf.jump[1])
-        start = (rf.start[0] + (h - 1) * rf.jump[0] / 2, rf.start[1] + (w - 1) * rf.jump[1] / 2)
-        return RF(size, (size[0], size[1]), start)
+    if inf.flattens:  # every output unit sees all its input sees (Flatten, Mean over H, W, Reshape)
+        if len(shapes[0]) == 3:
+            _, h, w = shapes[0]
+            span = (span[0] + (h - 1) * jump[0], span[1] + (w - 1) * jump[1])
+            start = (start[0] + (h - 1) * jump[0] / 2, start[1] + (w - 1) * jump[1] / 2)
+        # a map made of such units (Mean with keep dims, a vector reshaped to a map) has jump 0:
+        # its neighbours see the same field, so a window over them widens nothing
+        return _rf(span, span if len(inf.shape) == 1 else (0, 0), start)
     if inf.window is None:
-        return rf
+        return _rf(span, jump, start)
     k, s, p = inf.window.kernel, inf.window.stride, inf.window.padding
-    size = (rf.size[0] + (k[0] - 1) * rf.jump[0], rf.size[1] + (k[1] - 1) * rf.jump[1])
-    jump = (rf.jump[0] * s[0], rf.jump[1] * s[1])
-    start = (rf.start[0] + ((k[0] - 1) / 2 - p[0]) * rf.jump[0], rf.start[1] + ((k[1] - 1) / 2 - p[1]) * rf.jump[1])
-    return RF(size, jump, start)
+    new_span = (span[0] + (k[0] - 1) * jump[0], span[1] + (k[1] - 1) * jump[1])
+    new_jump = (jump[0] * s[0], jump[1] * s[1])
+    new_start = (start[0] + ((k[0] - 1) / 2 - p[0]) * jump[0], start[1] + ((k[1] - 1) / 2 - p[1]) * jump[1])
+    return _rf(new_span, new_jump, new_start)
+
+
+def _whole(v: float) -> float | int:
+    """An integral value as an int (jumps and sizes stay ints without upsampling)."""
+    r = round(v)
+    return int(r) if abs(v - r) < 1e-9 else v
+
+
+def _rf(span, jump, start) -> RF:
+    size = tuple(max(1, int(-(-(x - 1e-9) // 1))) for x in span)  # ceil, tolerant of float noise
+    exact = all(abs(x - round(x)) < 1e-9 for x in span)
+    return RF(size, (_whole(jump[0]), _whole(jump[1])), start, None if exact else (float(span[0]), float(span[1])))  # type: ignore[arg-type]
 
 
 def _warn(graph: Graph, nid: str, type_id: str, spec, info: NodeInfo, infos: dict[str, NodeInfo]) -> None:

@@ -26,6 +26,7 @@ CATEGORIES = (
     "Input",
     "Convolution",
     "Pooling",
+    "Resampling & reshape",
     "Activation",
     "Normalization & regularization",
     "Fully connected",
@@ -142,8 +143,32 @@ class Window:
     """A sliding window over the spatial axes, for the receptive-field analysis."""
 
     kernel: tuple[int, int]  # effective size (dilation included)
-    stride: tuple[int, int]
+    stride: tuple[int, int]  # may be fractional (1/s) for upsampling layers
     padding: tuple[int, int]  # padding before the first element
+    dilation: tuple[int, int] = (1, 1)  # spacing of the taps inside the kernel
+
+    def reads(self) -> tuple["Reads", "Reads"] | None:
+        """The window as exact per-axis reads (None for a fractional stride: give Inference.reads)."""
+        out = []
+        for a in (0, 1):
+            s, p, d, k = self.stride[a], self.padding[a], self.dilation[a], self.kernel[a]
+            if s != int(s) or p != int(p):
+                return None
+            taps = tuple(m * d - int(p) for m in range((k - 1) // d + 1))
+            out.append(Reads(1, int(s), lambda o, s=int(s), taps=taps: tuple(o * s + t for t in taps)))
+        return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Which input positions (per axis) output position ``o`` reads, for an exact receptive field:
+    ``at(o)`` returns them (out-of-range positions are padding), and the pattern repeats:
+    ``at(o + period_out)`` is ``at(o)`` shifted by ``period_in`` (a stride-2 conv: 1 and 2; a
+    stride-2 transposed conv or a 2x upsampling: 2 and 1)."""
+
+    period_out: int
+    period_in: int
+    at: Callable[[int], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -154,6 +179,7 @@ class Inference:
     macs: int = 0
     window: Window | None = None  # None: element-wise (receptive field passes through)
     flattens: bool = False  # output units see the whole spatial extent of the input
+    reads: tuple[Reads, Reads] | None = None  # exact per-axis reads when the window cannot say them (upsampling)
 
 
 # --------------------------------------------------------------------------------------------

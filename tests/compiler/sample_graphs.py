@@ -57,3 +57,51 @@ def randomise_bn(model: torch.nn.Module) -> None:
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
             m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+
+
+def new_layers_graph() -> Graph:
+    """Every layer type of issue 13 in one small network: a transposed conv up, a separable conv
+    down, the three batch-independent norms, ReLU6/Hardswish, asymmetric zero padding, bilinear
+    upsampling to a size, an identity, a squeeze-and-excitation gate (Mean keepdim -> 1x1 conv ->
+    sigmoid -> Multiply), Mean without keepdim, and two reshapes (to a map and back to a vector)."""
+    g = Graph("new layers")
+    g.add_node("input", {"channels": 3, "height": 8, "width": 8}, node_id="input")
+    steps = [
+        ("up", "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}),  # 6x16x16
+        ("gn", "groupnorm", {"num_groups": 3}),
+        ("act1", "relu6", {}),
+        ("sep", "separable_conv2d", {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1, "bias": True}),  # 8x8x8
+        ("inorm", "instancenorm2d", {"affine": True, "track_running_stats": True}),
+        ("act2", "hardswish", {}),
+        ("pad", "zeropad2d", {"left": 1, "right": 0, "top": 1, "bottom": 0}),  # 8x9x9
+        ("resize", "upsample", {"mode": "bilinear", "scale_factor": None, "size": [10, 12]}),  # 8x10x12
+        ("same", "identity", {}),
+    ]
+    prev = "input"
+    for nid, t, cfg in steps:
+        g.add_node(t, cfg, node_id=nid)
+        g.connect(prev, nid)
+        prev = nid
+    g.add_node("mean_hw", {"keepdim": True}, node_id="squeeze")  # 8x1x1
+    g.add_node("conv2d", {"out_channels": 8, "kernel_size": 1}, node_id="excite")
+    g.add_node("sigmoid", {}, node_id="gate")
+    g.add_node("multiply", {"inputs": 2}, node_id="scaled")
+    g.connect("same", "squeeze")
+    g.connect("squeeze", "excite")
+    g.connect("excite", "gate")
+    g.connect("same", "scaled", 0, 0)
+    g.connect("gate", "scaled", 0, 1)
+    tail = [
+        ("ln", "layernorm", {}),
+        ("pooled", "mean_hw", {"keepdim": False}),  # 8
+        ("as_map", "reshape", {"channels": 2, "height": -1, "width": 2}),  # 2x2x2
+        ("as_vector", "reshape", {"channels": -1}),  # 8
+        ("head", "linear", {"out_features": 5}),
+        ("loss", "cross_entropy", {}),
+    ]
+    prev = "scaled"
+    for nid, t, cfg in tail:
+        g.add_node(t, cfg, node_id=nid)
+        g.connect(prev, nid)
+        prev = nid
+    return g

@@ -68,6 +68,92 @@ def _pool():
     )
 
 
+def _conv_transpose():
+    """Transposed convolutions, including output padding that torch refuses (>= stride and >=
+    dilation), groups that do not divide, and padding that crops the output away."""
+    return st.fixed_dictionaries(
+        {
+            "out_channels": st.integers(1, 6),
+            "kernel_size": st.one_of(st.integers(1, 4), st.lists(st.integers(1, 4), min_size=2, max_size=2)),
+            "stride": st.one_of(st.integers(1, 3), st.lists(st.integers(1, 3), min_size=2, max_size=2)),
+            "padding": st.integers(0, 2),
+            "output_padding": st.sampled_from([0, 0, 0, 1, 2]),
+            "dilation": st.integers(1, 2),
+            "groups": st.sampled_from([1, 1, 2]),
+            "bias": st.booleans(),
+        }
+    )
+
+
+def _separable():
+    return st.fixed_dictionaries(
+        {
+            "out_channels": st.integers(1, 6),
+            "kernel_size": pairs,
+            "stride": st.integers(1, 2),
+            "padding": st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"])),
+            "dilation": st.integers(1, 2),
+            "bias": st.booleans(),
+        }
+    )
+
+
+def _upsample():
+    """Scale or size (sometimes both or neither: refused), nearest or bilinear, align_corners
+    (refused with nearest)."""
+    scale = st.one_of(st.integers(1, 3), st.lists(st.integers(1, 3), min_size=2, max_size=2))
+    size = st.one_of(st.integers(1, 12), st.lists(st.integers(1, 12), min_size=2, max_size=2))
+    return st.fixed_dictionaries(
+        {
+            "mode": st.sampled_from(["nearest", "bilinear"]),
+            "align_corners": st.sampled_from([False, False, True]),
+        }
+    ).flatmap(
+        lambda d: st.one_of(
+            st.fixed_dictionaries({**{k: st.just(v) for k, v in d.items()}, "scale_factor": scale}),  # size defaults to None
+            st.fixed_dictionaries({**{k: st.just(v) for k, v in d.items()}, "scale_factor": st.none(), "size": size}),
+            st.fixed_dictionaries({**{k: st.just(v) for k, v in d.items()}, "scale_factor": st.one_of(st.none(), scale), "size": st.one_of(st.none(), size)}),
+        )
+    )
+
+
+def _reshape():
+    """Targets with one inferred axis, two (refused), fixed sizes that rarely match (refused), a
+    half-given map (refused) and the flat vector."""
+    dim = st.one_of(st.just(-1), st.integers(1, 4), st.just(0))
+    return st.one_of(
+        st.fixed_dictionaries({"channels": dim, "height": dim, "width": dim}),
+        st.fixed_dictionaries({"channels": st.just(-1), "height": st.integers(1, 2), "width": st.integers(1, 2)}),
+        st.fixed_dictionaries({"channels": st.sampled_from([-1, -1, 4])}),
+        st.fixed_dictionaries({"channels": st.just(-1), "height": st.just(2)}),
+    )
+
+
+_ZEROPAD = st.fixed_dictionaries({s: st.integers(0, 2) for s in ("left", "right", "top", "bottom")})
+_GN = st.fixed_dictionaries({"num_groups": st.integers(1, 4), "affine": st.booleans()})
+_LN = st.fixed_dictionaries({"affine": st.booleans()})
+_IN = st.fixed_dictionaries({"affine": st.booleans(), "track_running_stats": st.booleans()})
+# issue 13's layers on maps (shared by the chain and the DAG builders)
+NEW_ON_MAPS = st.one_of(
+    st.tuples(st.just("conv_transpose2d"), _conv_transpose()),
+    st.tuples(st.just("separable_conv2d"), _separable()),
+    st.tuples(st.just("upsample"), _upsample()),
+    st.tuples(st.just("groupnorm"), _GN),
+    st.tuples(st.just("layernorm"), _LN),
+    st.tuples(st.just("instancenorm2d"), _IN),
+    st.tuples(st.sampled_from(["relu6", "hardswish", "identity"]), st.just({})),
+    st.tuples(st.just("zeropad2d"), _ZEROPAD),
+    st.tuples(st.just("reshape"), _reshape()),
+    st.tuples(st.just("mean_hw"), st.fixed_dictionaries({"keepdim": st.booleans()})),
+)
+NEW_ON_FLAT = st.one_of(
+    st.tuples(st.sampled_from(["relu6", "hardswish", "identity"]), st.just({})),
+    st.tuples(st.just("layernorm"), _LN),
+    st.tuples(st.just("groupnorm"), _GN),
+    st.tuples(st.just("reshape"), _reshape()),
+)
+
+
 SPATIAL = st.one_of(
     st.tuples(st.just("conv2d"), _conv()),
     st.tuples(st.just("conv2d"), _conv_same()),
@@ -78,6 +164,9 @@ SPATIAL = st.one_of(
     st.tuples(st.just("batchnorm2d"), st.fixed_dictionaries({"affine": st.booleans(), "track_running_stats": st.booleans()})),
     st.tuples(st.just("residual"), _conv()),  # a branch with a conv, merged by Add
     st.tuples(st.just("concat_branch"), _conv()),  # a conv branch concatenated with the trunk
+    st.tuples(st.just("se_branch"), st.integers(1, 6)),  # squeeze-and-excitation gate multiplied onto the trunk
+    NEW_ON_MAPS,
+    NEW_ON_MAPS,
     # occasionally a layer that is wrong here (flat-only layers on maps)
     st.tuples(st.sampled_from(["linear", "batchnorm1d"]), st.just({})),
 )
@@ -85,6 +174,7 @@ FLAT = st.one_of(
     st.tuples(st.just("linear"), st.fixed_dictionaries({"out_features": st.integers(1, 12), "bias": st.booleans()})),
     st.tuples(st.sampled_from(["relu", "elu", "dropout", "batchnorm1d", "tanh"]), st.just({})),
     st.tuples(st.just("conv2d"), st.just({})),  # invalid after flatten
+    NEW_ON_FLAT,
 )
 
 
@@ -96,6 +186,13 @@ def graphs(draw):
     w = draw(st.one_of(st.integers(6, 20), st.integers(1, 5)))
     last = g.add_node("input", {"channels": c, "height": h, "width": w}).id
     for type_id, cfg in draw(st.lists(SPATIAL, max_size=6)):
+        if type_id == "se_branch":  # Mean (keepdim) -> 1x1 conv -> sigmoid -> Multiply(trunk, gate)
+            gate = chain(g, [("mean_hw", {"keepdim": True}), ("conv2d", {"out_channels": cfg, "kernel_size": 1}), ("sigmoid", {})], start=last)
+            merge = g.add_node("multiply", {"inputs": 2}).id
+            g.connect(last, merge, 0, 0)
+            g.connect(gate, merge, 0, 1)
+            last = merge
+            continue
         if type_id in ("residual", "concat_branch"):
             branch = g.add_node("conv2d", cfg).id
             g.connect(last, branch)
@@ -137,13 +234,23 @@ ON_MAPS = st.one_of(
     st.tuples(st.sampled_from(["relu", "tanh", "gelu", "dropout2d"]), st.just({})),
     st.tuples(st.just("batchnorm2d"), _BN),
     st.tuples(st.just("flatten"), st.just({})),
+    NEW_ON_MAPS,
 )
 ON_FLAT = st.one_of(
     st.tuples(st.just("linear"), st.fixed_dictionaries({"out_features": st.integers(1, 6)})),
     st.tuples(st.sampled_from(["relu", "dropout"]), st.just({})),
     st.tuples(st.just("batchnorm1d"), _BN),
+    NEW_ON_FLAT,
 )
-FLAT_TYPES = {"flatten", "linear", "batchnorm1d"}
+FLAT_TYPES = {"flatten", "linear", "batchnorm1d"}  # (mean_hw and reshape may or may not flatten: see _gives_flat)
+
+
+def _gives_flat(type_id: str, cfg: dict, src_flat: bool) -> bool:
+    if type_id == "mean_hw":
+        return not cfg.get("keepdim", True)
+    if type_id == "reshape":
+        return cfg.get("height") is None and cfg.get("width") is None
+    return type_id in FLAT_TYPES or src_flat
 
 
 @st.composite
@@ -160,7 +267,7 @@ def dags(draw):
     flat = {ids[0]: False}  # what each node gives, as far as the builder can tell
     loose = {ids[0]}
     for _ in range(draw(st.integers(1, 7))):
-        kind = draw(st.sampled_from(["layer", "layer", "layer", "add", "concat"]))
+        kind = draw(st.sampled_from(["layer", "layer", "layer", "add", "concat", "multiply"]))
         if kind == "layer":
             src = ids[-1] if draw(st.integers(0, 3)) else draw(st.sampled_from(ids))
             fits = ON_FLAT if flat[src] else ON_MAPS
@@ -168,7 +275,7 @@ def dags(draw):
             node = g.add_node(type_id, cfg).id
             g.connect(src, node)
             loose.discard(src)
-            flat[node] = type_id in FLAT_TYPES or flat[src]
+            flat[node] = _gives_flat(type_id, cfg, flat[src])
         else:
             k = draw(st.integers(2, 3))
             srcs = [ids[-1]] + draw(st.lists(st.sampled_from(ids), min_size=k - 1, max_size=k - 1))
@@ -182,7 +289,7 @@ def dags(draw):
     last = ids[-1]
     others = sorted(loose - {last})
     if others and draw(st.integers(0, 3)):
-        merge = g.add_node(draw(st.sampled_from(["add", "concat"])), {"inputs": len(others) + 1}).id
+        merge = g.add_node(draw(st.sampled_from(["add", "concat", "multiply"])), {"inputs": len(others) + 1}).id
         for port, src in enumerate([last] + others):
             g.connect(src, merge, 0, port)
         last = merge
@@ -206,6 +313,36 @@ def dags(draw):
         if extra not in cfg["edges"]:  # an exact duplicate is a load error, not a graph
             cfg["edges"].append(extra)
     return Graph.from_config(cfg)
+
+
+
+@st.composite
+def new_layer_graphs(draw):
+    """Short chains of issue 13's layers (with SE gates multiplied onto the trunk) on inputs they
+    mostly fit (even channel counts, maps of 4..12), so that most graphs validate; the random
+    graphs above mix them with everything else, where most graphs are refused somewhere."""
+    g = Graph("new layers")
+    c = draw(st.sampled_from([2, 4]))
+    last = g.add_node("input", {"channels": c, "height": draw(st.integers(4, 12)), "width": draw(st.integers(4, 12))}).id
+    flat = False
+    for _ in range(draw(st.integers(1, 4))):
+        if not flat and draw(st.integers(0, 4)) == 0:
+            gate = chain(g, [("mean_hw", {"keepdim": True}), ("conv2d", {"out_channels": draw(st.sampled_from([1, 2, 4, 4])), "kernel_size": 1}), ("hardswish", {})], start=last)
+            merge = g.add_node("multiply", {"inputs": 2}).id
+            g.connect(last, merge, 0, 0)
+            g.connect(gate, merge, 0, 1)
+            last = merge
+            continue
+        type_id, cfg = draw(NEW_ON_FLAT if flat else NEW_ON_MAPS)
+        node = g.add_node(type_id, cfg).id
+        g.connect(last, node)
+        last = node
+        flat = _gives_flat(type_id, cfg, flat)
+    if not flat:
+        last = chain(g, [("flatten", {})], start=last)
+    last = chain(g, [("linear", {"out_features": draw(st.integers(2, 4))})], start=last)
+    g.connect(last, g.add_node(draw(st.sampled_from(["cross_entropy", "mse"]))).id)
+    return g
 
 
 def check_against_torch(graph, campaign: str):
@@ -252,11 +389,20 @@ def test_analysis_matches_torch_for_arbitrary_dags_and_edge_lists(graph):
     check_against_torch(graph, "exactness: DAGs and edge lists")
 
 
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(new_layer_graphs())
+def test_analysis_matches_torch_for_the_new_layer_types(graph):
+    check_against_torch(graph, "exactness: issue 13 layers")
+
+
 @settings(max_examples=examples(200), deadline=None)
 @given(
-    st.sampled_from(["conv2d", "maxpool2d", "avgpool2d", "linear", "batchnorm2d", "dropout", "leaky_relu", "add", "concat", "input"]),
+    st.sampled_from(["conv2d", "maxpool2d", "avgpool2d", "linear", "batchnorm2d", "dropout", "leaky_relu", "add", "concat", "input",
+                     "conv_transpose2d", "separable_conv2d", "upsample", "groupnorm", "layernorm", "instancenorm2d", "zeropad2d",
+                     "reshape", "multiply", "mean_hw"]),
     st.dictionaries(
-        st.sampled_from(["out_channels", "kernel_size", "stride", "padding", "p", "negative_slope", "inputs", "bogus", "out_features", "channels"]),
+        st.sampled_from(["out_channels", "kernel_size", "stride", "padding", "p", "negative_slope", "inputs", "bogus", "out_features", "channels",
+                         "output_padding", "scale_factor", "size", "mode", "align_corners", "num_groups", "left", "top", "height", "width", "keepdim"]),
         st.one_of(st.integers(-5, 300), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4), st.none(), st.booleans(), st.lists(st.integers(-2, 9), max_size=3)),
         max_size=4,
     ),

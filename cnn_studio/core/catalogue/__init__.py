@@ -4,4 +4,4 @@ category order and each registers its layers in the order the palette lists them
 
 ``core/layers.py`` imports this package once at its end, so ``from cnn_studio.core.layers import
 get_spec`` always sees the full catalogue."""
-from . import input, conv, pool, activation, norm, dense, merge, loss  # noqa: F401  (registration order)
+from . import input, conv, pool, resample, activation, norm, dense, merge, loss  # noqa: F401  (registration order)

@@ -50,3 +50,15 @@ register(
     )
 )
 
+_activation(
+    "relu6",
+    "ReLU6",
+    "ReLU capped at 6: min(max(0, x), 6). The cap keeps activations in a small range that survives "
+    "low-precision (8-bit) arithmetic on phones, which is why MobileNet uses it.",
+)
+_activation(
+    "hardswish",
+    "Hardswish",
+    "x * ReLU6(x + 3) / 6: a piecewise-linear stand-in for Swish (x * sigmoid(x)) that needs no "
+    "exponential, so it is cheap on mobile hardware; MobileNetV3 uses it in its deeper layers.",
+)

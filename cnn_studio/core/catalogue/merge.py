@@ -59,3 +59,43 @@ register(
     )
 )
 
+
+
+def _multiply_infer(cfg: dict, inputs: list[Shape]) -> Inference:
+    """Element-wise product with broadcasting: per axis the sizes are equal or one of them is 1
+    (a Cx1x1 gate scales every position of a CxHxW map, as in squeeze-and-excitation)."""
+    out = list(inputs[0])
+    for i, s in enumerate(inputs[1:], start=1):
+        if len(s) != len(out):
+            raise LayerError(
+                f"cannot multiply a {'map' if len(out) == 3 else 'flat vector'} of {fmt_shape(tuple(out))} by a "
+                f"{'map' if len(s) == 3 else 'flat vector'} of {fmt_shape(s)} on input {i + 1}",
+                "give both inputs the same kind of shape (a gate for a map is Cx1x1: Mean over H, W with keep dims)",
+                None,
+            )
+        for axis, (a, b) in enumerate(zip(out, s)):
+            if a != b and 1 not in (a, b):
+                raise LayerError(
+                    f"shapes {fmt_shape(tuple(out))} and {fmt_shape(s)} (input {i + 1}) do not broadcast: axis {axis + 1} has {a} and {b}",
+                    "make each axis equal or 1 (a squeeze-and-excitation gate is Cx1x1 with the map's C)",
+                    None,
+                )
+            out[axis] = max(a, b)
+    return Inference(tuple(out))
+
+
+register(
+    LayerSpec(
+        "multiply",
+        "Multiply",
+        "Merge",
+        "Multiplies its inputs element-wise. A Cx1x1 input is stretched over the whole map, so a small "
+        "branch can compute one weight per channel and scale the features with it: the "
+        "squeeze-and-excitation block (Mean over H, W -> 1x1 conv -> ReLU -> 1x1 conv -> Sigmoid -> "
+        "Multiply with the trunk) that lets a network decide which channels matter for this image.",
+        (_merge_inputs_param(),),
+        _multiply_infer,
+        inputs="inputs",
+        short="Mul",
+    )
+)

@@ -89,3 +89,26 @@ register(
     )
 )
 
+
+
+def _mean_hw_infer(cfg: dict, inputs: list[Shape]) -> Inference:
+    c, _, _ = _need_map(_one(inputs), "Mean over height and width")
+    # every output sees the whole map, as after Flatten (the analysis widens the receptive field)
+    return Inference((c, 1, 1) if cfg["keepdim"] else (c,), flattens=True)
+
+
+register(
+    LayerSpec(
+        "mean_hw",
+        "Mean over H, W",
+        "Pooling",
+        "Averages each channel over its whole height and width: global average pooling written as a "
+        "mean. With keep dims on the result stays a Cx1x1 map, which is what squeeze-and-excitation "
+        "blocks multiply back onto the features; with it off it is a flat vector of C values ready for "
+        "a Fully connected layer, with no Flatten needed.",
+        (Param("keepdim", "bool", True, "Keep height and width as 1x1 (a map); off gives a flat vector.", label="Keep dims"),),
+        _mean_hw_infer,
+        key_params=("keepdim",),
+        short="Mean",
+    )
+)
