@@ -21,8 +21,24 @@ from ..core.project import SUFFIX, load_project
 from .autosave import find_orphans
 
 MAX_RECENT = 8
-FILE_FILTER = f"CNN Studio projects (*{SUFFIX});;All files (*)"
+FILE_FILTER = f"CNN Studio projects (*{SUFFIX});;ONNX models (*.onnx);;All files (*)"  # open and save dialogs
 Btn = QMessageBox.StandardButton
+
+
+def _imported_weights_path(onnx_path: Path) -> Path:
+    """Where an opened ONNX model's weights go: the studio home, named by the file and a hash of it."""
+    import hashlib
+
+    from ..core.paths import studio_home
+
+    digest = hashlib.sha256()
+    with open(onnx_path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    folder = studio_home() / "imported"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in onnx_path.stem)[:60] or "model"
+    return folder / f"{stem}-{digest.hexdigest()[:12]}.safetensors"
 
 
 class ProjectFiles(QObject):
@@ -106,10 +122,14 @@ class ProjectFiles(QObject):
             if not path:
                 return False
         else:
+            if str(path).lower().endswith(".onnx"):
+                return self.open_onnx(path)
             graph = self.load_or_report(path)
             if graph is None or not self.maybe_save():
                 return False
             return self._show_loaded(graph, path)
+        if str(path).lower().endswith(".onnx"):
+            return self.open_onnx(path, asked=True)
         graph = self.load_or_report(path)
         if graph is None:
             return False
@@ -126,6 +146,71 @@ class ProjectFiles(QObject):
         QTimer.singleShot(0, w.fit_readable)
         if message:
             w.show_message(message)
+        return True
+
+    def open_onnx(self, path, asked: bool = False) -> bool:
+        """An ONNX model (compiler/onnx_import.py) as a new, unsaved document. Its weights are
+        written to ``<studio home>/imported/<name>-<hash>.safetensors``, named in the graph's
+        ``meta.initial_weights`` (kept when the project is saved, and applied again when it is
+        opened), attached for File > Export, and the next run (F5) starts from them
+        (:meth:`start_from_weights`).
+        A file that cannot be imported shows the importer's message (every unsupported operator)
+        and leaves the current network untouched. ``asked``: the unsaved-changes question was put."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QApplication
+
+        w = self.window
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            from ..compiler.onnx_import import OnnxImportError, import_onnx
+
+            imp = import_onnx(path)
+            weights = _imported_weights_path(Path(path))
+            from ..compiler.export import export_safetensors
+
+            export_safetensors(imp.state, weights, {"name": imp.graph.name, "graph": imp.graph.to_config(), "source": Path(path).name})
+        except (OnnxImportError, ProjectFileError) as e:
+            QApplication.restoreOverrideCursor()
+            w.inform("Cannot open ONNX model", str(e))
+            return False
+        except Exception as e:  # a write failure of the weights (full disk, read-only home) and the like
+            QApplication.restoreOverrideCursor()
+            w.inform("Cannot open ONNX model", f"{Path(path).name}: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+            return False
+        QApplication.restoreOverrideCursor()
+        graph = imp.graph
+        graph.meta["imported_from"] = str(Path(path).resolve())
+        graph.meta["initial_weights"] = str(weights)
+        if not asked and not self.maybe_save():  # asked: the question was put before the file dialog
+            return False
+        self.document.replace(graph, None, modified=True)
+        w.recovery.discard()
+        QTimer.singleShot(0, w.fit_readable)
+        w.show_message(f"Opened {Path(path).name} as a new network ({len(graph.nodes)} layers); its weights start "
+                       "training (F5), and File > Export uses them")
+        w.exchange.attached = (w.state.generation, imp.state, f"{Path(path).name} (the ONNX model's weights)")
+        self.start_from_weights(str(weights))
+        self.add_recent(str(Path(path).resolve()))
+        return True
+
+    def start_from_weights(self, path: str) -> bool:
+        """Make the next run (F5) of the open network start from ``path`` as Network > Initialise
+        from weights… does once its report is applied (app/transfer.py: ``init_from`` with the
+        tensors that fit, a status-bar mark "Starts from …"). False when nothing fits or the
+        feature is absent; the document stays as it is either way."""
+        w = self.window
+        transfer = getattr(w, "transfer", None)
+        if transfer is None or not Path(path).is_file() or not w.document.analysis.ok:
+            return False
+        try:
+            from ..training.init_weights import init_report
+
+            report = init_report(w.graph, path)
+        except Exception:  # unreadable now (deleted, damaged): the network opens without them
+            return False
+        if not report.matched:
+            return False
+        transfer._apply(w.state.generation, report)
         return True
 
     def load_or_report(self, path) -> Graph | None:
@@ -146,6 +231,9 @@ class ProjectFiles(QObject):
         self.settings.setValue("last_dir", str(path.parent))
         QTimer.singleShot(0, w.fit_readable)
         w.show_message(f"Opened {path}")
+        init = (graph.meta or {}).get("initial_weights")
+        if isinstance(init, str) and init and self.start_from_weights(init):  # an imported model's weights
+            w.show_message(f"Opened {path}; the next run starts from {Path(init).name}")
         return True
 
     # ------------------------------------------------------------------ save / revert
