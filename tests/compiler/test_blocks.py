@@ -90,6 +90,9 @@ def test_resnet18_from_blocks_loads_torchvision_weights_one_to_one():
     want = ref.state_dict()
     assert list(ours.state_dict()) == list(want)  # same keys, same order
     ours.load_state_dict(want, strict=True)
+    from cnn_studio.compiler.weights import adapt_state_dict
+
+    assert list(adapt_state_dict(g, want)) == list(want)  # "initialise from weights" takes the keys as they are
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(ours(x), ref(x), atol=1e-5)
