@@ -9,10 +9,10 @@ that needs torch is here, and the compiler, the code export and the fx import on
 
 How to add a layer type ``foo`` (after registering its ``LayerSpec`` in core/catalogue/)
 ----------------------------------------------------------------------------------------
-1. In the file of its palette group here (``conv.py``, ``pool.py``, ``activation.py``, ``norm.py``,
-   ``dense.py``, ``merge.py``, ``loss.py``, ``input.py``; a new file must be added to the import
-   list at the end of this module), write a subclass of :class:`TorchLayer` decorated with
-   :func:`register`::
+1. In a file of this package (the palette groups ``conv.py``, ``pool.py``, ``activation.py``,
+   ``norm.py``, ``dense.py``, ``merge.py``, ``loss.py``, ``input.py``, or a new file such as
+   ``new_resample.py``: every module in this package is imported when it is, so a new file needs no
+   edit here), write a subclass of :class:`TorchLayer` decorated with :func:`register`::
 
        @register
        class Foo(TorchLayer):
@@ -72,8 +72,21 @@ from .base import (
     unregister,
 )
 
-# Registers every torch layer (palette order, as core/catalogue does for the specs).
+# Registers every torch layer: the palette groups in palette order (as core/catalogue does for the
+# specs), then any other module of this package, by name.
 from . import input, conv, pool, activation, norm, dense, merge, loss  # noqa: E402,F401
+
+
+def _import_the_rest() -> None:
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_the_rest()
 
 __all__ = [
     "ActivationLayer", "ImportContext", "LossLayer", "Signature", "TorchLayer", "Unsupported", "all_layers", "get_layer",
