@@ -519,6 +519,10 @@ class Graph:
         self.events.emit("graph_reset")
 
     def copy(self) -> "Graph":
+        if self.inner:  # a definition's graph: numeric ids allowed, the same definitions table
+            g = Graph(self.name, inner=True, blocks=self.blocks)
+            g._load(self.to_config())
+            return g
         return Graph.from_config(self.to_config())
 
     def structure(self) -> dict:

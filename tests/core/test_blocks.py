@@ -303,3 +303,9 @@ def test_group_and_ungroup_inside_a_definition():
     blocks.ungroup(g, inner, where="Core")
     blocks.ungroup(g, inst, where="Basic4")
     assert g.structure() == before and "Core" not in g.blocks and "Branch" not in g.blocks
+
+
+def test_an_inner_graph_copies_as_an_inner_graph():
+    g = tiny_resnet()
+    c = g.blocks["Layer1"].graph.copy()
+    assert c.inner and list(c.nodes) == ["0", "1"] and c.blocks is g.blocks
