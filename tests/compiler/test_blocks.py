@@ -214,3 +214,27 @@ def test_torchscript_and_onnx_export_of_a_graph_with_blocks(tmp_path):
     got = sess.run(["logits"], {"input": x.numpy()})[0]
     with torch.no_grad():
         assert abs(got - m(x).numpy()).max() < 1e-4
+
+
+def test_python_export_of_numeric_and_keyword_inner_ids():
+    g = Graph("num")
+    g.add_node("input", {"channels": 3, "height": 8, "width": 8}, node_id="inp")
+    inner = blocks.new_inner_graph(g)
+    inner.add_node("conv2d", {"out_channels": 3, "padding": 1}, node_id="0")
+    inner.add_node("add", {}, node_id="1")
+    inner.connect("0", "1", 0, 0)
+    inner.add_node("relu", {}, node_id="class")
+    inner.connect("1", "class")
+    blocks.define(g, "Res", inner, [[("0", 0), ("1", 1)]], "class")
+    blocks.instantiate(g, "Res", "r")
+    g.connect("inp", "r")
+    chain(g, [("flatten", {}, "f"), ("linear", {"out_features": 2}, "fc"), ("cross_entropy", {}, "loss")], "r")
+    m = _eval(g)
+    assert list(m.state_dict())[:2] == ["r.0.weight", "r.0.bias"]
+    src = generate_python(g)
+    assert "self.add_module('0', nn.Conv2d(3, 3" in src and "v_1 = v_0 + x" in src and "self.class_ = nn.ReLU()" in src
+    exported = _exec(src)["Num"]()
+    exported.load_state_dict(m.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(exported.eval()(x), m(x), atol=1e-6)
