@@ -36,9 +36,9 @@ from torch import nn
 
 from ..core.analysis import analyze
 from ..core.graph import ID_RE, Graph
-from ..core.layers import get_spec, has_spec, pair
+from ..core.layers import get_spec, has_spec
 from ..core.layout import apply_layout
-from .layers import ImportContext, LossLayer, Unsupported, layer_for_function, layer_for_method, layer_for_module
+from .layers import ImportContext, LossLayer, Unsupported, get_layer, has_layer, layer_for_function, layer_for_method, layer_for_module
 from .model import compile_model, module_name
 from .weights import ModelImportError, _short
 
@@ -593,15 +593,15 @@ def _verify(graph: Graph, state: dict, want, example: torch.Tensor, cls_name: st
 
 def canonical_structure(graph: Graph) -> dict:
     """What determines the network, in a form two equal networks share: node types and canonical
-    configs (a pool's stride equal to its kernel counts as 'same as kernel'), and edges. Positions,
-    names and training settings are left out."""
+    configs (each registered layer's ``canonical``: a pool's stride equal to its kernel counts as
+    'same as kernel'), and edges. Positions, names and training settings are left out."""
     nodes = {}
     for nid, node in graph.nodes.items():
         cfg = dict(node.config)
         if has_spec(node.type):
             cfg, _ = get_spec(node.type).check_config(cfg)
-            if node.type in ("maxpool2d", "avgpool2d") and cfg.get("stride") is not None and pair(cfg["stride"]) == pair(cfg["kernel_size"]):
-                cfg["stride"] = None
+            if has_layer(node.type):
+                cfg = get_layer(node.type).canonical(cfg)
         nodes[nid] = (node.type, cfg)
     edges = sorted((e.src, e.src_port, e.dst, e.dst_port) for e in graph.edges)
     return {"nodes": nodes, "edges": edges}

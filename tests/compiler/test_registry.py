@@ -301,3 +301,23 @@ def test_checker_reports_a_loss_without_its_criterion(fake_registries):
         type_id = "fake_loss"
 
     assert any("needs a LossLayer" in p for p in missing_parts(get_spec("fake_loss")))
+
+
+def test_canonical_config_comes_from_the_layer():
+    from cnn_studio.compiler.importer import canonical_structure
+    from cnn_studio.core import Graph
+
+    pool = get_layer("maxpool2d")
+    base_cfg = {"kernel_size": 2, "padding": 0, "ceil_mode": False}
+    assert pool.canonical({**base_cfg, "stride": [2, 2]})["stride"] is None
+    assert pool.canonical({**base_cfg, "stride": 1})["stride"] == 1
+    assert get_layer("conv2d").canonical({"stride": 1}) == {"stride": 1}  # default: unchanged
+
+    def net(stride):
+        g = Graph("n")
+        g.add_node("input", {"channels": 1, "height": 8, "width": 8}, node_id="x")
+        g.add_node("avgpool2d", {"kernel_size": 2, "stride": stride}, node_id="p")
+        g.connect("x", "p")
+        return g
+
+    assert canonical_structure(net(2)) == canonical_structure(net(None)) != canonical_structure(net(1))

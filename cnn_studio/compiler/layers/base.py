@@ -127,6 +127,11 @@ class TorchLayer:
             ctx.unsupported("a parameter computed from tensors")
         return [args["input"]]
 
+    def canonical(self, config: dict) -> dict:
+        """The checked ``config`` in the form two equal networks share (a pool's stride equal to its
+        kernel is 'same as kernel'); used to compare imported graphs. Default: unchanged."""
+        return config
+
     # ---- what this registration provides (for the completeness test) -----------------------------
     def has(self, method: str) -> bool:
         """True when this class overrides ``method`` of the base class."""

@@ -38,6 +38,11 @@ class _Pool(TorchLayer):
             args.append("ceil_mode=True")
         return f"nn.{self.module.__name__}({', '.join(args)})"
 
+    def canonical(self, cfg):
+        if cfg.get("stride") is not None and pair(cfg["stride"]) == pair(cfg["kernel_size"]):
+            cfg = {**cfg, "stride": None}
+        return cfg
+
     @staticmethod
     def _config(kernel, stride, padding, ceil_mode) -> dict:
         return {"kernel_size": pair_cfg(kernel), "stride": pool_stride(kernel, stride), "padding": pair_cfg(padding), "ceil_mode": bool(ceil_mode)}
