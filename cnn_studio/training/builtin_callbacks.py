@@ -14,7 +14,6 @@ A callback with a ``state_key`` has its ``state_dict()`` stored under that key o
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -164,5 +163,6 @@ class BestCheckpoint(BuiltinCallback):
             trainer._save_best()
 
 
-def finite(v) -> float | None:
-    return v if (v is not None and math.isfinite(v)) else None
+def callback_key(cb) -> str:
+    """A user callback's key in the checkpoint's "callbacks" (its class's full name)."""
+    return f"{type(cb).__module__}.{type(cb).__qualname__}"

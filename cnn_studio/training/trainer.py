@@ -42,32 +42,17 @@ from .optim import (
     build_scheduler,
     current_lr,
     device_string,
-    load_scheduler_state,
     resolve_device,
     trainable_parameters,
-    zero_twin,
 )
 from .freeze import apply_node_options
 from .rundir import RunDir, new_run_path
 from .speed import autocast_context
 from .step import TrainStep, prepare_batch
 from .threads import CpuMeter, ThreadTuner
-
-
-class TrainingError(StudioError):
-    """The run cannot start or go on (data and model do not fit together, nothing left to train...)."""
-
-
-def _to_list(v) -> list | None:
-    if v is None:
-        return None
-    if isinstance(v, torch.Tensor):
-        return [float(a) for a in v.detach().cpu().reshape(-1).tolist()]
-    if isinstance(v, np.ndarray):
-        return [float(a) for a in v.reshape(-1).tolist()]
-    if isinstance(v, (list, tuple)):
-        return [float(a) for a in v]
-    return [float(v)]
+from .errors import TrainingError  # noqa: F401 - raised here, and imported from here by callers
+from .trainer_records import RecordsMixin
+from .trainer_resume import ResumeMixin
 
 
 def _finite(v) -> float | None:
@@ -92,7 +77,7 @@ def _with_layer_stats(config: TrainConfig, callbacks: Iterable[Callback]) -> lis
     return [LayerStats(config.layer_stats_every), *callbacks]
 
 
-class Trainer:
+class Trainer(ResumeMixin, RecordsMixin):
     """Train a graph on a data set.
 
     graph: a core ``Graph`` (or its config dict). data: a loaded ``DatasetBundle`` or a
@@ -388,232 +373,10 @@ class Trainer:
             if old:
                 rd.clear()
 
-    def _resumed_best_weights(self) -> dict | None:
-        """The best epoch's weights of a resumed run (restore_best_weights): the current ones when the
-        checkpoint is the best epoch, else best.pt's."""
-        st = self.state
-        if self._resume_payload is None or (st.best_epoch == st.epoch and self._start_batch == 0):
-            return _cpu_copy(self.model)  # (a mid-epoch checkpoint's weights are past the best epoch's)
-        rd = self.run_dir if self.run_dir is not None else (RunDir(self._run_dir_arg) if self._run_dir_arg is not None else None)
-        try:
-            best = ckpt.load_checkpoint(rd.best_checkpoint) if rd is not None else None
-        except ckpt.CheckpointError:
-            best = None
-        if best is None or best["progress"].get("epoch") != st.best_epoch or best["progress"].get("batch", 0) != 0:
-            st.notes.append(f"best.pt does not hold the best epoch ({st.best_epoch}): the final weights are tested")
-            return None
-        return {k: v.detach().to("cpu", copy=True) for k, v in best["model"].items()}
-
-    def _config_record(self) -> dict:
-        import sys
-
-        from .. import __version__
-
-        b = self.bundle
-        return {
-            "name": self.name,
-            "graph": self.graph.to_config(),
-            "data": self.data_config.to_dict() if self.data_config is not None else None,
-            "train": self.config.to_dict(),
-            "class_names": list(b.class_names),
-            "num_classes": int(b.num_classes),
-            "input_shape": list(b.input_shape()),
-            "mean": _to_list(b.mean),
-            "std": _to_list(b.std),
-            "device": self.state.device,
-            "speed": self._speed.to_dict() if self._speed is not None else None,  # memory format and precision, and why
-            "cnn_studio_version": __version__,
-            "torch_version": torch.__version__,
-            "python_version": sys.version.split()[0],
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-
     # ---- checkpoints ----------------------------------------------------------------------------
-    def _checkpoint_payload(self, epoch: int, batch: int) -> dict:
-        rng = ckpt.capture_global_rng()
-        rng["shuffle"] = (self._epoch_shuffle_state if batch > 0 else self._shuffle_gen.get_state()).clone()
-        rng["augment"] = self._aug_gen.get_state().clone()
-        b = self.bundle
-        st = self.state
-        return {
-            "format": ckpt.FORMAT,
-            "version": ckpt.VERSION,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "rng": rng,
-            "progress": {"epoch": epoch, "batch": batch, "global_step": st.global_step, "epoch_complete": batch == 0},
-            "running": {"loss_sum": float(self._run_loss), "correct": int(self._run_correct), "seen": int(self._run_seen),
-                        "seconds": float(self._run_seconds)},
-            **self._callback_states(),  # "best", "early_stopping" (builtin_callbacks.py)
-            "history": [dict(h) for h in st.history],
-            "graph": self.graph.to_config(),
-            "data": self.data_config.to_dict() if self.data_config is not None else None,
-            "train": self.config.to_dict(),
-            "class_names": list(b.class_names),
-            "mean": _to_list(b.mean),
-            "std": _to_list(b.std),
-            "input_shape": list(b.input_shape()),
-            "speed": self._speed.to_dict() if self._speed is not None else None,  # a resume runs in the same mode
-        }
-
-    def _builtin_callbacks(self) -> list:
-        return [*self._epoch_end_builtins.callbacks, *self._commit_builtins.callbacks]
-
-    def _callback_states(self) -> dict:
-        """The checkpoint's entries of the callbacks that keep a state: the built-ins' under their own
-        keys, the user's (those with a non-empty ``state_dict()``) under "callbacks" by class name."""
-        out = {cb.state_key: cb.state_dict() for cb in self._builtin_callbacks() if cb.state_key is not None}
-        user = {}
-        for cb in self.callbacks.callbacks:
-            if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict"):
-                state = cb.state_dict()
-                if state:
-                    user[_callback_key(cb)] = state
-        if user:
-            out["callbacks"] = user
-        return out
-
     def _reset_running(self) -> None:
         """Zero the running sums of the epoch in progress."""
         self._run_loss, self._run_correct, self._run_seen, self._run_seconds = 0.0, 0, 0, 0.0
-
-    def _save_checkpoint(self, epoch: int, batch: int, best: bool) -> None:
-        if not (self.config.save_checkpoints and self.is_main_process and self.run_dir is not None):
-            return
-        path = ckpt.save_checkpoint(self.run_dir.last_checkpoint, self._checkpoint_payload(epoch, batch))
-        self.callbacks.call("on_checkpoint", self, path)
-        if best:
-            self._save_best()
-
-    def _save_best(self) -> None:
-        """best.pt: a copy of the last.pt just written."""
-        if not (self.config.save_checkpoints and self.is_main_process and self.run_dir is not None):
-            return
-        path = ckpt.copy_checkpoint(self.run_dir.last_checkpoint, self.run_dir.best_checkpoint)
-        self.callbacks.call("on_checkpoint", self, path)
-
-    def _restore(self, data: dict) -> None:
-        b = self.bundle
-        if data.get("class_names") is not None and list(data["class_names"]) != list(b.class_names):
-            raise TrainingError(
-                f"the checkpoint was trained on classes {', '.join(data['class_names'])} but the data has {', '.join(b.class_names)}"
-            )
-        try:
-            self.model.load_state_dict(data["model"])
-        except RuntimeError as e:
-            raise TrainingError(f"the checkpoint's weights do not fit this network: {str(e).splitlines()[0]}") from None
-        self.model.to(self.device)
-        scheduler_ok = self._dry_run_optimizer(data)  # crafted states fail here, not mid-training
-        if data.get("optimizer") is not None:
-            try:
-                self.optimizer.load_state_dict(data["optimizer"])
-            except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as e:
-                raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {e}") from None
-        if self.scheduler is not None:
-            if not scheduler_ok:  # rebuilt over the loaded optimizer (its groups replaced the ones the schedule set up)
-                self.scheduler = build_scheduler(self.optimizer, self.config, self.state.batches_per_epoch)
-                self.state.notes.append("the learning-rate schedule changed since the checkpoint: it starts afresh")
-            elif data.get("scheduler") is not None:
-                load_scheduler_state(self.scheduler, data["scheduler"], self.config)
-        if data.get("scaler") is not None and self.scaler is not None:
-            try:
-                self.scaler.load_state_dict(data["scaler"])
-            except (KeyError, TypeError, ValueError, RuntimeError) as e:
-                raise TrainingError(f"the checkpoint's mixed-precision scaler state cannot be used: {e}") from None
-        rng = data.get("rng") or {}
-        if rng:
-            try:
-                ckpt.restore_global_rng(rng)
-                if rng.get("shuffle") is not None:
-                    self._shuffle_gen.set_state(rng["shuffle"])
-            except KeyError as e:
-                raise TrainingError(f"the checkpoint's random generator state has no {e} entry; it cannot be restored") from None
-            except (RuntimeError, ValueError, TypeError, OverflowError) as e:
-                raise TrainingError(f"the checkpoint's random generator state cannot be restored: {str(e).splitlines()[0]}") from None
-            if rng.get("augment") is not None:
-                try:
-                    self._aug_gen.set_state(rng["augment"].to(self._aug_gen.get_state().device))
-                except RuntimeError:  # resumed on another kind of device
-                    self.state.notes.append("augmentation random state restarted (the device changed)")
-        prog = data["progress"]
-        st = self.state
-        st.epoch = int(prog["epoch"])
-        st.global_step = int(prog.get("global_step", 0))
-        self._start_batch = int(prog.get("batch", 0))
-        if self._start_batch >= st.batches_per_epoch:
-            self._start_batch = 0  # pragma: no cover - a stop exactly at the end is stored as epoch complete
-        run = data.get("running") or {}
-        if self._start_batch > 0:
-            self._run_loss = float(run.get("loss_sum", 0.0))
-            self._run_correct = int(run.get("correct", 0))
-            self._run_seen = int(run.get("seen", 0))
-            self._run_seconds = float(run.get("seconds", 0.0))
-            self._epoch_shuffle_state = self._shuffle_gen.get_state()
-        for cb in self._builtin_callbacks():
-            if cb.state_key is not None:
-                cb.load_state_dict(data.get(cb.state_key) or {})
-        saved = data.get("callbacks") if isinstance(data.get("callbacks"), dict) else {}
-        for cb in self.callbacks.callbacks:  # the user's callbacks that keep a state (Lightning's state_dict protocol)
-            key = _callback_key(cb)
-            if key in saved and hasattr(cb, "load_state_dict"):
-                cb.load_state_dict(saved[key])
-        st.history = [dict(h) for h in data.get("history") or []]
-
-    def _dry_run_optimizer(self, data: dict) -> bool:
-        """Replay the restore on a throw-away optimizer and scheduler over CPU copies of the parameters,
-        in the order _setup/_restore use (scheduler built, then the states loaded), and take one step
-        with zero gradients: a crafted or mismatched state raises TrainingError here instead of failing
-        mid-training. Returns whether the scheduler state works; when not, the schedule starts afresh
-        over the loaded optimizer (as when the schedule was changed)."""
-        import copy
-
-        opt_state, sched_state = data.get("optimizer"), data.get("scheduler")
-        cfg, nb = self.config, max(int(self.state.batches_per_epoch), 1)
-        sched_errors = (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, ZeroDivisionError, OverflowError)
-        params = [zero_twin(p) for p in trainable_parameters(self.model)]  # with their lr multipliers (the same groups)
-        opt = build_optimizer(params, cfg)
-        fresh_groups = [dict(g) for g in opt.param_groups]
-        sched = build_scheduler(opt, cfg, nb) if self.scheduler is not None else None
-        if opt_state is not None:
-            try:
-                opt.load_state_dict(copy.deepcopy(opt_state))
-                for p in params:
-                    p.grad = torch.zeros_like(p)
-                for fresh, group in zip(fresh_groups, opt.param_groups):  # each setting of the kind torch made it
-                    for key, like in fresh.items():
-                        if key != "params" and not _same_kind(group.get(key, like), like):
-                            raise TypeError(f"param_groups '{key}' is {group.get(key)!r}")
-                for p, st in opt.state.items():
-                    for k, v in st.items():
-                        if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
-                            raise ValueError(f"'{k}' has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}")
-                opt.step()
-            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError, AssertionError) as e:
-                text = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise TrainingError(f"the checkpoint's optimizer state does not fit (was the optimizer changed?): {text}") from None
-        if sched is None:
-            return True
-
-        def step(s) -> None:
-            s.step(0.0) if cfg.schedule == "plateau" else s.step()
-            lr = current_lr(opt)
-            if not isinstance(lr, float) or not math.isfinite(lr):
-                raise ValueError(f"learning rate {lr!r}")
-
-        try:
-            if sched_state is not None:
-                load_scheduler_state(sched, copy.deepcopy(sched_state), cfg)
-            step(sched)
-            return True
-        except sched_errors:
-            pass
-        try:
-            step(build_scheduler(opt, cfg, nb))
-        except sched_errors as e:
-            raise TrainingError(f"the checkpoint's optimizer state does not fit the {cfg.schedule} schedule: {e}") from None
-        return False
 
     # ---- the run --------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -698,15 +461,6 @@ class Trainer:
         self._tuner = ThreadTuner(default, torch.set_num_threads, free_cores=CpuMeter().free)
 
     _threads_default = 0
-
-    def _threads_record(self) -> dict | None:
-        """summary.json's "threads": Auto's probes and changes, or the fixed count."""
-        if self._tuner is not None:
-            return self._tuner.summary()
-        if self.device.type != "cpu":
-            return None
-        return {"policy": "fixed" if self.config.num_threads else "auto (pinned)",
-                "current": int(self.config.num_threads or self._threads_default or torch.get_num_threads())}
 
     def _loop(self) -> None:
         cfg, st = self.config, self.state
@@ -944,7 +698,7 @@ class Trainer:
         return stop
 
     def _finish(self) -> None:
-        st, cfg = self.state, self.config
+        st = self.state
         if st.stop_reason in ("finished", "early_stopping"):
             last = len(st.history)
             # which weights the test figure is for: "best" when they are those of checkpoints/best.pt
@@ -956,166 +710,3 @@ class Trainer:
             if getattr(self.bundle, "test", None) is not None and len(self.bundle.test.y) > 0:
                 st.test_metrics = self._evaluate(self.bundle.test)
 
-    def _write_summary(self) -> None:
-        st = self.state
-        hist = st.history
-        final = hist[-1] if hist else {}
-        test = st.test_metrics
-        val = st.last_validation
-        rd = self.run_dir
-        from ..core.runs import RUN_FORMAT
-
-        summary = {
-            "run_format": RUN_FORMAT,  # a reader refuses a larger one as newer (core.runs)
-            "name": self.name,
-            "run_dir": str(rd.path) if rd is not None else None,
-            "stop_reason": st.stop_reason,
-            "error": (str(self.error) or type(self.error).__name__) if self.error is not None else None,
-            "epochs_completed": len(hist),
-            "epochs": self.config.epochs,
-            "global_step": st.global_step,
-            "monitor": st.monitor,
-            "best_metric": st.best_metric,
-            "best_epoch": st.best_epoch,
-            "best_val_accuracy": st.best_val_accuracy,
-            "final_val_accuracy": final.get("val_accuracy"),
-            "final_val_loss": final.get("val_loss"),
-            "final_train_loss": final.get("train_loss"),
-            "final_train_accuracy": final.get("train_accuracy"),
-            "test_accuracy": test["accuracy"] if test else None,
-            "test_weights": getattr(self, "_test_weights", None) if test else None,  # "best" or "last"
-            "test_epoch": getattr(self, "_test_epoch", None) if test else None,  # the epoch those weights are from
-            "test_loss": test["loss"] if test else None,
-            "test_top5_accuracy": test["top5_accuracy"] if test else None,
-            "test_per_class_accuracy": test["per_class_accuracy"] if test else None,
-            "test_confusion_matrix": test["confusion_matrix"] if test else None,
-            "val_per_class_accuracy": val["per_class_accuracy"] if val else None,
-            "val_confusion_matrix": val["confusion_matrix"] if val else None,
-            "class_names": list(self.bundle.class_names) if self.bundle is not None else None,
-            "train_seconds": self._train_time,
-            "samples_per_sec": st.samples_per_sec,
-            "device": st.device,
-            "threads": self._threads_record(),
-            "speed": self._speed.to_dict() if self._speed is not None else None,
-            "notes": list(st.notes),
-            "checkpoints": {
-                "last": str(rd.last_checkpoint) if rd is not None and rd.last_checkpoint.exists() else None,
-                "best": str(rd.best_checkpoint) if rd is not None and rd.best_checkpoint.exists() else None,
-            },
-        }
-        self.summary = summary
-        if self.is_main_process and rd is not None and rd.path.is_dir():
-            rd.write_summary(summary)
-
-    # ---- resuming a run folder -------------------------------------------------------------------
-    @classmethod
-    def from_run(
-        cls,
-        run_dir: str | Path,
-        epochs: int | None = None,
-        callbacks: Iterable[Callback] = (),
-        data: Any = None,
-        **overrides: Any,
-    ) -> "Trainer":
-        """Continue the run in ``run_dir`` from ``checkpoints/last.pt`` (up to ``epochs`` in total).
-
-        Model, data and training settings come from the checkpoint; ``overrides`` may change
-        training settings that do not alter the model (device, num_threads, metrics_interval...)."""
-        from ..data import DataConfig
-
-        from .recovery import repair_run
-
-        rd = RunDir(run_dir)
-        if not rd.path.is_dir():
-            raise TrainingError(f"run folder '{rd.path}' does not exist")
-        if rd.is_locked():
-            raise TrainingError(f"the run in '{rd.path}' is being trained now (by another process or window); "
-                                "wait for it to end or stop it first")
-        payload = ckpt.load_checkpoint(rd.last_checkpoint)
-        repair = repair_run(rd, payload)  # best.pt and metrics.csv of the epoch last.pt committed
-        train = dict(payload["train"])
-        train.update(overrides)
-        if epochs is not None:
-            train["epochs"] = epochs
-        try:
-            cfg = TrainConfig.from_dict(train)
-        except (TypeError, ValueError) as e:
-            raise TrainingError(f"the checkpoint in '{rd.path}' holds unusable training settings: {e}") from None
-        done = int(payload["progress"].get("epoch", 0))
-        # the run ended (all epochs, or early stopping) but a crash came before summary.json: finish it
-        finish = repair.finish if (repair.finish == "finished" and done >= cfg.epochs) or (
-            repair.finish == "early_stopping" and cfg.epochs == payload["train"].get("epochs")) else None
-        if done >= cfg.epochs and finish is None:
-            raise TrainingError(
-                f"the run in '{rd.path}' already has {done} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
-            )
-        if data is None:
-            if payload.get("data") is None:
-                raise TrainingError(f"the checkpoint in '{rd.path}' does not say which data it was trained on; pass the data explicitly")
-            data = DataConfig.from_dict(payload["data"])
-        graph = _checkpoint_graph(payload["graph"], rd.path)
-        trainer = cls(graph, data, cfg, run_dir=rd.path, callbacks=callbacks, resume=payload, name=_run_name(rd, payload, graph))
-        trainer.run_dir = rd
-        trainer._finish_only = finish
-        trainer.state.notes.extend(repair.notes)
-        config_graph = _config_graph(rd)
-        if config_graph is not None and config_graph != payload["graph"]:
-            trainer.state.notes.append(f"config.json describes another network than the checkpoint; resuming the checkpoint's "
-                                       f"network '{graph.name}' (config.json is rewritten to match it)")
-        return trainer
-
-
-def _callback_key(cb) -> str:
-    return f"{type(cb).__module__}.{type(cb).__qualname__}"
-
-
-def _config_graph(rd: RunDir) -> dict | None:
-    try:
-        return rd.read_config().get("graph")
-    except StudioError:
-        return None
-
-
-def _same_kind(value, like) -> bool:
-    """Whether an optimizer setting from a checkpoint has the kind of a fresh optimizer's (bool, number,
-    None or bool, a tuple of as many numbers, text)."""
-    if isinstance(like, bool):
-        return isinstance(value, bool)
-    if like is None:
-        return value is None or isinstance(value, bool)
-    if isinstance(like, (int, float)):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if isinstance(like, (tuple, list)):
-        return isinstance(value, (tuple, list)) and len(value) == len(like) and all(_same_kind(v, w) for v, w in zip(value, like))
-    if isinstance(like, str):
-        return isinstance(value, str)
-    return True
-
-
-def _checkpoint_graph(config: dict, where: Path) -> Graph:
-    """The network a checkpoint was trained with (the weights belong to it), checked."""
-    from ..core.analysis import analyze
-
-    from ..core.project import FORMAT, VERSION, document_to_graph
-
-    try:  # checked as a project file's network is (structure, ids, ports), then analysed
-        graph = document_to_graph({**config, "format": FORMAT, "version": VERSION}, source="the checkpoint's network")
-        problems = analyze(graph).errors
-    except (StudioError, KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as e:
-        raise TrainingError(f"the network stored in the checkpoint of '{where}' cannot be read: {e}") from None
-    if problems:
-        raise TrainingError(f"the network stored in the checkpoint of '{where}' is not valid: {problems[0]}")
-    return graph
-
-
-def _run_name(rd: RunDir, payload: dict, graph: Graph) -> str:
-    """The run's name for the banner and files: config.json's, unless config.json describes another
-    network than the checkpoint's (edited or copied over): then the checkpoint's network names it."""
-    try:
-        config = rd.read_config()
-    except StudioError:
-        config = {}
-    name = config.get("name")
-    if isinstance(name, str) and name and config.get("graph") == payload["graph"]:
-        return name
-    return graph.name or (name if isinstance(name, str) and name else "run")
