@@ -469,15 +469,16 @@ def _receptive_field(role: str, inf: Inference, srcs: list[NodeInfo], shapes: li
     rfs = [s.rf for s in srcs if s.rf is not None]
     if not rfs:
         return None
-    approx = _recurrence(inf, rfs, shapes)
     axes = _exact_axes(inf, rfs, shapes)
     if axes is None:
-        return approx
+        return _recurrence(inf, rfs, shapes)
+    if len(rfs) == 1 and axes is rfs[0].axes:  # element-wise: the field passes through
+        return rfs[0]
     sizes = [a.widest() for a in axes]
-    if sizes[0] is None or sizes[1] is None:  # nothing reads the input at all (a degenerate hole pattern)
-        return approx
+    if sizes[0] is None or sizes[1] is None or axes[0].lo[0] is None or axes[1].lo[0] is None:
+        return _recurrence(inf, rfs, shapes)  # unit 0 (or every unit) reads nothing: no centre to give
     jump = tuple(_whole(a.shift / a.period) for a in axes)
-    start = tuple((a.lo[0] + a.hi[0]) / 2 if a.lo[0] is not None else approx.start[i] for i, a in enumerate(axes))  # type: ignore[operator]
+    start = tuple((a.lo[0] + a.hi[0]) / 2 for a in axes)  # type: ignore[operator]
     return RF((sizes[0], sizes[1]), jump, start, None, axes)  # type: ignore[arg-type]
 
 
@@ -501,6 +502,10 @@ def _exact_axes(inf: Inference, rfs: list[RF], shapes: list[Shape]) -> tuple[Axi
             lo, hi = min(f[0] for f in seen), max(f[1] for f in seen)
             out.append(AxisField(1, 0, (lo,), (hi,)))  # every unit sees the same: shift 0
         return out[0], out[1]
+    if inf.reads is None and inf.window is not None and src[0].period == 1 and src[1].period == 1:
+        fast = _window_on_linear(inf.window, src)
+        if fast is not None:
+            return fast
     reads = inf.reads or (inf.window.reads() if inf.window is not None else None)
     if reads is None:
         return src if inf.window is None else None
@@ -519,6 +524,20 @@ def _exact_axes(inf: Inference, rfs: list[RF], shapes: list[Shape]) -> tuple[Axi
             los.append(min(f[0] for f in seen) if seen else None)
             his.append(max(f[1] for f in seen) if seen else None)
         out.append(AxisField(period, shift, tuple(los), tuple(his)))
+    return out[0], out[1]
+
+
+def _window_on_linear(window, src: tuple[AxisField, AxisField]) -> tuple[AxisField, AxisField] | None:
+    """The common case in O(1): a window with whole stride and padding over a source whose every
+    position sees ``lo + shift*i .. hi + shift*i`` (period 1, shift >= 0), so its first and last
+    taps bound the field."""
+    out = []
+    for a, k, s, p, d in zip(src, window.kernel, window.stride, window.padding, window.dilation):
+        if a.lo[0] is None or s != int(s) or p != int(p):
+            return None
+        first = -int(p)
+        last = first + ((k - 1) // d) * d
+        out.append(AxisField(1, a.shift * int(s), (a.lo[0] + a.shift * first,), (a.hi[0] + a.shift * last,)))  # type: ignore[operator]
     return out[0], out[1]
 
 
