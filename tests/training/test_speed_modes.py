@@ -332,3 +332,27 @@ def test_a_run_records_its_fused_optimizer_and_a_resume_keeps_it(graph, bundle, 
     assert r.optimizer.defaults["fused"] is True and r.summary["speed"]["fused_optimizer"] is True
     rms = Trainer(graph, bundle, _cfg(optimizer="rmsprop"), run_dir=tmp_path / "rms")
     assert rms.fit()["speed"]["fused_optimizer"] is False  # torch has no fused RMSprop: the default one
+
+
+@pytest.mark.skipif(not sp.bf16_native(CPU), reason="the run config claims exact bf16 resume only where bf16 is native")
+def test_bf16_resume_from_a_mid_epoch_stop_is_exact_as_the_run_config_says(bundle, tmp_path):
+    from cnn_studio.data import AugmentConfig
+
+    data = DataConfig(**{**TINY, "augment": AugmentConfig(hflip=True, shift=0.1)})
+    config = TrainConfig(epochs=2, batch_size=32, optimizer="adam", lr=0.01, schedule="onecycle", device="cpu", seed=3,
+                         num_threads=1, speed="channels_last", precision="bf16", layer_stats_every=0)
+    g = tiny_graph(bundle.input_shape(), bundle.num_classes, dropout=0.2)
+    straight = Trainer(g, data, config, run_dir=tmp_path / "straight")
+    assert straight.fit()["speed"]["exact_resume"] is True
+
+    class StopMidEpoch(Callback):
+        def on_batch_end(self, trainer, m):
+            if m["epoch"] == 2 and m["batch"] == 2:
+                trainer.request_stop()
+
+    Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()]).fit()
+    second = Trainer.from_run(tmp_path / "run")
+    s = second.fit()
+    assert s["stop_reason"] == "finished" and s["speed"]["precision"] == "bf16" and s["speed"]["fused_optimizer"]
+    a, b = straight.model.state_dict(), second.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
