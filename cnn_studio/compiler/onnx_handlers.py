@@ -198,7 +198,29 @@ def _add(b: Builder, n, ins, at):
             b.state[f"{x.node}.bias"] = _tensor_f(k.reshape(out))
             b.alias(n, x)
             return
+    if b.affine_open.get(x.node) == "shift" and _fold_affine(b, x, k, "bias"):
+        b.alias(n, x)
+        return
     raise Unsupported("adding a constant (only a bias right after a MatMul or Conv is supported)")
+
+
+def _fold_affine(b: Builder, x: Act, k: np.ndarray, key: str) -> bool:
+    """The Mul (weight) and Add (bias) of per-channel constants after a norm layer matched without
+    them become its affine parameters."""
+    c = x.shape[0]
+    if k.size != c or any(d != 1 for d in k.shape[:-3]) or tuple(k.shape[-3:]) not in ((c, 1, 1),):
+        return False
+    if key == "weight":
+        b.graph.set_param(x.node, "affine", True)
+        b.state[f"{x.node}.weight"] = _tensor_f(k.reshape(c))
+        b.state[f"{x.node}.bias"] = _tensor_f(np.zeros(c, np.float32))
+        b.affine_open[x.node] = "shift"
+    else:
+        if not b.sole_use(_out_name(b, x)):  # the scaled values are read elsewhere too: not a bias
+            return False
+        b.state[f"{x.node}.bias"] = _tensor_f(k.reshape(c))
+        b.affine_open[x.node] = "done"
+    return True
 
 
 def _tensor_f(arr):
@@ -244,6 +266,11 @@ def _concat(b: Builder, n, ins, at):
 def _mul(b: Builder, n, ins, at):
     a, c = ins
     if not (isinstance(a, Act) and isinstance(c, Act)):
+        x, k = (a, c) if isinstance(a, Act) else (c, a)
+        if isinstance(x, Act) and b.affine_open.get(x.node) == "scale" and _fold_affine(b, x, b.const(k, "factor"), "weight"):
+            b._made_by[x.node] = n  # its output is now this node's
+            b.alias(n, x)
+            return
         raise Unsupported("multiplying by a constant")
     # x * sigmoid(x) is SiLU (the TorchScript exporter writes it so)
     for x, s in ((a, c), (c, a)):
@@ -496,9 +523,8 @@ def _reshape(b: Builder, n, ins, at):
         b.layer(n, "flatten", {}, [x])
     elif has_spec("reshape") and len(rest) == 3:
         b.layer(n, "reshape", {"channels": int(rest[0]), "height": int(rest[1]), "width": int(rest[2])}, [x])
-    else:
-        raise Unsupported(f"a reshape of {list(x.shape)} to {rest} (only to a flat vector"
-                          f"{' or a C x H x W map' if has_spec('reshape') else ''})")
+    else:  # maybe the first step of something a layer does (GroupNorm's reshape to groups)
+        b.probe(n, ins, at)
 
 
 @handles("Pad")

@@ -87,6 +87,7 @@ class Builder:
         self.log_softmax_dropped = False
         self._made_by: dict[str, Any] = {}  # graph node id -> the ONNX node it came from
         self._blamed: set[int] = set()
+        self.affine_open: dict[str, str] = {}  # a norm layer matched without affine: "scale", then "shift" to fold
 
     # ------------------------------------------------------------------ values
     def add_input(self, name: str, chw) -> None:
@@ -166,6 +167,8 @@ class Builder:
         if op in ("Mul", "Add"):
             if op == "Add" and self._is_bias_add(acts[0], ins):
                 return False
+            if self.affine_open.get(acts[0].node) == ("scale" if op == "Mul" else "shift"):
+                return False
             return len(ins) == 2 and not isinstance(ins[0 if isinstance(ins[1], Act) else 1], Act)
         return op not in _HANDLERS
 
@@ -196,6 +199,8 @@ class Builder:
                 parts.append(lambda x: x)
             elif v is None:
                 parts.append(None)
+            elif isinstance(v, ShapeVal) and BATCH in v:  # a shape with the batch axis: the batch evaluated
+                parts.append(lambda x, v=v: np.array([x.shape[0] if d == BATCH else d for d in v], dtype=np.int64))
             else:
                 c = np.asarray(self.const(v, "parameter"))
                 parts.append(lambda x, c=c: c)
@@ -209,7 +214,10 @@ class Builder:
         match = _match_probe(p)
         if match is not None:
             type_id, cfg = match
-            self.values[n.output[0]] = self.layer(p.nodes[0], type_id, cfg, [src], out_name=n.output[0])
+            out = self.layer(p.nodes[0], type_id, cfg, [src], out_name=n.output[0])
+            self.values[n.output[0]] = out
+            if cfg.get("affine") is False and self.sole_use(n.output[0]):
+                self.affine_open[out.node] = "scale"  # the Mul and Add after it are its weight and bias
 
     def unresolved(self, output: str) -> None:
         """A chain that ends the graph unmatched: report its nodes."""
@@ -493,6 +501,20 @@ def _f_castlike(b, ins, at):
     return np.asarray(ins[0]).astype(np.asarray(ins[1]).dtype)
 
 
+def _f_constant_of_shape(b, ins, at):
+    shape = [int(v) for v in _vec(b.const(ins[0], "shape"))]
+    if any(d < 0 for d in shape) or int(np.prod(shape)) > 2**26:
+        raise Unsupported(f"a constant of shape {shape}")
+    value = at.get("value")
+    fill = np.asarray(value).reshape(-1)[0] if value is not None else np.float32(0)
+    return np.full(shape, fill, dtype=np.asarray(fill).dtype)
+
+
+def _f_transpose(b, ins, at):
+    perm = at.get("perm")
+    return np.transpose(np.asarray(ins[0]), perm) if perm is not None else np.transpose(np.asarray(ins[0]))
+
+
 def _f_shape(b, ins, at):
     v = ins[0]
     full = [len(v)] if isinstance(v, ShapeVal) else list(np.asarray(v).shape)
@@ -510,7 +532,7 @@ _FOLD = {
     "Identity": _f_identity, "Cast": _f_cast, "Gather": _f_gather, "Unsqueeze": _f_unsqueeze, "Squeeze": _f_squeeze,
     "Concat": _f_concat, "Slice": _f_slice, "Add": _arith(np.add), "Sub": _arith(np.subtract), "Mul": _arith(np.multiply),
     "Div": _arith(lambda a, c: a // c if a.dtype.kind in "iu" and c.dtype.kind in "iu" else a / c), "Reshape": _f_reshape, "Shape": _f_shape,
-    "Expand": _f_expand, "CastLike": _f_castlike,
+    "Expand": _f_expand, "CastLike": _f_castlike, "ConstantOfShape": _f_constant_of_shape, "Transpose": _f_transpose,
 }
 
 def _t(a):
@@ -564,12 +586,31 @@ def _p_clip(v, at):
     return np.clip(v[0], lo, hi)
 
 
+def _attr(node, name: str, default):
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _p_instance_norm(v, at):
+    x = np.asarray(v[0], dtype=np.float64)
+    axes = tuple(range(2, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + float(at.get("epsilon", 1e-5)))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (y * np.asarray(v[1]).reshape(shape) + np.asarray(v[2]).reshape(shape)).astype(np.float32)
+
+
 _PROBE_OPS = {
     "Transpose": _p_transpose, "GatherND": _p_gathernd, "ReduceMean": _p_reduce(np.mean), "ReduceMax": _p_reduce(np.max),
     "Reshape": _p_reshape, "Erf": _p_unary(torch.erf), "Tanh": _p_unary(torch.tanh), "Sigmoid": _p_unary(torch.sigmoid),
     "Sqrt": _p_unary(torch.sqrt), "Relu": _p_unary(torch.relu), "Exp": _p_unary(torch.exp), "Neg": _p_unary(torch.neg),
     "Add": _p_binary(np.add), "Sub": _p_binary(np.subtract), "Mul": _p_binary(np.multiply), "Div": _p_binary(np.divide),
-    "Pow": _p_binary(np.power), "Clip": _p_clip, "Identity": lambda v, at: v[0],
+    "Pow": _p_binary(np.power), "Clip": _p_clip, "Identity": lambda v, at: v[0], "InstanceNormalization": _p_instance_norm,
 }
 
 #: element-wise layers a chain may turn out to be (type id, config, torch function)
@@ -601,6 +642,13 @@ def _match_probe(p: Probe):
         for type_id, cfg, f in _ELEMENTWISE:
             if available(type_id) and same(f):
                 return type_id, dict(cfg)
+        # GroupNorm as torch.onnx writes it: Reshape to groups, InstanceNormalization, Reshape back
+        eps = next((float(_attr(m, "epsilon", 1e-5)) for m in p.nodes if m.op_type == "InstanceNormalization"), None)
+        if eps is not None and len(p.src.shape) == 3 and available("groupnorm"):
+            c = p.src.shape[0]
+            for g in (d for d in range(1, c + 1) if c % d == 0):
+                if same(lambda t, g=g: torch.nn.functional.group_norm(t, g, eps=eps)):
+                    return "groupnorm", {"num_groups": g, "eps": f32(eps), "affine": False}
         return None
     if len(p.src.shape) != 3 or any(y.ndim != 4 or y.shape[:2] != x.shape[:2] for x, y in zip(xs, ys)):
         return None

@@ -217,3 +217,59 @@ def test_input_shape_left_symbolic_needs_to_be_given(tmp_path):
     assert imp.graph.nodes["input"].config == {"channels": 1, "height": 28, "width": 28}
     with pytest.raises(OnnxImportError, match="channels is fixed at 1"):
         import_onnx(path, input_shape=(3, 28, 28))
+
+
+class NewLayers(nn.Module):
+    """Issue 13's newer layers as torch.onnx writes them: GroupNorm (Reshape + InstanceNormalization
+    + Reshape + Mul + Add), ReLU6 (Clip 0..6), an SE block (mean over H,W, 1x1 convs, Mul), a
+    transposed conv, InstanceNorm, Hardswish, an asymmetric F.pad, LayerNorm over C,H,W, a view back
+    to a map (Reshape) and nearest and bilinear upsampling (Resize)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.se1, self.se2 = nn.Conv2d(8, 4, 1), nn.Conv2d(4, 8, 1)
+        self.up = nn.ConvTranspose2d(8, 6, 2, stride=2)
+        self.inorm = nn.InstanceNorm2d(6, affine=True)
+        self.c2 = nn.Conv2d(6, 4, 3, stride=2)
+        self.ln = nn.LayerNorm([4, 8, 8])
+        self.fc = nn.Linear(4 * 8 * 8, 4 * 4 * 4)
+        self.c3 = nn.Conv2d(4, 5, 3, padding=1)
+
+    def forward(self, x):
+        x = F.relu6(self.gn(self.c1(x)))
+        x = x * torch.sigmoid(self.se2(F.relu(self.se1(x.mean((2, 3), keepdim=True)))))
+        x = F.hardswish(self.inorm(self.up(x)))
+        x = self.ln(self.c2(F.pad(x, (0, 1, 0, 1))))
+        x = self.fc(x.flatten(1)).view(-1, 4, 4, 4)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = F.interpolate(self.c3(x), scale_factor=2, mode="bilinear", align_corners=False)
+        return x.mean((2, 3))
+
+
+def _randomise_affine(m: nn.Module) -> nn.Module:
+    g = torch.Generator().manual_seed(2)
+    for mod in m.modules():
+        if isinstance(mod, (nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
+            mod.weight.data.copy_(torch.randn(mod.weight.shape, generator=g))
+            mod.bias.data.copy_(torch.randn(mod.bias.shape, generator=g))
+    return m
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_newer_layers_import_as_their_catalogue_types(tmp_path, exporter):
+    module = _randomise_affine(NewLayers()).eval()
+    path = export_module(module, (3, 8, 8), tmp_path / "new.onnx", exporter)
+    imp = import_onnx(path)
+    types = [n.type for n in imp.graph.nodes.values()]
+    for t in ("groupnorm", "relu6", "mean_hw", "multiply", "conv_transpose2d", "instancenorm2d", "hardswish",
+              "zeropad2d", "layernorm", "reshape", "upsample"):
+        assert t in types, t
+    gn = next(n for n in imp.graph.nodes.values() if n.type == "groupnorm")
+    assert gn.config["num_groups"] == 2 and gn.config["affine"] is True
+    torch.testing.assert_close(imp.state[f"{gn.id}.weight"], module.gn.weight.detach())
+    pad = next(n for n in imp.graph.nodes.values() if n.type == "zeropad2d")
+    assert (pad.config["left"], pad.config["right"], pad.config["top"], pad.config["bottom"]) == (0, 1, 0, 1)
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    np.testing.assert_allclose(imported_run(imp, x), ort_run(path, x), atol=1e-5, rtol=0)
