@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from .onnx_ops import BATCH, Act, Builder, ShapeVal, Unsupported, _vec
-from .onnx_ops import available as has_spec
-from .onnx_ops import f32
+from .onnx_probe import available as has_spec
+from .onnx_probe import f32
 
 HANDLERS: dict = {}
 

@@ -10,7 +10,6 @@ them are skipped (not blamed), so every unsupported operator is reported, once.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,18 +19,12 @@ import torch
 
 from ..core.errors import LayerError
 from ..core.graph import Graph, is_valid_id
-from ..core.layers import get_spec, has_spec
-from .modules import BUILDERS
+from ..core.layers import get_spec
+from .onnx_probe import PROBE_OPS, Probe, available, match_probe
 from .onnx_read import OnnxImportError, tensor_array
 
 BATCH = "N"  # the batch axis in shape arithmetic
 _UNKNOWN = object()  # a value downstream of an unsupported node
-
-
-def available(type_id: str) -> bool:
-    """The catalogue has this layer and the compiler can build it (asked at import time, so layers
-    added later are used as soon as they exist)."""
-    return has_spec(type_id) and type_id in BUILDERS
 
 
 class Unsupported(Exception):
@@ -42,18 +35,6 @@ class Unsupported(Exception):
 class Act:
     node: str  # the graph node that makes it
     shape: tuple[int, ...]  # without the batch axis
-
-
-@dataclass
-class Probe:
-    """Operators with no layer of their own, applied to one network tensor ``src``: exporters write
-    adaptive pooling at sizes that do not divide as Transpose + GatherND + ReduceMean. ``fn`` does
-    the same in numpy on a batch of ``src``; once the chain computes what a layer computes (checked
-    on random inputs), it becomes that layer."""
-
-    src: Act
-    fn: Any  # numpy (B, *src.shape) -> array
-    nodes: list  # the ONNX nodes of the chain
 
 
 class ShapeVal(tuple):
@@ -129,7 +110,7 @@ class Builder:
             for v in ins:
                 if isinstance(v, Probe):
                     self._blame(v.nodes)
-            if not any(n.op_type in table for table in (_HANDLERS, _FOLD, _PROBE_OPS, ("Constant", "Shape"))):
+            if not any(n.op_type in table for table in (_HANDLERS, _FOLD, PROBE_OPS, ("Constant", "Shape"))):
                 raise Unsupported("no CNN Studio layer does this")
             return
         op = n.op_type
@@ -162,7 +143,7 @@ class Builder:
         acts = [v for v in ins if isinstance(v, Act)]
         if probes:
             return True
-        if len(acts) != 1 or op not in _PROBE_OPS:
+        if len(acts) != 1 or op not in PROBE_OPS:
             return False
         if op in ("Mul", "Add"):
             if op == "Add" and self._is_bias_add(acts[0], ins):
@@ -185,7 +166,7 @@ class Builder:
         for v in probes:
             nodes += [m for m in v.nodes if m not in nodes]
         same_src = all(v.src == src for v in probes) and all(v == src for v in ins if isinstance(v, Act))
-        if n.op_type not in _PROBE_OPS or not same_src:
+        if n.op_type not in PROBE_OPS or not same_src:
             self._blame(nodes)
             for o in n.output:
                 if o:
@@ -204,14 +185,14 @@ class Builder:
             else:
                 c = np.asarray(self.const(v, "parameter"))
                 parts.append(lambda x, c=c: c)
-        step = _PROBE_OPS[n.op_type]
+        step = PROBE_OPS[n.op_type]
 
         def fn(x, parts=parts, step=step, at=at):
             return step([None if p is None else p(x) for p in parts], at)
 
         p = Probe(src, fn, nodes + [n])
         self.values[n.output[0]] = p
-        match = _match_probe(p)
+        match = match_probe(p)
         if match is not None:
             type_id, cfg = match
             out = self.layer(p.nodes[0], type_id, cfg, [src], out_name=n.output[0])
@@ -344,12 +325,6 @@ def _tensor(arr: np.ndarray, key: str) -> torch.Tensor:
     if key == "num_batches_tracked":
         return torch.tensor(int(arr), dtype=torch.long)
     return torch.from_numpy(np.array(arr, dtype=np.float32, order="C", copy=True))  # own, writable memory
-
-
-def f32(v) -> float:
-    """A float attribute (stored as float32 in ONNX) as the shortest decimal of that float32:
-    1e-05, not 9.999999747378752e-06, so configs read as they were written."""
-    return float(str(np.float32(v)))
 
 
 # ============================================================================================
@@ -534,130 +509,5 @@ _FOLD = {
     "Div": _arith(lambda a, c: a // c if a.dtype.kind in "iu" and c.dtype.kind in "iu" else a / c), "Reshape": _f_reshape, "Shape": _f_shape,
     "Expand": _f_expand, "CastLike": _f_castlike, "ConstantOfShape": _f_constant_of_shape, "Transpose": _f_transpose,
 }
-
-def _t(a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def _p_transpose(v, at):
-    perm = at.get("perm")
-    return np.transpose(v[0], perm) if perm is not None else np.transpose(v[0])
-
-
-def _p_gathernd(v, at):
-    x, idx = v[0], np.asarray(v[1]).astype(np.int64)
-    if int(at.get("batch_dims", 0)):
-        raise ValueError("batch_dims")
-    k = idx.shape[-1]
-    flat = idx.reshape(-1, k)
-    out = x[tuple(flat[:, i] for i in range(k))]
-    return out.reshape(idx.shape[:-1] + x.shape[k:])
-
-
-def _p_reduce(fn):
-    def f(v, at):
-        axes = at.get("axes")
-        if axes is None and len(v) > 1 and v[1] is not None:
-            axes = [int(a) for a in np.asarray(v[1]).reshape(-1)]
-        axes = tuple(axes) if axes else None
-        return fn(v[0], axis=axes, keepdims=bool(at.get("keepdims", 1)))
-
-    return f
-
-
-def _p_reshape(v, at):
-    x = v[0]
-    shape = [int(d) for d in np.asarray(v[1]).reshape(-1)]
-    shape = [x.shape[i] if d == 0 and not at.get("allowzero", 0) else d for i, d in enumerate(shape)]
-    return x.reshape(shape)
-
-
-def _p_unary(fn):
-    return lambda v, at: fn(_t(v[0].astype(np.float32))).numpy()
-
-
-def _p_binary(fn):
-    return lambda v, at: fn(np.asarray(v[0], dtype=np.float32), np.asarray(v[1], dtype=np.float32))
-
-
-def _p_clip(v, at):
-    lo = at.get("min", -np.inf) if len(v) < 2 or v[1] is None else float(np.asarray(v[1]).reshape(-1)[0])
-    hi = at.get("max", np.inf) if len(v) < 3 or v[2] is None else float(np.asarray(v[2]).reshape(-1)[0])
-    return np.clip(v[0], lo, hi)
-
-
-def _attr(node, name: str, default):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
-def _p_instance_norm(v, at):
-    x = np.asarray(v[0], dtype=np.float64)
-    axes = tuple(range(2, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
-    y = (x - mean) / np.sqrt(var + float(at.get("epsilon", 1e-5)))
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    return (y * np.asarray(v[1]).reshape(shape) + np.asarray(v[2]).reshape(shape)).astype(np.float32)
-
-
-_PROBE_OPS = {
-    "Transpose": _p_transpose, "GatherND": _p_gathernd, "ReduceMean": _p_reduce(np.mean), "ReduceMax": _p_reduce(np.max),
-    "Reshape": _p_reshape, "Erf": _p_unary(torch.erf), "Tanh": _p_unary(torch.tanh), "Sigmoid": _p_unary(torch.sigmoid),
-    "Sqrt": _p_unary(torch.sqrt), "Relu": _p_unary(torch.relu), "Exp": _p_unary(torch.exp), "Neg": _p_unary(torch.neg),
-    "Add": _p_binary(np.add), "Sub": _p_binary(np.subtract), "Mul": _p_binary(np.multiply), "Div": _p_binary(np.divide),
-    "Pow": _p_binary(np.power), "Clip": _p_clip, "Identity": lambda v, at: v[0], "InstanceNormalization": _p_instance_norm,
-}
-
-#: element-wise layers a chain may turn out to be (type id, config, torch function)
-_ELEMENTWISE = (
-    ("gelu", {"approximate": "none"}, lambda x: torch.nn.functional.gelu(x)),
-    ("gelu", {"approximate": "tanh"}, lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
-    ("silu", {}, torch.nn.functional.silu),
-    ("hardswish", {}, torch.nn.functional.hardswish),
-    ("relu6", {}, torch.nn.functional.relu6),
-)
-
-
-def _match_probe(p: Probe):
-    """(type id, config) of the layer the chain computes, or None. Candidates: the element-wise
-    layers above (for a result of the input's shape) and adaptive average/max pooling to the
-    result's size; each is checked on two random batches (to 1e-5 relative)."""
-    rng = np.random.default_rng(0)
-    xs = [(3 * rng.standard_normal((b, *p.src.shape))).astype(np.float32) for b in (2, 3)]
-    try:
-        with np.errstate(all="ignore"):
-            ys = [np.asarray(p.fn(x)) for x in xs]
-    except Exception:  # not a complete computation yet (or one numpy refuses)
-        return None
-
-    def same(f) -> bool:
-        return all(y.shape == x.shape and np.allclose(f(torch.from_numpy(x)).numpy(), y, atol=1e-5, rtol=1e-5) for x, y in zip(xs, ys))
-
-    if all(y.shape == x.shape for x, y in zip(xs, ys)):
-        for type_id, cfg, f in _ELEMENTWISE:
-            if available(type_id) and same(f):
-                return type_id, dict(cfg)
-        # GroupNorm as torch.onnx writes it: Reshape to groups, InstanceNormalization, Reshape back
-        eps = next((float(_attr(m, "epsilon", 1e-5)) for m in p.nodes if m.op_type == "InstanceNormalization"), None)
-        if eps is not None and len(p.src.shape) == 3 and available("groupnorm"):
-            c = p.src.shape[0]
-            for g in (d for d in range(1, c + 1) if c % d == 0):
-                if same(lambda t, g=g: torch.nn.functional.group_norm(t, g, eps=eps)):
-                    return "groupnorm", {"num_groups": g, "eps": f32(eps), "affine": False}
-        return None
-    if len(p.src.shape) != 3 or any(y.ndim != 4 or y.shape[:2] != x.shape[:2] for x, y in zip(xs, ys)):
-        return None
-    size = (int(ys[0].shape[2]), int(ys[0].shape[3]))
-    for type_id, pool in (("adaptive_avgpool2d", torch.nn.functional.adaptive_avg_pool2d),
-                          ("adaptive_maxpool2d", torch.nn.functional.adaptive_max_pool2d)):
-        if all(np.allclose(pool(torch.from_numpy(x), size).numpy(), y, atol=1e-5) for x, y in zip(xs, ys)):
-            return type_id, {"output_size": size[0] if size[0] == size[1] else list(size)}
-    return None
-
 
 from .onnx_handlers import HANDLERS as _HANDLERS  # noqa: E402  (the handlers use the helpers above)
