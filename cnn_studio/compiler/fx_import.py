@@ -39,6 +39,7 @@ from ..core.graph import ID_RE, Graph
 from ..core.layers import get_spec, has_spec
 from ..core.layout import apply_layout
 from .layers import ImportContext, LossLayer, Unsupported, get_layer, has_layer, layer_for_function, layer_for_method, layer_for_module
+from .layers.new_conv import fuse_separable
 from .model import compile_model, module_name
 from .weights import ModelImportError, _short
 
@@ -211,6 +212,7 @@ def import_module(
     specs, order, output_src = _map_nodes(gm, cls_name)
     specs[order[0]]["config"] = {"channels": shape[0], "height": shape[1], "width": shape[2]}
     _fuse_adds(specs, order, output_src)
+    output_src = fuse_separable(specs, order, output_src)  # depthwise + 1x1 conv -> one separable node
     ids = _assign_ids(specs, order, tracer, source_file)
 
     graph = Graph(name or cls_name)

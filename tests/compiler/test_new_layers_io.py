@@ -139,3 +139,61 @@ def test_fx_import_of_the_studios_own_new_layer_modules():
     with torch.no_grad():
         assert torch.allclose(again(x), model(x), atol=1e-5)
     assert analyze(graph).total_params == analyze(src.graph).total_params
+
+
+class Xception(nn.Module):
+    """A hand-written separable convolution, as in Xception/MobileNet code, next to a depthwise
+    convolution that a batch norm separates from its 1x1 (that pair stays two convolutions)."""
+
+    class Separable(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.depthwise = nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
+            self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
+
+        def forward(self, x):
+            return self.pointwise(self.depthwise(x))
+
+    def __init__(self):
+        super().__init__()
+        self.block = self.Separable(3, 8)
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.pw = nn.Conv2d(8, 4, 1, bias=False)
+        self.head = nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        x = self.pw(self.bn(self.dw(self.block(x))))
+        return self.head(x.flatten(1))
+
+
+def test_fx_import_fuses_a_depthwise_and_its_pointwise_conv_into_one_node():
+    module = Xception().eval()
+    graph, state = import_module(module, (3, 8, 8))
+    assert graph.nodes["block"].type == "separable_conv2d"
+    assert graph.nodes["block"].config == {"out_channels": 8, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "bias": False}
+    assert graph.nodes["dw"].type == "conv2d" and graph.nodes["pw"].type == "conv2d"  # a BN between: not a separable conv
+    assert {"block.depthwise.weight", "block.pointwise.weight"} <= set(state)
+    model = compile_model(graph)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), module(x), atol=1e-5)
+
+
+def test_exported_code_imports_back_to_the_same_layer_types(tmp_path):
+    """Python export -> fx import: the separable conv comes back as one node with its id, the SE
+    Multiply, the Means and the Reshapes as themselves."""
+    src, model = randomised_source()
+    py = tmp_path / "newlayers.py"
+    export_python(src, py, weights=False)
+    spec = importlib.util.spec_from_file_location("exported_newlayers2", py)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    exported = getattr(mod, class_name_for(src.graph.name))().eval()
+    graph, _ = import_module(exported, src.input_shape, source_file=str(py))
+    want = {n.id: n.type for n in src.graph.nodes.values()}
+    want["as_vector"] = "flatten"  # x.reshape(x.shape[0], -1) of a map is a Flatten, which the import prefers
+    assert {n.id: n.type for n in graph.nodes.values()} == want
+    assert graph.nodes["as_map"].config == {"channels": 2, "height": 2, "width": 2}  # the traced sizes

@@ -102,3 +102,52 @@ class SeparableConv(TorchLayer):
             "out_channels": pw.out_channels, "kernel_size": pair_cfg(dw.kernel_size), "stride": pair_cfg(dw.stride),
             "padding": pad, "dilation": pair_cfg(dw.dilation), "bias": dw.bias is not None,
         }
+
+
+def fuse_separable(specs: dict, order: list[str], output_src: str) -> str:
+    """fx import: a depthwise convolution (groups = in = out channels) whose only user is a plain
+    1x1 convolution, with bias on both or on neither, is one Depthwise-separable conv node (a
+    hand-written SeparableConv2d, or this project's own, traces as those two). The pair named
+    ``x.depthwise``/``x.pointwise`` becomes node ``x``, so the state_dict keys stay
+    ``x.depthwise.weight``... Returns the (possibly renamed) node that feeds the output."""
+    users: dict[str, int] = {output_src: 1}
+    for name in order:
+        for src in specs[name].get("inputs", ()):
+            users[src] = users.get(src, 0) + 1
+    for name in list(order):
+        s = specs[name]
+        pw = s.get("module")
+        if s.get("kind") != "node" or s["type"] != "conv2d" or len(s["inputs"]) != 1 or not isinstance(pw, nn.Conv2d):
+            continue
+        if (pw.kernel_size, pw.stride, pw.padding, pw.dilation, pw.groups, pw.padding_mode) != ((1, 1), (1, 1), (0, 0), (1, 1), 1, "zeros"):
+            continue
+        src = s["inputs"][0]
+        d = specs.get(src)
+        dw = d.get("module") if d else None
+        if d is None or d.get("kind") != "node" or d["type"] != "conv2d" or users.get(src) != 1 or not isinstance(dw, nn.Conv2d):
+            continue
+        if not (dw.groups == dw.in_channels == dw.out_channels) or dw.padding_mode != "zeros" or (dw.bias is None) != (pw.bias is None):
+            continue
+        pair_module = nn.Module()
+        pair_module.add_module("depthwise", dw)
+        pair_module.add_module("pointwise", pw)
+        dcfg = d["config"]
+        s.update(
+            type="separable_conv2d",
+            config={"out_channels": pw.out_channels, "kernel_size": dcfg["kernel_size"], "stride": dcfg["stride"],
+                    "padding": dcfg["padding"], "dilation": dcfg["dilation"], "bias": pw.bias is not None},
+            inputs=list(d["inputs"]),
+            module=pair_module,
+        )
+        d["kind"] = "fused"
+        order.remove(src)
+        stem = name[: -len("_pointwise")] if name.endswith("_pointwise") else None
+        if stem and src == stem + "_depthwise" and stem not in specs:
+            specs[stem] = specs.pop(name)
+            order[order.index(name)] = stem
+            for other in specs.values():
+                if "inputs" in other:
+                    other["inputs"] = [stem if i == name else i for i in other["inputs"]]
+            if output_src == name:
+                output_src = stem
+    return output_src
