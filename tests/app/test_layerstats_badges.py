@@ -2,7 +2,8 @@
 a conv's channels get a bias of -100) and saturated tanh units (large weights and biases): the view
 shows the stored histograms and the gradient flow, the canvas cards of exactly those layers get a
 badge whose tooltip says what it means and what helps, and the badges follow the shown run: gone
-after File > New, back when the run is shown again, kept when the scene rebuilds its cards."""
+after File > New, back when the run is shown again, kept when the scene rebuilds its cards. And the
+Embeddings dock in the window: a clicked point becomes Feature maps' sample."""
 import os
 from unittest import mock
 
@@ -148,3 +149,34 @@ def test_a_run_without_statistics_says_so_and_has_no_badges(make_window, qtbot, 
     qtbot.waitUntil(lambda: "no layer statistics" in view.placeholder.text(), timeout=30_000)
     assert view.stats is None and window.inspect.badges.badges() == {}
     assert "layer_stats_every" in view.placeholder.text()
+
+
+def test_a_point_clicked_in_embeddings_becomes_the_feature_maps_sample(make_window, qtbot, sick_run):
+    """The Embeddings dock of the window: computed when its tab comes forward, a click on a point
+    (a real mouse click) makes that sample Feature maps' input through its sample picker."""
+    from PySide6.QtCore import QPoint
+
+    window = make_window(sick_graph())
+    window.state.show_run(str(sick_run))
+    qtbot.waitUntil(lambda: window.state.source.status == "ready", timeout=60_000)
+    emb, fm = window.inspect.embeddings, window.inspect.featuremaps
+    assert emb.embedding is None  # its tab is behind another: nothing computed for nobody
+    window.docks["Embeddings"].raise_()
+    qtbot.waitUntil(lambda: emb.embedding is not None, timeout=60_000)
+    e = emb.embedding
+    assert e.split == "val" and e.node == "flatten"
+    qtbot.wait(200)  # painted once: the axes have their tick labels' width, the plot its final size
+    # the point farthest from the others, inside the plot
+    pts = [emb.scene_pos_of(i) for i in range(len(e.labels))]
+    w, h = emb.plot_widget.width(), emb.plot_widget.height()
+    inside = [i for i, p in enumerate(pts) if 20 < p.x() < w - 20 and 20 < p.y() < h - 20]
+    px = np.array([[p.x(), p.y()] for p in pts], float)
+    d = ((px[:, None] - px[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    i = max(inside, key=lambda k: d[k].min())
+    pos = QPoint(int(round(px[i, 0])), int(round(px[i, 1])))
+    qtbot.mouseMove(emb.plot_widget.viewport(), pos)
+    qtbot.mouseClick(emb.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    idx = int(e.indices[i])
+    qtbot.waitUntil(lambda: fm.picker.split == "val" and fm.picker.index == idx, timeout=10_000)
+    assert emb.selected == i and window.docks["Embeddings"].isVisible()

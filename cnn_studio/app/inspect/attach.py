@@ -1,10 +1,11 @@
-"""Inspection in the main window: Feature maps, Filters, Evaluation, Inference and Layer statistics
-docks. Each view
+"""Inspection in the main window: Feature maps, Filters, Evaluation, Inference, Layer statistics and
+Embeddings docks. Each view
 renders the app state's source (``window.state``, see app/state.py) and says which network, run
 and weights that is; the canvas selection picks the layer; while a run goes, the training panel's
 live maps, per-epoch snapshots and validation matrices reach the views of that run only. The Layer
 statistics view re-reads the run's layer_stats.npz at each epoch end, and its latest problems become
-badges on the canvas cards (canvas/badges.py), gone when the source shows nothing."""
+badges on the canvas cards (canvas/badges.py), gone when the source shows nothing. A point clicked in
+Embeddings (like a gallery sample in Evaluation) becomes Feature maps' sample."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -15,6 +16,7 @@ from .featuremaps import FeatureMapView
 from .filters import FiltersView
 from .inference import InferenceView
 from .layerstats_view import LayerStatsView
+from .embeddings_view import EmbeddingsView
 from ..canvas.badges import BadgeController
 
 
@@ -28,23 +30,25 @@ class InspectFeature(QObject):
         self.evaluation = EvaluationView()
         self.inference = InferenceView()
         self.layerstats = LayerStatsView()
+        self.embeddings = EmbeddingsView()
         area = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {}
         for title, view in (("Feature maps", self.featuremaps), ("Filters", self.filters), ("Evaluation", self.evaluation), ("Inference", self.inference),
-                            ("Layer statistics", self.layerstats)):
+                            ("Layer statistics", self.layerstats), ("Embeddings", self.embeddings)):
             # placed and sized by the window's DockLayout (layout.py), by title
             dock = window.add_panel(_scrolling(view), title, area, object_name=title.replace(" ", "") + "Dock")
             self.docks[title] = dock
 
         # every view renders the app state's source, and nothing else
         self.state = window.state
-        self.views = (self.featuremaps, self.filters, self.evaluation, self.inference, self.layerstats)
+        self.views = (self.featuremaps, self.filters, self.evaluation, self.inference, self.layerstats, self.embeddings)
         self.badges = BadgeController(window.scene, self)
         self.layerstats.flags_changed.connect(self.badges.set_flags)
         self.state.source_changed.connect(self._on_state_source_changed)
         window.selection_changed.connect(self._on_window_selection_changed)
         self.featuremaps.input_changed.connect(self.filters.set_input)
         self.evaluation.sample_activated.connect(self._on_evaluation_sample_activated)
+        self.embeddings.sample_activated.connect(self._on_embeddings_sample_activated)
         self.featuremaps.pin_requested.connect(self._on_featuremaps_pin_requested)
         if training is not None:
             p = training.panel
@@ -90,6 +94,13 @@ class InspectFeature(QObject):
         if self.featuremaps.model() is not None:
             self.featuremaps.show_sample(split, index)
             self.docks["Feature maps"].raise_()
+
+    @Slot(str, int)
+    def _on_embeddings_sample_activated(self, split: str, index: int) -> None:
+        # the sample becomes Feature maps' (and so Filters') input; the scatter stays in front, so
+        # one can click through the points and look at their maps when wanted
+        if self.featuremaps.model() is not None:
+            self.featuremaps.show_sample(split, index)
 
     @Slot(object, str)
     def _on_featuremaps_pin_requested(self, sample, node_id: str) -> None:
