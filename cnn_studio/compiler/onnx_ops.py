@@ -53,6 +53,15 @@ def sanitize_id(text: str, prefix: str = "") -> str:
     return s if is_valid_id(s) else "node"
 
 
+def _module_path(scopes: list[str]) -> str:
+    """The dotted module path of TorchScript-export scopes, whose levels are full paths
+    (``layer1``, ``layer1.0``) or local names (``conv1``): ``layer1.0.conv1``."""
+    path = ""
+    for part in scopes:
+        path = part if (not path or part.startswith(path + ".")) else f"{path}.{part}"
+    return path
+
+
 class Builder:
     def __init__(self, graph: Graph, opset: int, batch: int | None):
         self.graph = graph
@@ -286,9 +295,9 @@ class Builder:
             return "node"
         name = n.name or ""
         if name.startswith("/"):
-            parts = [p for p in name.split("/") if p]
-            if len(parts) >= 2:
-                return sanitize_id(parts[-2], n.op_type.lower())
+            parts = [p for p in name.split("/") if p][:-1]  # module scopes, then the op
+            if parts:
+                return sanitize_id(_module_path(parts), n.op_type.lower())
         for prop in n.metadata_props:
             if prop.key == "namespace":
                 mods = [seg.split(":", 1)[0].strip() for seg in prop.value.split("/")]
