@@ -65,14 +65,43 @@ def test_onnx_export_matches_onnxruntime(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     src, model = randomised_source()
     res = export(src, "onnx", tmp_path / "m.onnx")
-    sess = ort.InferenceSession(str(res.files[0]), providers=["CPUExecutionProvider"])
+    assert "ONNX opset 17, torchscript exporter" in res.notes[1]  # every new layer fits the default opset
+    check_onnx(ort, res.files[0], model, src.input_shape)
+
+
+def check_onnx(ort, path, model, shape) -> None:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch in (1, 3):
-        x = torch.randn(batch, *src.input_shape)
+        x = torch.randn(batch, *shape)
         got = sess.run(["logits"], {"input": x.numpy()})[0]
         with torch.no_grad():
             want = model(x).numpy()
         assert got.shape == want.shape
         assert abs(got - want).max() < 1e-4
+
+
+def test_onnx_export_of_instance_norm_with_running_statistics_falls_back_to_opset_18(tmp_path):
+    """torch's opset-17 exporter refuses InstanceNorm2d with running statistics ('instance_norm
+    training for unknown batch size'); the export says so and writes opset 18, which matches."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from cnn_studio.core import Graph
+    from cnn_studio.core.graph import chain
+
+    g = Graph("in stats")
+    last = chain(g, [("instancenorm2d", {"affine": True, "track_running_stats": True}), ("flatten", {}), ("linear", {"out_features": 3})],
+                 start=g.add_node("input", {"channels": 2, "height": 4, "width": 4}).id)
+    g.connect(last, g.add_node("cross_entropy").id)
+    src = source_from_graph(g, seed=1)
+    model = src.model()
+    inorm = next(m for m in model.modules() if isinstance(m, nn.InstanceNorm2d))
+    with torch.no_grad():
+        inorm.running_mean.copy_(torch.tensor([0.3, -0.2]))
+        inorm.running_var.copy_(torch.tensor([0.5, 2.0]))
+    src.state_dict = model.state_dict()
+    res = export(src, "onnx", tmp_path / "in.onnx")
+    assert "opset 17 cannot express this network" in res.notes[-1] and "opset 18" in res.notes[1]
+    check_onnx(ort, res.files[0], model.eval(), src.input_shape)
 
 
 class HandWritten(nn.Module):
