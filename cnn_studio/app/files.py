@@ -210,7 +210,10 @@ class ProjectFiles(QObject):
             return False
         if not report.matched:
             return False
-        transfer._apply(w.state.generation, report)
+        try:
+            transfer._apply(w.state.generation, report)
+        except Exception:  # the network opens either way; Network > Initialise from weights… remains
+            return False
         return True
 
     def load_or_report(self, path) -> Graph | None:
