@@ -18,8 +18,9 @@ from ..core.errors import GraphEditError
 from ..core.graph import Graph
 from ..core.project import SUFFIX, save_project
 
-GRAPH_EVENTS = ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset", "meta_changed")
-STRUCTURAL = {"node_added", "node_removed", "node_changed", "edge_added", "edge_removed", "graph_reset"}
+GRAPH_EVENTS = ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset", "meta_changed", "block_changed")
+# block_changed: an edit inside a block definition (core/block_defs.py forwards it), which changes every use
+STRUCTURAL = {"node_added", "node_removed", "node_changed", "edge_added", "edge_removed", "graph_reset", "block_changed"}
 
 
 class Document(QObject):

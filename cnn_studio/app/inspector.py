@@ -323,6 +323,7 @@ class InspectorWidget(QScrollArea):
         self.document = document
         self.node_id: str | None = None
         self.selection: list[str] = []
+        self.inner: tuple[str, str] | None = None  # (definition, instance path) while a layer inside a block is shown
         self.editors: dict[str, Editor] = {}
         self.read_only = False
         self._writing = False
@@ -391,18 +392,32 @@ class InspectorWidget(QScrollArea):
         self._handlers = []
 
     # ------------------------------------------------------------------ what is shown
+    def _graph(self):
+        """The graph the shown layer lives in: the network, or a block definition's inner graph."""
+        if self.inner is not None and self.inner[0] in self.document.graph.blocks:
+            return self.document.graph.blocks[self.inner[0]].graph
+        return self.document.graph
+
+    def show_inner(self, block: str, inner_id: str, path: str) -> None:
+        """Show (and edit) layer ``inner_id`` of definition ``block``; every use of it changes."""
+        self.inner = (block, path)
+        self.selection = []
+        self.show_node(inner_id)
+
     def set_selection(self, ids: list[str]) -> None:
+        self.inner = None
         self.selection = list(ids)
         self.show_node(ids[0] if len(ids) == 1 else None)
 
     def show_node(self, node_id: str | None) -> None:
         self._session += 1
-        graph = self.document.graph
+        graph = self._graph()
         if node_id is not None and node_id not in graph.nodes:
             node_id = None
+            self.inner = None
         self.node_id = node_id
         self._clear_editors()
-        self.training_box.show_nodes([node_id] if node_id is not None else self.selection, self.read_only)
+        self.training_box.show_nodes([node_id] if node_id is not None and self.inner is None else self.selection, self.read_only)
         if node_id is None:
             self._show_nothing()
             return
@@ -410,7 +425,7 @@ class InspectorWidget(QScrollArea):
         spec = node.spec
         self.icon.setPixmap(layer_icon(spec.type_id).pixmap(QSize(24, 24)))
         self.icon.show()
-        self.title.setText(spec.title)
+        self.title.setText(spec.title + (f"  (in block {self.inner[0]})" if self.inner is not None else ""))
         self.id_edit.show()
         self.params_form.labelForField(self.id_edit).show()
         self.id_edit.setText(node_id)
@@ -426,7 +441,7 @@ class InspectorWidget(QScrollArea):
             self.editors[p.name] = ed
         if not spec.params:
             self.params_form.addRow(QLabel("<i>This layer has no parameters.</i>", self._body))
-        self.id_edit.setReadOnly(self.read_only)
+        self.id_edit.setReadOnly(self.read_only or self.inner is not None)
         self.help.setText(f"<p style='color:{self.palette().placeholderText().color().name()}'>{_esc(spec.help)}</p>")
         self._update_info()
 
@@ -465,6 +480,13 @@ class InspectorWidget(QScrollArea):
         a = self.document.analysis
         info = a.nodes.get(self.node_id)
         issues = a.issues_for(self.node_id)
+        if self.inner is not None:  # inside a block: the instance's inner analysis, along the path
+            info, parts = None, self.inner[1].split("/")
+            infos = a.nodes
+            for k, part in enumerate(parts):
+                info = infos.get(part) if infos is not None else None
+                infos = info.block.nodes if info is not None and info.block is not None and k < len(parts) - 1 else None
+            issues = list(getattr(info, "issues", None) or [])
         c = theme.colours()
         if issues:
             rows = []
@@ -480,7 +502,7 @@ class InspectorWidget(QScrollArea):
             self.stats.setText("")
             return
         shapes = info.input_shapes
-        if not shapes:  # failed layers record none: show what arrives at each input port
+        if not shapes and self.inner is None:  # failed layers record none: show what arrives at each input port
             srcs = [a.nodes.get(e.src) for e in self.document.graph.in_edges(self.node_id)]
             shapes = [s.output_shape for s in srcs if s is not None and s.output_shape is not None]
         ins = ", ".join(fmt.shape(s) for s in shapes) or "-"
@@ -509,6 +531,7 @@ class InspectorWidget(QScrollArea):
             self._show_nothing()
 
     def _on_graph_reset(self) -> None:
+        self.inner = None
         self.selection = []
         self.show_node(None)
 
@@ -523,7 +546,7 @@ class InspectorWidget(QScrollArea):
     def _on_editor_edited(self, name: str, value) -> None:
         if self.node_id is None or self.read_only:
             return
-        node = self.document.graph.nodes.get(self.node_id)
+        node = self._graph().nodes.get(self.node_id)
         if node is None:
             return
         if node.config.get(name) == value and type(node.config.get(name)) is type(value):
@@ -532,7 +555,13 @@ class InspectorWidget(QScrollArea):
         cfg[name] = value
         self._writing = True
         try:
-            self.document.try_edit(lambda: SetConfigCommand(self.document.graph, self.node_id, cfg, merge_key=(self.node_id, name, self._session)))
+            if self.inner is not None:  # inside a block definition (block_commands.py)
+                from .block_commands import InnerSetConfigCommand
+
+                block = self.inner[0]
+                self.document.try_edit(lambda: InnerSetConfigCommand(self.document.graph, block, self.node_id, cfg, merge_key=(block, self.node_id, name, self._session)))
+            else:
+                self.document.try_edit(lambda: SetConfigCommand(self.document.graph, self.node_id, cfg, merge_key=(self.node_id, name, self._session)))
         finally:
             self._writing = False
 

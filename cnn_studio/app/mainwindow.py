@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
 
         self.exchange = ExchangeFeature(self)
         self.transfer = TransferFeature(self)  # frozen marks, Network > Initialise from weights…
+        from .blocks_feature import BlocksFeature  # Group into block (Ctrl+G), My blocks (blocks_feature.py)
+
+        self.blocks = BlocksFeature(self)
 
         self._update_title()
         self._on_document_analysis_changed(self.document.analysis)

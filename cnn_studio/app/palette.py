@@ -3,6 +3,10 @@
 Drag an entry onto the canvas to add it (onto a card to append it, onto a link to insert it);
 double-click or press Enter to append it after the selected layer. The drag carries
 ``application/x-cnnstudio-layer`` with the type id (see :func:`PaletteWidget.mime_for`).
+
+"My blocks" (last section) lists the user block library (core/block_library.py); its entries carry
+the type id ``cnnblock:<Name>`` (block_commands.LIBRARY_PREFIX), which the canvas turns into one
+block instance, by drag and drop or double-click like any layer.
 """
 from __future__ import annotations
 
@@ -69,6 +73,8 @@ class PaletteWidget(QWidget):
         self.items: dict[str, QTreeWidgetItem] = {}
         self.categories: dict[str, QTreeWidgetItem] = {}
         self._populate()
+        self.library: QTreeWidgetItem | None = None
+        self.library_items: dict[str, QTreeWidgetItem] = {}
 
     @staticmethod
     def mime_for(type_id: str) -> QMimeData:
@@ -101,6 +107,34 @@ class PaletteWidget(QWidget):
                 top.addChild(it)
                 self.items[spec.type_id] = it
             top.setExpanded(True)
+
+    def set_library(self, entries) -> None:
+        """Show the user library's entries (``LibraryEntry`` list) under "My blocks"."""
+        from .block_commands import LIBRARY_PREFIX
+
+        if self.library is None:
+            bold = QFont(self.font())
+            bold.setBold(True)
+            self.library = QTreeWidgetItem(["My blocks"])
+            self.library.setFont(0, bold)
+            self.library.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.library.setToolTip(0, "Blocks you saved (Network > Blocks > Save block to library); drag one onto the canvas")
+            self.tree.addTopLevelItem(self.library)
+            self.categories["My blocks"] = self.library
+        self.library.takeChildren()
+        self.library_items = {}
+        for e in entries:
+            it = QTreeWidgetItem([e.name])
+            it.setData(0, TYPE_ROLE, LIBRARY_PREFIX + e.name)
+            uses = f"; uses {', '.join(e.uses)}" if e.uses else ""
+            it.setToolTip(0, f"<b>{e.name}</b> (saved block)<br>{e.layers} layers, {e.inputs} input{'s' if e.inputs != 1 else ''}{uses}<br>"
+                             "<i>Drag onto the canvas or double-click: it becomes one block card.</i>")
+            it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            it.setData(0, Qt.ItemDataRole.UserRole + 2, f"{e.name} block my blocks saved".lower())
+            self.library.addChild(it)
+            self.library_items[e.name] = it
+        self.library.setHidden(not entries)
+        self.library.setExpanded(True)
 
     def set_filter(self, text: str) -> None:
         words = text.lower().split()

@@ -76,6 +76,7 @@ class SummaryModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[tuple] = []
         self.ids: list[str] = []
+        self.paths: list[str] = []  # block-tree paths of the rows ("res1/body/conv")
         self.errors: set[str] = set()
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -110,17 +111,24 @@ class SummaryModel(QAbstractTableModel):
         return None
 
     def set_analysis(self, analysis) -> None:
-        ids = list(analysis.order)
+        # the block tree (core/block_report.py): a block instance's row carries its totals and is
+        # followed by its inner layers, indented one level per nesting; a row selects its top-level node
+        from ..core.block_report import block_tree
+
+        tree = block_tree(analysis)
+        ids = [r.path.split("/")[0] if r.depth else r.path for r in tree]
+        paths = [r.path for r in tree]
         rows = []
-        for nid in ids:
-            i = analysis.nodes[nid]
-            title = get_spec(i.type).title if has_spec(i.type) else i.type
+        for r in tree:
+            i = _info_at(analysis, r.path)
+            title = r.title if r.block is not None else (get_spec(r.type).title if has_spec(r.type) else r.type)
             params_tip = f"{i.params:,} ({i.trainable:,} trainable, {i.non_trainable:,} fixed)"
-            rows.append((nid, title, fmt.shape(i.output_shape) if i.output_shape else "?", fmt.full(i.params), fmt.count(i.macs) if i.macs else "0", fmt.rf(i), i.type, params_tip))
+            label = "\u2003" * r.depth + ("\u25be " if r.block is not None else "") + r.id
+            rows.append((label, title, fmt.shape(i.output_shape) if i.output_shape else "?", fmt.full(i.params), fmt.count(i.macs) if i.macs else "0", fmt.rf(i), r.type, params_tip))
         self.errors = {i.node_id for i in analysis.errors if i.node_id}
-        if ids != self.ids:
+        if ids != self.ids or paths != self.paths:
             self.beginResetModel()
-            self.ids, self.rows = ids, rows
+            self.ids, self.rows, self.paths = ids, rows, paths
             self.endResetModel()
             return
         changed = [r for r in range(len(rows)) if rows[r] != self.rows[r]]
@@ -129,6 +137,15 @@ class SummaryModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
         # error colouring may change without the values changing
         self.dataChanged.emit(self.index(0, 0), self.index(max(0, len(rows) - 1), 0), [Qt.ItemDataRole.ForegroundRole])
+
+
+def _info_at(analysis, path: str):
+    """The NodeInfo at a block-tree path ("res1/body/conv")."""
+    parts = path.split("/")
+    info = analysis.nodes[parts[0]]
+    for part in parts[1:]:
+        info = info.block.nodes[part]
+    return info
 
 
 class SummaryWidget(QWidget):

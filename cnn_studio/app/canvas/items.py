@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, 
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyle, QStyleOptionGraphicsItem
 
-from ...core.layers import get_spec
+from ...core.block_spec import spec_for
 from .. import fmt, theme
 from ..icons import category_colour, icon_path
 
@@ -116,7 +116,7 @@ class NodeItem(QGraphicsObject):
         super().__init__()
         self.node_id = node_id
         self.type_id = type_id
-        self.spec = get_spec(type_id)
+        self.spec = spec_for(type_id)  # block instances too (block_item.BlockItem draws those)
         self.config = dict(config)
         self.info = None
         self.issues: list = []

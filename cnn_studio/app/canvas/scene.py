@@ -17,6 +17,9 @@ from ...core.layers import fmt_shape
 from .. import edits, theme
 from ..commands import ConnectCommand, DisconnectCommand, delete_command
 from ..document import Document
+from ...core.block_spec import BLOCK_TYPE
+from ..block_commands import LIBRARY_PREFIX
+from .block_item import BlockItem
 from .items import NODE_W, EdgeItem, LinkDragItem, NodeItem, PortItem
 
 GRID = 24.0
@@ -26,6 +29,7 @@ SCENE_MARGIN = 1500.0
 class CanvasScene(QGraphicsScene):
     node_activated = Signal(str)  # double-click on a card
     selection_ids_changed = Signal(list)  # ids of the selected nodes
+    inner_selected = Signal(str, str, str)  # one layer inside an expanded block: definition, inner id, path
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
@@ -38,8 +42,9 @@ class CanvasScene(QGraphicsScene):
         self._link_item: LinkDragItem | None = None
         self._highlight = None
         self._applying_selection = False
+        self.expanded_blocks: set[str] = set()  # paths of expanded block instances (block_item.py)
         self._handlers = []
-        for name in ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset"):
+        for name in ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset", "block_changed"):
             fn = getattr(self, f"_on_graph_{name}")
             self.graph.events.connect(name, fn)
             self._handlers.append((name, fn))
@@ -76,8 +81,16 @@ class CanvasScene(QGraphicsScene):
     def _on_graph_graph_reset(self) -> None:
         self._rebuild()
 
+    def _on_graph_block_changed(self, name: str) -> None:
+        for item in self.node_items.values():
+            if isinstance(item, BlockItem):
+                item.refresh_inside()
+
     def _on_graph_node_added(self, node) -> None:
-        item = NodeItem(node.id, node.type, node.config)
+        if node.type == BLOCK_TYPE:
+            item = BlockItem(node.id, node.type, node.config, self.graph, self.expanded_blocks)
+        else:
+            item = NodeItem(node.id, node.type, node.config)
         item.setPos(QPointF(*node.pos))
         if self.read_only:
             item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, False)
@@ -172,7 +185,7 @@ class CanvasScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ selection
     def selected_node_ids(self) -> list[str]:
-        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem) and getattr(i, "inner_of", None) is None]
 
     def selected_edges(self) -> list[Edge]:
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
@@ -193,6 +206,9 @@ class CanvasScene(QGraphicsScene):
     def _on_scene_selection_changed(self) -> None:
         if not self._applying_selection:
             self.selection_ids_changed.emit(self.selected_node_ids())
+            inner = [i for i in self.selectedItems() if getattr(i, "inner_of", None) is not None]
+            if len(inner) == 1 and not self.selected_node_ids():
+                self.inner_selected.emit(inner[0].inner_of, inner[0].node_id, inner[0].path)
 
     # ------------------------------------------------------------------ read-only
     def set_read_only(self, on: bool) -> None:
@@ -214,7 +230,7 @@ class CanvasScene(QGraphicsScene):
                 continue
             if isinstance(item, PortItem):
                 return item
-            if isinstance(item, NodeItem) and found_node is None:
+            if isinstance(item, NodeItem) and getattr(item, "inner_of", None) is None and found_node is None:
                 found_node = item
             elif isinstance(item, EdgeItem) and found_edge is None:
                 found_edge = item
@@ -228,6 +244,8 @@ class CanvasScene(QGraphicsScene):
         self.clear_drop_highlight()
         if self._refuse_if_read_only():
             return None
+        if type_id.startswith(LIBRARY_PREFIX):  # "My blocks" in the palette: one block instance
+            return self.drop_library_block(type_id[len(LIBRARY_PREFIX):], pos)
         target = self.target_at(pos)
         g = self.graph
         try:
@@ -253,6 +271,21 @@ class CanvasScene(QGraphicsScene):
         self.document.push(cmd)
         self.select_nodes([new_id])
         return new_id
+
+    def drop_library_block(self, name: str, pos: QPointF) -> str | None:
+        """Add saved block ``name`` as one instance at ``pos`` (block_commands.library_drop_command)."""
+        from ..block_commands import library_drop_command
+
+        target = self.target_at(pos)
+        node = target.node if isinstance(target, PortItem) else target
+        after = None
+        if isinstance(node, NodeItem) and node.output is not None:  # dropped on a card: below it, fed by it
+            after, pos = node.node_id, QPointF(node.pos().x(), node.pos().y() + 150)
+        result = self.document.try_edit(lambda: library_drop_command(self.graph, name, (pos.x(), pos.y()), after=after))
+        if result is None:
+            return None
+        self.select_nodes([result[1]])
+        return result[1]
 
     def highlight_drop_target(self, pos: QPointF) -> None:
         target = self.target_at(pos)
@@ -422,6 +455,14 @@ class CanvasScene(QGraphicsScene):
         item = self.itemAt(event.scenePos(), QTransform())
         while item is not None and not isinstance(item, NodeItem):
             item = item.parentItem()
+        if isinstance(item, BlockItem):  # a block card expands or collapses in place
+            item.set_expanded(not item.expanded)
+            self._rect_timer.start()
+            event.accept()
+            return
+        if getattr(item, "inner_of", None) is not None:  # a layer inside an expanded block
+            event.accept()
+            return
         if isinstance(item, NodeItem):
             self.node_activated.emit(item.node_id)
             event.accept()
