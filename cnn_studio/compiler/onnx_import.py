@@ -50,6 +50,22 @@ class OnnxImport:
 
 def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: tuple[int, int, int] | None = None,
                 verify: bool = True) -> OnnxImport:
+    """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message
+    (also for anything unforeseen in a malformed file: never a traceback)."""
+    try:
+        return _import(path, name, input_shape, verify)
+    except OnnxImportError:
+        raise
+    except MemoryError:
+        raise OnnxImportError(f"{Path(path).name}: not enough memory to import it") from None
+    except RecursionError:
+        raise OnnxImportError(f"{Path(path).name}: nested too deeply to import") from None
+    except Exception as e:
+        raise OnnxImportError(f"{Path(path).name} cannot be imported ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                              "the file is malformed, or CNN Studio misreads it") from None
+
+
+def _import(path, name, input_shape, verify) -> OnnxImport:
     """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message.
 
     ``input_shape`` (C, H, W) is needed only when the file leaves those axes symbolic.
@@ -90,6 +106,8 @@ def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: t
             b.node(n, attrs(n))
         except Unsupported as e:
             b.unsupported(n, str(e))
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as e:  # malformed attributes or inputs
+            b.unsupported(n, f"cannot be read as written ({type(e).__name__}: {' '.join(str(e).split())[:120]})")
     b.unresolved(g.output[0].name)
     if b.problems:
         count = len(b.problems)

@@ -62,6 +62,10 @@ def _module_path(scopes: list[str]) -> str:
     return path
 
 
+#: the longest operator chain followed (every layer written as a chain is far shorter)
+MAX_CHAIN = 48
+
+
 class Builder:
     def __init__(self, graph: Graph, opset: int, batch: int | None):
         self.graph = graph
@@ -175,7 +179,7 @@ class Builder:
         for v in probes:
             nodes += [m for m in v.nodes if m not in nodes]
         same_src = all(v.src == src for v in probes) and all(v == src for v in ins if isinstance(v, Act))
-        if n.op_type not in PROBE_OPS or not same_src:
+        if n.op_type not in PROBE_OPS or not same_src or len(nodes) >= MAX_CHAIN:
             self._blame(nodes)
             for o in n.output:
                 if o:

@@ -140,6 +140,22 @@ def test_output_that_is_the_input_or_a_constant(tmp_path):
         import_onnx(_save(m, tmp_path / "id.onnx"))
 
 
+def test_long_operator_chain_and_malformed_attributes(tmp_path):
+    """A chain of 500 operators after a Transpose is reported (not followed until the stack runs
+    out); a Conv whose strides are text is one line naming that node."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t0"], name="t", perm=[0, 1, 3, 2])]
+    for i in range(500):
+        nodes.append(helper.make_node("Neg", [f"t{i}"], [f"t{i + 1}"], name=f"neg{i}"))
+    nodes.append(helper.make_node("Flatten", ["t500"], ["y"], name="f"))
+    with pytest.raises(OnnxImportError, match="no CNN Studio layer") as e:
+        import_onnx(_save(_model(nodes), tmp_path / "chain.onnx"))
+    assert "'t' (Transpose)" in str(e.value)
+    m = _conv_model()
+    m.graph.node[0].attribute.append(helper.make_attribute("strides", ["a", "b"]))
+    with pytest.raises(OnnxImportError, match="'conv' \\(Conv\\)"):
+        import_onnx(_save(m, tmp_path / "attr.onnx"))
+
+
 class _Tiny(nn.Module):
     def __init__(self):
         super().__init__()
@@ -178,5 +194,6 @@ def test_mutated_files_import_or_fail_with_one_message(tmp_path_factory, tiny_by
         imp = import_onnx(p)
     except OnnxImportError as e:
         assert str(e) and "Traceback" not in str(e)
+        assert "misreads it" not in str(e), str(e)  # the catch-all of import_onnx: a case no check foresaw
         return
     assert analyze(imp.graph).ok
