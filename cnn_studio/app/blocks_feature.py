@@ -115,6 +115,7 @@ class BlocksFeature(QObject):
             self.dialog.close()
         self.dialog = NameDialog(title, prompt, default, taken, self.window)
         self.dialog.chosen.connect(then)
+        self.dialog.finished.connect(lambda *_: (self.window.activateWindow(), self.window.view.setFocus()))
         self.dialog.open()
         self.dialog.edit.setFocus()
         return self.dialog

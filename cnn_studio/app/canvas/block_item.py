@@ -19,6 +19,7 @@ from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
 
 from ...core.block_spec import BLOCK_TYPE
+from ...core.layout import layered_positions
 from .. import fmt, theme
 from .items import NODE_H, NODE_W, PAD, RADIUS, NodeItem, _fonts, bezier
 
@@ -26,17 +27,37 @@ BLOCK_H = 84.0  # collapsed card: one line more than a layer card
 HEADER = BLOCK_H  # expanded frame: the header strip (the collapsed card's lines) above the inner cards
 MARGIN = 22.0
 TOGGLE = 16.0
+GAP_X, GAP_Y = 24.0, 40.0  # between inner cards
 
 
-def _inner_layout(graph, name: str) -> dict[str, QPointF]:
-    """Inner node positions relative to the centre of their bounding box."""
-    d = graph.blocks.get(name)
-    if d is None or not len(d.graph):
-        return {}
-    pts = {nid: n.pos for nid, n in d.graph.nodes.items()}
-    xs, ys = [p[0] for p in pts.values()], [p[1] for p in pts.values()]
-    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    return {nid: QPointF(p[0] - cx, p[1] - cy) for nid, p in pts.items()}
+def _size(item) -> tuple[float, float]:
+    return (item._w, item._h) if isinstance(item, BlockItem) else (NODE_W, NODE_H)
+
+
+def _place(inner, sizes: dict[str, tuple[float, float]]) -> dict[str, QPointF]:
+    """Centres of the inner cards: rows in the order of the stored positions (or of the automatic
+    layout when they coincide, as in blocks built by code), each row as tall as its tallest card
+    (an expanded nested block), cards in a row pushed apart so none overlaps. y from 0 (the top)."""
+    pos = {nid: n.pos for nid, n in inner.nodes.items()}
+    if len(set(pos.values())) < len(pos):
+        pos = layered_positions(inner)
+    rows: dict[float, list[str]] = {}
+    for nid, p in pos.items():
+        rows.setdefault(round(p[1]), []).append(nid)
+    out: dict[str, QPointF] = {}
+    y = 0.0
+    for key in sorted(rows):
+        ids = sorted(rows[key], key=lambda n: pos[n][0])
+        h = max(sizes[n][1] for n in ids)
+        x_prev, w_prev = None, 0.0
+        for nid in ids:
+            x = pos[nid][0]
+            if x_prev is not None:
+                x = max(x, x_prev + (w_prev + sizes[nid][0]) / 2 + GAP_X)
+            out[nid] = QPointF(x, y + h / 2)
+            x_prev, w_prev = x, sizes[nid][0]
+        y += h + GAP_Y
+    return out
 
 
 class InnerNodeItem(NodeItem):
@@ -91,13 +112,20 @@ class BlockItem(NodeItem):
         super().set_config(config)
         self._build_inside()
 
-    def set_expanded(self, on: bool) -> None:
-        if on == self.expanded:
+    def set_expanded(self, on: bool, force: bool = False) -> None:
+        if on == self.expanded and not force:
             return
         (self.expanded_paths.add if on else self.expanded_paths.discard)(self.path)
+        owner = self.parentItem()
+        if isinstance(owner, BlockItem):  # a nested block: its owner's frame changes size (and rebuilds this card)
+            owner.set_expanded(True, force=True)
+            return
         self._build_inside()
         for e in list(self.edges):
             e.update_path()
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "apply_block_offsets"):  # room below the frame (scene.py)
+            scene.apply_block_offsets()
 
     def refresh_inside(self) -> None:
         """The definition changed: inner configs in place when the structure is the same, else rebuilt."""
@@ -120,22 +148,24 @@ class BlockItem(NodeItem):
         if not self.expanded or d is None:
             self._w, self._h = NODE_W, BLOCK_H
         else:
-            rel = _inner_layout(self.graph, self.block_name)
-            span_x = max((abs(p.x()) for p in rel.values()), default=0.0) * 2
-            span_y = max((abs(p.y()) for p in rel.values()), default=0.0) * 2
-            self._w = max(NODE_W + 40, span_x + NODE_W + 2 * MARGIN)
-            self._h = HEADER + span_y + BLOCK_H + 2 * MARGIN
-            top = -self._h / 2 + HEADER + MARGIN + BLOCK_H / 2
             for nid, node in d.graph.nodes.items():
-                p = rel[nid]
                 if node.type == BLOCK_TYPE:
                     item = BlockItem(nid, node.type, node.config, self.graph, self.expanded_paths, f"{self.path}/{nid}", inner_of=self.block_name)
                 else:
                     item = InnerNodeItem(nid, node.type, node.config, self)
                 item.setParentItem(self)
-                item.setPos(QPointF(p.x(), top + span_y / 2 + p.y()))
                 item.setZValue(1)
                 self.inner_items[nid] = item
+            places = _place(d.graph, {nid: _size(it) for nid, it in self.inner_items.items()})
+            xs = [places[n].x() - _size(it)[0] / 2 for n, it in self.inner_items.items()] + [places[n].x() + _size(it)[0] / 2 for n, it in self.inner_items.items()]
+            bottom = max((places[n].y() + _size(it)[1] / 2 for n, it in self.inner_items.items()), default=0.0)
+            left, right = (min(xs), max(xs)) if xs else (0.0, 0.0)
+            self._w = max(NODE_W + 40, right - left + 2 * MARGIN)
+            self._h = HEADER + MARGIN + bottom + MARGIN
+            cx = (left + right) / 2
+            for nid, item in self.inner_items.items():
+                p = places[nid]
+                item.setPos(QPointF(p.x() - cx, -self._h / 2 + HEADER + MARGIN + p.y()))
             pen = QPen(theme.colours().edge, 1.6)
             for e in d.graph.edges:
                 a, b = self.inner_items.get(e.src), self.inner_items.get(e.dst)
@@ -145,7 +175,8 @@ class BlockItem(NodeItem):
             for i, targets in enumerate(d.inputs):
                 for nid, port in targets:
                     if nid in self.inner_items:
-                        self._link(self.input_offset(i, len(d.inputs)), self.inner_items[nid].input_anchor(port), dashed)
+                        start = self.input_offset(i, len(d.inputs)) + QPointF(0, HEADER)  # below the header's text
+                        self._link(start, self.inner_items[nid].input_anchor(port), dashed)
             if d.output in self.inner_items:
                 self._link(self.inner_items[d.output].output_anchor(), QPointF(0, self._h / 2), dashed)
         self._sync_ports()

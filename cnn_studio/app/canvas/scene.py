@@ -19,7 +19,7 @@ from ..commands import ConnectCommand, DisconnectCommand, delete_command
 from ..document import Document
 from ...core.block_spec import BLOCK_TYPE
 from ..block_commands import LIBRARY_PREFIX
-from .block_item import BlockItem
+from .block_item import BLOCK_H, BlockItem
 from .items import NODE_W, EdgeItem, LinkDragItem, NodeItem, PortItem
 
 GRID = 24.0
@@ -68,15 +68,42 @@ class CanvasScene(QGraphicsScene):
     # ------------------------------------------------------------------ mirror the model
     def _rebuild(self) -> None:
         self._cancel_link()
-        self.clear()
+        # forget the items before deleting them: clear() emits selectionChanged, whose listeners may
+        # re-analyse (a structural undo of a block op) and would reach deleted items through the dicts
         self.node_items.clear()
         self.edge_items.clear()
+        self._highlight = None
+        self.clear()
         for node in self.graph.nodes.values():
             self._on_graph_node_added(node)
         for e in self.graph.edges:
             self._on_graph_edge_added(e)
         self._apply_analysis(self.document.analysis)
+        self.apply_block_offsets()
         self.update_scene_rect()
+
+    def apply_block_offsets(self) -> None:
+        """Make room for expanded blocks without moving the model: an expanded frame is HEIGHT taller
+        than its card, so it sits HEIGHT/2 lower and every card below it is drawn HEIGHT lower
+        (``item.view_dy``; commit_moves subtracts it, so a drag still stores model positions)."""
+        nodes = self.graph.nodes
+        offs = {nid: 0.0 for nid in self.node_items if nid in nodes}
+        grown = [it for it in self.node_items.values() if isinstance(it, BlockItem) and it.expanded and it.node_id in offs]
+        for b in sorted(grown, key=lambda it: nodes[it.node_id].pos[1]):
+            extra = b._h - BLOCK_H
+            by = nodes[b.node_id].pos[1]
+            offs[b.node_id] += extra / 2
+            for nid in offs:
+                if nid != b.node_id and nodes[nid].pos[1] > by + 1:
+                    offs[nid] += extra
+        for nid, dy in offs.items():
+            item = self.node_items[nid]
+            item.view_dy = dy
+            x, y = nodes[nid].pos
+            p = QPointF(x, y + dy)
+            if item.pos() != p:
+                item.setPos(p)
+        self._rect_timer.start()
 
     def _on_graph_graph_reset(self) -> None:
         self._rebuild()
@@ -96,6 +123,8 @@ class CanvasScene(QGraphicsScene):
             item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, False)
         self.addItem(item)
         self.node_items[node.id] = item
+        if self.expanded_blocks:
+            self.apply_block_offsets()
         self._rect_timer.start()
 
     def _on_graph_node_removed(self, node) -> None:
@@ -116,9 +145,11 @@ class CanvasScene(QGraphicsScene):
     def _on_graph_node_moved(self, node) -> None:
         item = self.node_items.get(node.id)
         if item is not None:
-            p = QPointF(*node.pos)
+            p = QPointF(*node.pos) + QPointF(0, getattr(item, "view_dy", 0.0))
             if item.pos() != p:
                 item.setPos(p)
+            if any(isinstance(i, BlockItem) and i.expanded for i in self.node_items.values()):
+                self.apply_block_offsets()
         self._rect_timer.start()
 
     def _on_graph_edge_added(self, edge: Edge) -> None:
@@ -438,14 +469,14 @@ class CanvasScene(QGraphicsScene):
             node = self.graph.nodes.get(nid)
             if node is None:
                 continue
-            p = (item.pos().x(), item.pos().y())
+            p = (item.pos().x(), item.pos().y() - getattr(item, "view_dy", 0.0))  # model position (block_item room)
             if p != node.pos:
                 moves[nid] = (node.pos, p)
         if not moves:
             return
         if self.read_only:
             for nid, (old, _) in moves.items():
-                self.node_items[nid].setPos(QPointF(*old))
+                self.node_items[nid].setPos(QPointF(*old) + QPointF(0, getattr(self.node_items[nid], "view_dy", 0.0)))
             return
         from ..commands import MoveNodesCommand
 
@@ -457,7 +488,6 @@ class CanvasScene(QGraphicsScene):
             item = item.parentItem()
         if isinstance(item, BlockItem):  # a block card expands or collapses in place
             item.set_expanded(not item.expanded)
-            self._rect_timer.start()
             event.accept()
             return
         if getattr(item, "inner_of", None) is not None:  # a layer inside an expanded block
