@@ -475,11 +475,15 @@ def _receptive_field(role: str, inf: Inference, srcs: list[NodeInfo], shapes: li
     if len(rfs) == 1 and axes is rfs[0].axes:  # element-wise: the field passes through
         return rfs[0]
     sizes = [a.widest() for a in axes]
-    if sizes[0] is None or sizes[1] is None or axes[0].lo[0] is None or axes[1].lo[0] is None:
-        return _recurrence(inf, rfs, shapes)  # unit 0 (or every unit) reads nothing: no centre to give
+    if sizes[0] is None or sizes[1] is None:
+        return None  # no output unit reads any input pixel (a transposed conv's holes, sampled by a stride)
     jump = tuple(_whole(a.shift / a.period) for a in axes)
-    start = tuple((a.lo[0] + a.hi[0]) / 2 for a in axes)  # type: ignore[operator]
-    return RF((sizes[0], sizes[1]), jump, start, None, axes)  # type: ignore[arg-type]
+    # centre of unit 0; when unit 0 is a hole, the first unit that reads something, moved back
+    start = []
+    for a, j in zip(axes, jump):
+        r = next(i for i, lo in enumerate(a.lo) if lo is not None)
+        start.append((a.lo[r] + a.hi[r]) / 2 - r * j)  # type: ignore[operator]
+    return RF((sizes[0], sizes[1]), jump, (start[0], start[1]), None, axes)  # type: ignore[arg-type]
 
 
 def _exact_axes(inf: Inference, rfs: list[RF], shapes: list[Shape]) -> tuple[AxisField, AxisField] | None:

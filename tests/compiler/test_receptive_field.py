@@ -60,11 +60,31 @@ def test_receptive_field_equals_the_widest_measured_field(layers, size):
     if not a.ok or a.nodes[last].output_shape[1] > 80:
         return
     rf = a.nodes[last].rf
+    if rf is None:  # no unit reads the input (holes of a transposed conv sampled by a stride)
+        model = compile_model(g, a).double().eval()
+        positive_weights(model)
+        assert measured_field(model, (1, size, size), last) == 0
+        return
     if rf.size[0] + 2 * 4 > size:  # the widest unit must fit inside the image to be measured whole
         return
     model = compile_model(g, a).double().eval()
     positive_weights(model)
     assert measured_field(model, (1, size, size), last) == rf.size[0], [t for t, _ in layers]
+
+
+def test_a_layer_that_reads_only_holes_has_no_receptive_field():
+    """A 1x1 stride-2 transposed conv with padding 1 fills only the odd rows; a 1x1 stride-2 conv
+    after it reads only the even ones: its output is the bias alone."""
+    g = Graph("holes")
+    last = chain(g, [("conv_transpose2d", {"out_channels": 1, "kernel_size": 1, "stride": 2, "padding": 1}),
+                     ("conv2d", {"out_channels": 1, "kernel_size": 1, "stride": 2})],
+                 start=g.add_node("input", {"channels": 1, "height": 12, "width": 12}).id)
+    g.connect(last, g.add_node("mse").id)
+    a = analyze(g)
+    assert a.ok and a.nodes[last].rf is None and a.nodes[a.order[1]].rf.size == (1, 1)
+    model = compile_model(g, a).double().eval()
+    positive_weights(model)
+    assert measured_field(model, (1, 12, 12), last) == 0
 
 
 def test_known_upsampling_fields():
