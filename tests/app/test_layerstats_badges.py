@@ -88,7 +88,7 @@ def test_the_view_shows_the_stored_histograms_gradient_flow_and_problems(make_wi
     xs, ys = view.flow_curve.getData()  # as drawn: log10 on the log axis
     assert list(xs) == [0.0, 1.0, 2.0]
     np.testing.assert_allclose(10 ** ys, data["epoch_grad_norm"][-1], rtol=1e-5)
-    text = view.problems.text()
+    text = view.problems_box.toPlainText()
     assert "50% dead" in text and "saturated tanh" in text and "Leaky ReLU" in text
     # the slider, with the keyboard: an earlier epoch stops following the latest
     view.epoch_slider.setFocus()

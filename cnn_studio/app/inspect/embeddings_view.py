@@ -14,7 +14,7 @@ import importlib.util
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,14 +34,23 @@ from .widgets import DialogsMixin, banner, caption, rgb_pixmap
 METHODS = (("pca", "PCA", None), ("tsne", "t-SNE", "sklearn"), ("umap", "UMAP", "umap"))
 INSTALL = {"sklearn": "scikit-learn", "umap": "umap-learn"}
 HOVER_PX = 9  # a point is under the mouse within this many pixels
-THUMB = 112
-SIDE_W = 176  # px: the image and its classes beside the plot
+THUMB = 80
+SIDE_W = 150  # px: the image and its classes beside the plot
 # a categorical palette (Tableau 20 order): distinct for 10 classes, repeating past 20
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
            "#dbdb8d", "#9edae5"]
 RIGHT, WRONG = "#16a34a", "#dc2626"
 LIVE = "Training: the embeddings are computed for the run's saved weights when it ends"
+
+
+class _PlotWidget(pg.PlotWidget):
+    """A plot that asks for little height: the dock's scroll area sizes the view by the height its
+    word-wrapped captions need for the width, which adds up the parts' size hints (pyqtgraph's 480 px
+    made the view scroll in a 300 px dock); it still takes all the room there is."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(480, 160)
 
 
 def _has(module: str | None) -> bool:
@@ -83,43 +92,53 @@ class EmbeddingsView(DialogsMixin, QWidget):
         row.addWidget(self.picker)
         row.addWidget(QLabel("Method:"))
         self.method_combo = QComboBox()
+        missing = []
         for key, title, module in METHODS:
             ok = _has(module)
-            self.method_combo.addItem(title if ok else f"{title} (needs {INSTALL[module]})", key)
+            # a short item (a long "(not installed)" made the row wider than the dock): greyed out,
+            # its tooltip and the combo's say what to install
+            self.method_combo.addItem(title, key)
             item = self.method_combo.model().item(self.method_combo.count() - 1)
             if not ok:
                 item.setEnabled(False)
-                item.setToolTip(f"pip install {INSTALL[module]}")
+                item.setToolTip(f"{title} needs {INSTALL[module]}, which is not installed: pip install {INSTALL[module]}")
+                missing.append(f"{title} needs {INSTALL[module]} (pip install {INSTALL[module]})")
+        self.missing_methods = missing
         self.method_combo.setToolTip("PCA: the two directions of largest spread (fast, linear); t-SNE and UMAP "
-                                     "keep neighbours together (slower; distances between clusters mean less)")
+                                     "keep neighbours together (slower; distances between clusters mean less)"
+                                     + ("".join(f"\n{m}: not installed" for m in missing)))
         row.addWidget(self.method_combo)
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the features and their projection (in the background)")
         self.compute_button.clicked.connect(self._on_compute_button_clicked)
         row.addWidget(self.compute_button)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(200)
+        self.progress.setMaximumWidth(140)
         self.progress.setVisible(False)
         row.addWidget(self.progress)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         row.addWidget(self.cancel_button)
-        row.addSpacing(8)
-        row.addWidget(QLabel("Colour:"))
+        # progress and errors in the row (one line, elided; the tooltip has all): a line of its own
+        # below made the view taller than its dock
+        self.status = caption("")
+        self.status.setWordWrap(False)
+        self.status.elide = True
+        self.status.setMinimumWidth(40)
+        row.addWidget(self.status, 1)
+        lay.addLayout(row)
+
         self.colour_combo = QComboBox()
         self.colour_combo.addItem("by class", "class")
         self.colour_combo.addItem("right / wrong", "correct")
         self.colour_combo.setToolTip("Colour the points by their true class, or green where the network is right "
                                      "and red where it is wrong")
         self.colour_combo.currentIndexChanged.connect(self._on_colour_combo_changed)
-        row.addWidget(self.colour_combo)
-        row.addStretch(1)
-        lay.addLayout(row)
 
         split = QHBoxLayout()  # not a splitter: a collapsed side panel would come back on hover and move the points
-        self.plot_widget = pg.PlotWidget(background="w")
-        self.plot_widget.setMinimumSize(240, 180)
+        self.plot_widget = _PlotWidget(background="w")
+        self.plot_widget.setMinimumSize(240, 150)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -139,6 +158,7 @@ class EmbeddingsView(DialogsMixin, QWidget):
         sl = QVBoxLayout(side)
         sl.setContentsMargins(4, 0, 0, 0)
         self.thumb = QLabel()
+        self.thumb.setToolTip("The sample under the mouse")
         self.thumb.setFixedSize(THUMB, THUMB)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("border: 1px solid #cbd5e1; background: #f8fafc")
@@ -146,17 +166,21 @@ class EmbeddingsView(DialogsMixin, QWidget):
         self.hover_text = QLabel("")
         self.hover_text.setWordWrap(True)
         sl.addWidget(self.hover_text)
-        self.legend = QLabel("")
-        self.legend.setWordWrap(True)
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        sl.addWidget(self.legend)
         sl.addStretch(1)
         split.addWidget(side)
         lay.addLayout(split, 1)
+        # the colours: the choice and what they mean, in one line under the plot (a column of 10
+        # classes beside it made the view taller than its dock)
+        crow = QHBoxLayout()
+        crow.addWidget(QLabel("Colour:"))
+        crow.addWidget(self.colour_combo)
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        crow.addWidget(self.legend, 1)
+        lay.addLayout(crow)
         self.summary = caption("")
         lay.addWidget(self.summary)
-        self.status = caption("")
-        lay.addWidget(self.status)
 
     # ------------------------------------------------------------------ source
     def show_source(self, src) -> None:
@@ -194,7 +218,8 @@ class EmbeddingsView(DialogsMixin, QWidget):
         self._imodel = imodel
         self.picker.set_model(imodel)
         for nid in em.node_choices(imodel):
-            self.layer_combo.addItem(f"{nid}  ({imodel.node_type(nid)})", nid)
+            self.layer_combo.addItem(nid, nid)
+            self.layer_combo.setItemData(self.layer_combo.count() - 1, imodel.node_title(nid), Qt.ItemDataRole.ToolTipRole)
         i = self.layer_combo.findData(em.default_node(imodel))
         self.layer_combo.setCurrentIndex(max(i, 0))
         if imodel.info.data_error or not imodel.splits():
@@ -319,7 +344,7 @@ class EmbeddingsView(DialogsMixin, QWidget):
         m = self._imodel
         if self.colour_combo.currentData() == "correct":
             right = int(e.correct.sum())
-            self.legend.setText(f"<span style='color:{RIGHT}'>&#9679;</span> right ({right})<br>"
+            self.legend.setText(f"<span style='color:{RIGHT}'>&#9679;</span> right ({right}) &nbsp; "
                                 f"<span style='color:{WRONG}'>&#9679;</span> wrong ({len(e.labels) - right})")
         else:
             names = m.class_names if m is not None else []
@@ -328,7 +353,7 @@ class EmbeddingsView(DialogsMixin, QWidget):
                      for c in shown[:20]]
             if len(shown) > 20:
                 lines.append(f"… {len(shown) - 20} more classes (colours repeat)")
-            self.legend.setText("<br>".join(lines))
+            self.legend.setText(" &nbsp; ".join(lines))
 
     def point_at(self, scene_pos) -> int | None:
         """The point under a scene position (within HOVER_PX pixels, the nearest), or None."""
@@ -369,7 +394,8 @@ class EmbeddingsView(DialogsMixin, QWidget):
         t, p = int(e.labels[i]), int(e.preds[i])
         verdict = "right" if t == p else "wrong"
         self.hover_text.setText(f"sample {idx} ({_split_title(e.split)})\ntrue: {m.class_name(t)}\n"
-                                f"predicted: {m.class_name(p)} ({verdict})\nclick: show it in Feature maps")
+                                f"predicted: {m.class_name(p)} ({verdict})")
+        self.hover_text.setToolTip("Click the point to show this sample in Feature maps")
 
     # ------------------------------------------------------------------ events
     def _on_scene_mouse_moved(self, scene_pos) -> None:

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from ..state import why_nothing
 from .widgets import DialogsMixin, SlantedAxis, banner, caption
@@ -142,7 +142,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         self.heat_widget = pg.GraphicsLayoutWidget()
         self.heat_widget.setBackground("w")
-        self.heat_widget.setMinimumSize(220, 160)
+        self.heat_widget.setMinimumSize(200, 150)
         self.heat_plot = self.heat_widget.addPlot()
         self.heat_plot.setMouseEnabled(x=False, y=False)
         self.heat_plot.hideButtons()
@@ -155,7 +155,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         split.addWidget(self.heat_widget)
         self.flow_widget = pg.GraphicsLayoutWidget()
         self.flow_widget.setBackground("w")
-        self.flow_widget.setMinimumSize(220, 160)
+        self.flow_widget.setMinimumSize(200, 150)
         self.flow_plot = self.flow_widget.addPlot(axisItems={"bottom": SlantedAxis("bottom")})
         self.flow_plot.setLogMode(y=True)
         self.flow_plot.setMouseEnabled(x=False, y=False)
@@ -172,15 +172,21 @@ class LayerStatsView(DialogsMixin, QWidget):
                 p.getAxis(ax).setPen(pg.mkPen(60, 60, 60))
                 p.getAxis(ax).setTextPen(pg.mkPen(30, 30, 30))
         split.addWidget(self.flow_widget)
-        split.setSizes([500, 500])
+        # the problems beside the plots (they scroll): below them they made the view too tall for its dock
+        self.problems_box = QTextBrowser()
+        self.problems_box.setMinimumWidth(220)
+        self.problems_box.setOpenLinks(False)
+        self.problems_box.setStyleSheet("QTextBrowser { background: transparent; }")
+        split.addWidget(self.problems_box)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 2)
+        split.setSizes([400, 400, 280])
+        split.setChildrenCollapsible(False)
         lay.addWidget(split, 1)
         self.placeholder = caption("")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.placeholder)
-        self.problems = QLabel("")
-        self.problems.setWordWrap(True)
-        self.problems.setTextFormat(Qt.TextFormat.RichText)
-        lay.addWidget(self.problems)
         self.status = caption("")
         lay.addWidget(self.status)
 
@@ -236,7 +242,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.epoch_slider.setRange(0, 0)
         self.epoch_slider.blockSignals(False)
         self.epoch_label.setText("epoch -")
-        self.problems.setText("")
+        self.problems_box.clear()
         self.placeholder.setText(placeholder)
         self.placeholder.setVisible(bool(placeholder))
         self.status.setText("")
@@ -307,7 +313,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.grid = None
         ids = s["act_ids"] if kind == "act" else s["param_ids"]
         hists, ranges = s.get(f"{kind}_hist"), s.get(f"{kind}_range")
-        title = f"{KINDS[kind].capitalize()} of '{nid}' over the epochs"
+        title = f"'{nid}' {KINDS[kind]}"  # short: a long title widens the plot past its pane
         if nid not in ids or hists is None or ranges is None:
             self.heat_image.clear()
             why = "has no weights" if kind != "act" else "has no recorded activations"
@@ -345,7 +351,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         if pids:
             self.flow_plot.setXRange(-0.5, len(pids) - 0.5, padding=0)
         self.flow_plot.setTitle(f"Gradient flow at epoch {epoch}")
-        self.problems.setText(problems_html(s["flags"][i], epoch))
+        self.problems_box.setHtml(problems_html(s["flags"][i], epoch))
 
     # ------------------------------------------------------------------ events
     @Slot(int)
