@@ -180,3 +180,24 @@ def test_a_point_clicked_in_embeddings_becomes_the_feature_maps_sample(make_wind
     idx = int(e.indices[i])
     qtbot.waitUntil(lambda: fm.picker.split == "val" and fm.picker.index == idx, timeout=10_000)
     assert emb.selected == i and window.docks["Embeddings"].isVisible()
+
+
+def test_a_live_run_refreshes_the_view_at_each_epoch_end(window, qtbot, tmp_path):
+    """F5: while the run trains, each epoch's end re-reads layer_stats.npz (the recorder wrote it
+    before the epoch's row reached the window); once it ends, the finished run's file is shown."""
+    from test_training_ui import _npz, _setup
+
+    view, state = window.inspect.layerstats, window.state
+    seen = []
+    view.flags_changed.connect(lambda *_: seen.append((state.source.kind, tuple(view.stats["epochs"])))
+                               if view.stats is not None else None)
+    feat = _setup(window, _npz(tmp_path), epochs=3)
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: state.source.kind == "live", timeout=60_000)
+    assert "Training: the statistics of each epoch show here" in view.placeholder.text()
+    qtbot.waitUntil(lambda: not feat.panel.running and state.source.kind == "run" and state.source.status == "ready",
+                    timeout=180_000)
+    qtbot.waitUntil(lambda: view.stats is not None and view.stats["epochs"] == [1, 2, 3], timeout=30_000)
+    live = [epochs for kind, epochs in seen if kind == "live"]
+    assert live and live[0][0] == 1 and all(list(e) == list(range(1, len(e) + 1)) for e in live)  # grew epoch by epoch
+    assert view.epoch_label.text() == "epoch 3 of 3"
