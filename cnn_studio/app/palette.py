@@ -112,6 +112,12 @@ class PaletteWidget(QWidget):
         """Show the user library's entries (``LibraryEntry`` list) under "My blocks"."""
         from .block_commands import LIBRARY_PREFIX
 
+        self.library_items = {}
+        if not entries:  # no section at all until something is saved
+            if self.library is not None:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(self.library))
+                self.library = None
+            return
         if self.library is None:
             bold = QFont(self.font())
             bold.setBold(True)
@@ -119,8 +125,7 @@ class PaletteWidget(QWidget):
             self.library.setFont(0, bold)
             self.library.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.library.setToolTip(0, "Blocks you saved (Network > Blocks > Save block to library); drag one onto the canvas")
-            self.tree.addTopLevelItem(self.library)
-            self.categories["My blocks"] = self.library
+            self.tree.addTopLevelItem(self.library)  # not in self.categories: those are the layer catalogue's
         self.library.takeChildren()
         self.library_items = {}
         for e in entries:
@@ -133,13 +138,12 @@ class PaletteWidget(QWidget):
             it.setData(0, Qt.ItemDataRole.UserRole + 2, f"{e.name} block my blocks saved".lower())
             self.library.addChild(it)
             self.library_items[e.name] = it
-        self.library.setHidden(not entries)
         self.library.setExpanded(True)
 
     def set_filter(self, text: str) -> None:
         words = text.lower().split()
         first_visible = None
-        for top in self.categories.values():
+        for top in list(self.categories.values()) + ([self.library] if self.library is not None else []):
             any_visible = False
             for i in range(top.childCount()):
                 it = top.child(i)
