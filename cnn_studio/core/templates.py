@@ -270,3 +270,7 @@ def _mlp(g: Graph, shape: Shape3, nc: int) -> None:
     c.add("relu2", "relu")
     c.add("output", "linear", out_features=nc)
     c.head(nc)
+
+
+# templates built from blocks (ResNet-34/50, MobileNetV2, U-Net) register themselves on import
+from . import templates_blocks  # noqa: E402,F401

@@ -14,6 +14,7 @@ pytest.importorskip("onnxruntime")
 from cnn_studio.compiler.export import export, source_from_graph  # noqa: E402
 from cnn_studio.compiler.importer import canonical_structure  # noqa: E402
 from cnn_studio.compiler.onnx_import import import_onnx  # noqa: E402
+from cnn_studio.compiler.weights import torchvision_key  # noqa: E402
 from cnn_studio.core import templates  # noqa: E402
 from cnn_studio.core.graph import Graph  # noqa: E402
 
@@ -87,8 +88,8 @@ def test_template_round_trip_gives_the_same_graph_and_outputs(tmp_path, name):
     np.testing.assert_allclose(ours, want, atol=1e-5, rtol=0)
     if name not in BIG:  # their 100M-weight classifiers make another onnxruntime session slow; the above holds
         np.testing.assert_allclose(ours, ort_run(path, x), atol=1e-5, rtol=0)
-    # the weights are the exported ones, under the template's own keys
-    assert set(imp.state) == set(source.state_dict)
+    # the weights are the exported ones, under the template's own keys (a block's layer1.0.conv1 as layer1_0_conv1)
+    assert set(imp.state) == {torchvision_key(k) for k in source.state_dict}
 
 
 def test_block_instances_come_back_expanded_under_their_module_paths(tmp_path):

@@ -1,0 +1,139 @@
+"""Templates built from blocks: ResNet-34, ResNet-50, MobileNetV2 (torchvision layouts) and a small U-Net.
+
+Each network keeps torchvision's module tree as nested block instances whose inner node ids are the
+module names (``layer1`` -> a ``Layer1`` instance holding ``0``, ``1``... BasicBlock instances, each
+holding ``conv1``, ``bn1``...), so the compiled state_dict keys are torchvision's
+(``layer1.0.conv1.weight``, ``features.3.conv.1.0.weight``) and its weights load 1:1 with strict=True.
+One definition per distinct block (e.g. every 64-wide BasicBlock of ResNet-34 shares ``Basic64``), so
+the canvas shows a handful of block types and the project file stores each once.
+
+The templates are registered by :mod:`.templates` importing this module (``_template`` lives there).
+"""
+from __future__ import annotations
+
+from . import blocks
+from .graph import Graph, chain
+from .templates import Shape3, _template
+
+_ANY_SIZE = "any input size: padded convolutions and global average pooling fit every size"
+
+
+def _define_seq(g: Graph, name: str, parts: list[str]) -> None:
+    """A definition holding instances of ``parts`` in a chain, ids ``0``, ``1``... (an nn.Sequential of blocks)."""
+    inner = blocks.new_inner_graph(g, name)
+    prev = None
+    for i, part in enumerate(parts):
+        inner.add_node("block", {"block": part, "inputs": 1}, node_id=str(i))
+        if prev is not None:
+            inner.connect(prev, str(i))
+        prev = str(i)
+    assert prev is not None
+    blocks.define(g, name, inner, [[("0", 0)]], prev)
+
+
+def _define_chain(g: Graph, name: str, steps: list[tuple[str, dict, str]]) -> None:
+    """A definition holding a chain of layers (ids given), one input into the first, output the last."""
+    inner = blocks.new_inner_graph(g, name)
+    last = chain(inner, steps)
+    blocks.define(g, name, inner, [[(steps[0][2], 0)]], last)
+
+
+def _use(g: Graph, name: str, node_id: str, after: str) -> str:
+    nid = blocks.instantiate(g, name, node_id)
+    g.connect(after, nid)
+    return nid
+
+
+def _input(g: Graph, shape: Shape3) -> str:
+    c, h, w = shape
+    return g.add_node("input", {"channels": c, "height": h, "width": w}, node_id="input").id
+
+
+def _conv(out: int, k: int, stride: int = 1, padding: int = 0, groups: int = 1) -> dict:
+    cfg = {"out_channels": out, "kernel_size": k, "stride": stride, "padding": padding, "bias": False}
+    if groups != 1:
+        cfg["groups"] = groups
+    return cfg
+
+
+# ---------------------------------------------------------------------------------- ResNet
+def _downsample(g: Graph, name: str, out: int, stride: int) -> str:
+    """torchvision's shortcut projection: ``downsample.0`` 1x1 conv (stride), ``downsample.1`` batch norm."""
+    if name not in g.blocks:
+        _define_chain(g, name, [("conv2d", _conv(out, 1, stride), "0"), ("batchnorm2d", {}, "1")])
+    return name
+
+
+def _residual(g: Graph, name: str, steps: list[tuple[str, dict, str]], downsample: str | None) -> str:
+    """main path ``steps`` + shortcut (identity or a ``downsample`` instance) -> add -> relu."""
+    inner = blocks.new_inner_graph(g, name)
+    main = chain(inner, steps)
+    inner.add_node("add", {"inputs": 2}, node_id="add")
+    inner.connect(main, "add", 0, 0)
+    chain(inner, [("relu", {}, "relu")], "add")
+    targets = [(steps[0][2], 0)]
+    if downsample:
+        inner.add_node("block", {"block": downsample, "inputs": 1}, node_id="downsample")
+        inner.connect("downsample", "add", 0, 1)
+        targets.append(("downsample", 0))
+    else:
+        targets.append(("add", 1))
+    blocks.define(g, name, inner, [targets], "relu")
+    return name
+
+
+def _basic(g: Graph, planes: int, stride: int, downsample: str | None) -> str:
+    name = f"Basic{planes}" + ("Down" if downsample else "")
+    if name not in g.blocks:
+        _residual(g, name, [
+            ("conv2d", _conv(planes, 3, stride, 1), "conv1"), ("batchnorm2d", {}, "bn1"), ("relu", {}, "relu1"),
+            ("conv2d", _conv(planes, 3, 1, 1), "conv2"), ("batchnorm2d", {}, "bn2"),
+        ], downsample)
+    return name
+
+
+def _bottleneck(g: Graph, planes: int, stride: int, downsample: str | None) -> str:
+    """torchvision's Bottleneck (ResNet v1.5: the stride sits on the 3x3 conv2); expansion 4."""
+    name = f"Bottleneck{planes}" + ("Down" if downsample else "")
+    if name not in g.blocks:
+        _residual(g, name, [
+            ("conv2d", _conv(planes, 1), "conv1"), ("batchnorm2d", {}, "bn1"), ("relu", {}, "relu1"),
+            ("conv2d", _conv(planes, 3, stride, 1), "conv2"), ("batchnorm2d", {}, "bn2"), ("relu", {}, "relu2"),
+            ("conv2d", _conv(planes * 4, 1), "conv3"), ("batchnorm2d", {}, "bn3"),
+        ], downsample)
+    return name
+
+
+def _resnet(g: Graph, shape: Shape3, nc: int, layers: tuple[int, ...], bottleneck: bool) -> None:
+    """torchvision.models.ResNet: stem, four stages ``layer1``..``layer4`` of blocks, avgpool, fc."""
+    last = chain(g, [
+        ("conv2d", _conv(64, 7, 2, 3), "conv1"), ("batchnorm2d", {}, "bn1"), ("relu", {}, "relu"),
+        ("maxpool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, "maxpool"),
+    ], _input(g, shape))
+    expansion = 4 if bottleneck else 1
+    make = _bottleneck if bottleneck else _basic
+    in_ch = 64
+    for li, (planes, count) in enumerate(zip((64, 128, 256, 512), layers), start=1):
+        stride = 1 if li == 1 else 2
+        down = None
+        if stride != 1 or in_ch != planes * expansion:
+            down = _downsample(g, f"Down{planes * expansion}" + ("s2" if stride == 2 else ""), planes * expansion, stride)
+        first = make(g, planes, stride, down)
+        rest = make(g, planes, 1, None)
+        _define_seq(g, f"Layer{li}", [first] + [rest] * (count - 1))
+        last = _use(g, f"Layer{li}", f"layer{li}", last)
+        in_ch = planes * expansion
+    chain(g, [("adaptive_avgpool2d", {"output_size": 1}, "avgpool"), ("flatten", {}, "flatten"),
+              ("linear", {"out_features": nc}, "fc"), ("cross_entropy", {}, "loss")], last)
+
+
+@_template("resnet34", "ResNet-34 as torchvision defines it, from blocks: 3-4-6-3 basic residual blocks; 21.8M parameters at 1000 classes",
+           (3, 224, 224), 1000, fit_rule=_ANY_SIZE)
+def _resnet34(g: Graph, shape: Shape3, nc: int) -> None:
+    _resnet(g, shape, nc, (3, 4, 6, 3), bottleneck=False)
+
+
+@_template("resnet50", "ResNet-50 as torchvision defines it, from blocks: 3-4-6-3 bottleneck blocks (1x1, 3x3, 1x1); 25.6M parameters at 1000 classes",
+           (3, 224, 224), 1000, fit_rule=_ANY_SIZE)
+def _resnet50(g: Graph, shape: Shape3, nc: int) -> None:
+    _resnet(g, shape, nc, (3, 4, 6, 3), bottleneck=True)
