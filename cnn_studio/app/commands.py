@@ -26,7 +26,8 @@ from PySide6.QtGui import QUndoCommand
 
 from ..core.errors import GraphEditError
 from ..core.graph import ID_RE, Edge, Graph
-from ..core.layers import get_spec, has_spec
+# the block spec too: block instances are copied, pasted, deleted and undone like layers
+from ..core.block_spec import is_known_type as has_spec, spec_for as get_spec
 
 MERGE_CONFIG_ID = 7301
 

@@ -14,7 +14,8 @@ from typing import Iterable
 
 from ..core.errors import GraphEditError
 from ..core.graph import ID_RE, Edge, Graph
-from ..core.layers import get_spec, has_spec
+# the block spec too: block instances are copied, pasted, deleted and undone like layers
+from ..core.block_spec import is_known_type as has_spec, spec_for as get_spec
 from ..core.layout import DX, DY, NODE_W, layered_positions
 from .commands import AddNodeCommand, ConnectCommand, DisconnectCommand, Macro, MoveNodesCommand, as_macro, auto_id, unique_id
 
@@ -217,6 +218,12 @@ def paste_command(graph: Graph, payload: dict, offset: tuple[float, float] | Non
     nodes = payload["nodes"]
     if not nodes:
         raise GraphEditError("the clipboard is empty")
+    missing = sorted({str((n.get("config") or {}).get("block")) for n in nodes if n["type"] == "block" and (n.get("config") or {}).get("block") not in graph.blocks})
+    if missing:  # a block instance needs its definition, which the clipboard does not carry
+        raise GraphEditError(
+            f"this network has no block definition {', '.join(repr(m) for m in missing)}; save the block to My blocks "
+            "(Network > Blocks) in the other network and drop it from the palette here"
+        )
     if offset is None:
         occupied = {(round(n.pos[0]), round(n.pos[1])) for n in graph.nodes.values()}
         step = 1

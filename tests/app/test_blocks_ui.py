@@ -260,3 +260,35 @@ def test_nested_blocks_expand_and_the_summary_shows_the_block_tree(make_window):
     assert m.rows[row][0].startswith("\u2003" * 3) and m.ids[row] == "layer2"
     blk = m.paths.index("layer2")
     assert m.rows[blk][1] == "Block Layer2" and m.rows[blk][3] == fmt.full(a.nodes["layer2"].params)
+
+
+def test_copy_paste_delete_and_freeze_a_block_card(make_window):
+    g, inst, second = two_uses()
+    window = make_window(g)
+    g = window.graph
+    start = norm(g.to_config())
+    window.select_nodes([inst])
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_D, CTRL)  # duplicate: a third use of the same definition
+    QApplication.processEvents()
+    uses = [n.id for n in g.nodes.values() if n.type == "block" and n.config["block"] == "Body"]
+    assert len(uses) == 3 and isinstance(window.scene.node_items[uses[-1]], BlockItem)
+    assert window.scene.node_items[inst]._texts["shared"] == "shared by 3"
+    undo_key(window)
+    assert norm(g.to_config()) == start
+    # delete the card and undo
+    window.select_nodes([second])
+    key(window, Qt.Key.Key_Delete)
+    assert second not in g.nodes
+    undo_key(window)
+    assert norm(g.to_config()) == start and isinstance(window.scene.node_items[second], BlockItem)
+    # the Inspector's Trainable box freezes a block instance; its card shows the frozen mark
+    window.select_nodes([inst])
+    QApplication.processEvents()
+    box = window.inspector.training_box.findChild(QCheckBox)
+    box.click()
+    QApplication.processEvents()
+    assert g.nodes[inst].frozen and window.scene.node_items[inst].frozen
+    assert window.scene.node_items[inst]._texts["params"].startswith("\u2744")
+    undo_key(window)
+    assert norm(g.to_config()) == start and not window.scene.node_items[inst].frozen
