@@ -267,7 +267,7 @@ def register(subparsers) -> None:
                    "(or add --init-partial); the matched, missing and mismatched keys are printed first")
     s.add_argument("--init-partial", action="store_true", default=None, help="with --init-from: load the tensors that match "
                    "in name and shape and leave the others (e.g. a classifier for another class count) at their initial values")
-    s.add_argument("--freeze", metavar="NODE[,NODE...]", help="layers (node ids) whose weights stay fixed while the rest trains "
+    s.add_argument("--freeze", metavar="NODE[,NODE...]", help="layers (node ids, or INSTANCE/LAYER paths inside blocks such as layer1/0/conv1) whose weights stay fixed while the rest trains "
                    "(their batch norm stays in eval mode)")
     s.add_argument("--frozen-bn-train", action="store_true", default=None, help="with --freeze: batch norm in frozen layers "
                    "still follows the data (train mode, running statistics updated); by default it stays in eval mode")
@@ -389,7 +389,9 @@ def _prepare_new_run(args):
     if getattr(args, "freeze", None):  # frozen nodes are part of the network the run records
         from .training.freeze import freeze_nodes
 
-        freeze_nodes(graph, [n.strip() for n in args.freeze.split(",") if n.strip()])
+        # node ids, or INSTANCE/LAYER paths into blocks; a shared definition's layer freezes in each instance (noted)
+        for note in freeze_nodes(graph, [n.strip() for n in args.freeze.split(",") if n.strip()]):
+            print(f"cnn-studio: {note}", file=sys.stderr)
     cfg = _train_config(args, _project_training(graph))
     return graph, bundle, data_config, cfg
 

@@ -9,12 +9,21 @@ its running statistics and does not update them, so the frozen layer computes ex
 computed before fine-tuning. Applied by the Trainer right after the model is compiled (and initial
 weights loaded), for new and resumed runs alike: a resume compiles the checkpoint's graph, which
 carries the options, so its optimizer groups match the checkpoint's.
+
+Blocks: the nodes of a block *definition* carry options too. Instance X's inner node Y is the
+submodule ``X.Y`` of the compiled model (path "X/Y", as ``forward_capture`` names it); it is frozen
+when Y or any instance around it is frozen, and its multiplier is the product of the multipliers on
+the way down (an instance at x0.1 holding a conv at x0.5 trains that conv at x0.05). A definition
+shared by several instances is one set of options: freezing its node Y freezes Y in every instance
+(the run's note lists each path; ``freeze_nodes`` says so when it happens).
 """
 from __future__ import annotations
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..compiler.model import module_name
+from ..core.block_spec import BLOCK_TYPE
 from ..core.errors import StudioError
 from ..core.graph import Graph
 from .optim import LR_MULT_ATTR
@@ -31,58 +40,148 @@ def _stay_eval(module: nn.Module, _args) -> None:
         module.training = False
 
 
+class _Leaf:
+    """One layer (not a block) of the compiled model with its effective options. ``mark_frozen`` /
+    ``mark_mult``: the path of the node whose own option set them (for the run's notes)."""
+    __slots__ = ("path", "module", "frozen", "mult", "mark_frozen", "mark_mult")
+
+    def __init__(self, path, module, frozen, mult, mark_frozen, mark_mult):
+        self.path, self.module, self.frozen, self.mult = path, module, frozen, mult
+        self.mark_frozen, self.mark_mult = mark_frozen, mark_mult
+
+
+def _leaves(model: nn.Module, graph: Graph) -> list[_Leaf]:
+    """Every non-block layer of ``model`` (a compiled GraphModule), inside blocks too, with the options
+    it inherits from the instances around it (see the module docstring)."""
+    out: list[_Leaf] = []
+
+    def walk(g: Graph, node_id: str, module: nn.Module, path: str, frozen: bool, mult: float, mark_f, mark_m) -> None:
+        node = g.nodes[node_id]
+        if node.frozen and not frozen:
+            frozen, mark_f = True, path
+        if node.lr_mult != 1.0:
+            mult, mark_m = mult * node.lr_mult, path
+        if node.type == BLOCK_TYPE and node.config.get("block") in graph.blocks:
+            inner = graph.blocks[node.config["block"]].graph
+            subs = dict(module.named_children())
+            for inner_id in inner.nodes:
+                sub = subs.get(module_name(inner_id))
+                if sub is not None:
+                    walk(inner, inner_id, sub, f"{path}/{inner_id}", frozen, mult, mark_f, mark_m)
+            return
+        out.append(_Leaf(path, module, frozen, mult, mark_f, mark_m))
+
+    names = getattr(model, "module_names", {})
+    for nid in graph.nodes:
+        if nid in names:
+            walk(graph, nid, model.module_for(nid), nid, False, 1.0, None, None)
+    return out
+
+
 def frozen_batchnorms(model: nn.Module, graph: Graph) -> list[nn.Module]:
-    """The batch-norm modules inside frozen nodes of ``model`` (a compiled GraphModule)."""
-    found = []
-    for nid, node in graph.nodes.items():
-        if node.frozen and nid in getattr(model, "module_names", {}):
-            found.extend(m for m in model.module_for(nid).modules() if isinstance(m, _BatchNorm))
-    return found
+    """The batch-norm modules inside frozen nodes of ``model`` (a compiled GraphModule), inside
+    blocks too."""
+    return [m for leaf in _leaves(model, graph) if leaf.frozen for m in leaf.module.modules() if isinstance(m, _BatchNorm)]
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
 
 
 def apply_node_options(model: nn.Module, graph: Graph, frozen_bn_eval: bool = True) -> list[str]:
-    """Freeze and tag the parameters of ``model`` by its graph's node options; returns notes for the
-    run (empty when every node has the defaults). FreezeError when every parameter would be frozen."""
-    names = getattr(model, "module_names", {})
-    frozen_ids, mults, frozen_count, total = [], [], 0, 0
-    for nid, node in graph.nodes.items():
-        if nid not in names:
-            continue
-        params = list(model.module_for(nid).parameters())
+    """Freeze and tag the parameters of ``model`` by its graph's node options (those inside block
+    definitions too); returns notes for the run (empty when every node has the defaults). FreezeError
+    when every parameter would be frozen."""
+    frozen_marks, mult_marks, frozen_count, total, bns = [], [], 0, 0, []
+    for leaf in _leaves(model, graph):
+        params = list(leaf.module.parameters())
         count = sum(p.numel() for p in params)
         total += count
-        if node.frozen:
+        if leaf.frozen:
             for p in params:
                 p.requires_grad_(False)
             if params:
-                frozen_ids.append(nid)
+                frozen_marks.append(leaf.mark_frozen)
                 frozen_count += count
-        elif node.lr_mult != 1.0 and params:
+            if frozen_bn_eval:
+                bns.extend(m for m in leaf.module.modules() if isinstance(m, _BatchNorm))
+        elif leaf.mult != 1.0 and params:
             for p in params:
-                setattr(p, LR_MULT_ATTR, float(node.lr_mult))
-            mults.append(f"{nid} x{node.lr_mult:g}")
-    if frozen_ids and frozen_count == total:
+                setattr(p, LR_MULT_ATTR, float(leaf.mult))
+            mult_marks.append((leaf.mark_mult, leaf.mult))
+    if frozen_marks and frozen_count == total:
         raise FreezeError("every layer with parameters is frozen, so there is nothing to train; unfreeze at least one "
                           "(Inspector: Trainable, or leave it out of --freeze)")
     notes = []
-    if frozen_ids:
-        bns = frozen_batchnorms(model, graph) if frozen_bn_eval else []
+    if frozen_marks:
         for m in bns:
             m.register_forward_pre_hook(_stay_eval)
-        notes.append(f"frozen: {', '.join(frozen_ids)} ({frozen_count:,} of {total:,} parameters kept fixed"
+        notes.append(f"frozen: {', '.join(_unique(frozen_marks))} ({frozen_count:,} of {total:,} parameters kept fixed"
                      + (f"; {len(bns)} batch norm(s) in eval mode" if bns else "") + ")")
-    if mults:
-        notes.append("learning-rate multipliers: " + ", ".join(mults))
+    if mult_marks:
+        notes.append("learning-rate multipliers: " + ", ".join(f"{p} x{m:g}" for p, m in _unique(mult_marks)))
     return notes
 
 
-def freeze_nodes(graph: Graph, names: list[str]) -> None:
-    """Mark the named nodes frozen (``cnn-studio train --freeze``); unknown names are refused all at
-    once, naming them and the node ids the network has."""
-    unknown = [n for n in names if n not in graph.nodes]
+def instance_paths(graph: Graph, block: str) -> list[str]:
+    """The paths ("layer1/0") of every instance of definition ``block``, at any depth."""
+    found: list[str] = []
+
+    def walk(g: Graph, prefix: str, depth: int) -> None:
+        for nid, node in g.nodes.items():
+            if node.type != BLOCK_TYPE or node.config.get("block") not in graph.blocks or depth > 32:
+                continue
+            path = prefix + nid
+            if node.config["block"] == block:
+                found.append(path)
+            walk(graph.blocks[node.config["block"]].graph, path + "/", depth + 1)
+
+    walk(graph, "", 0)
+    return found
+
+
+def _resolve(graph: Graph, name: str) -> tuple[Graph, str, str | None] | str:
+    """``name`` ("conv" or "layer1/0/conv1") as (graph holding the node, its id, definition name or
+    None at top level), or a message saying which part of it the network lacks."""
+    parts = name.split("/")
+    g, where, walked = graph, None, []
+    for i, part in enumerate(parts):
+        if part not in g.nodes:
+            if where is None:
+                return repr(name) if len(parts) == 1 else f"{name!r} (no layer {part!r} at the top level)"
+            known = ", ".join(list(g.nodes)[:20]) + (" ..." if len(g.nodes) > 20 else "")
+            return f"{name!r} (block '{where}' at {'/'.join(walked)} has no layer {part!r}; its layers are: {known})"
+        walked.append(part)
+        if i == len(parts) - 1:
+            return g, part, where
+        node = g.nodes[part]
+        if node.type != BLOCK_TYPE or node.config.get("block") not in graph.blocks:
+            return f"{name!r} ({'/'.join(walked)!r} is not a block, so it has no layers inside)"
+        where = node.config["block"]
+        g = graph.blocks[where].graph
+    return f"{name!r} (empty path)"  # pragma: no cover - split never gives no parts
+
+
+def freeze_nodes(graph: Graph, names: list[str]) -> list[str]:
+    """Mark the named nodes frozen (``cnn-studio train --freeze``): top-level ids, or paths into blocks
+    ("layer1/0/conv1", as ``forward_capture`` names inner nodes). Unknown names are refused all at
+    once, naming them. Returns notes: freezing a layer of a definition that several instances share
+    freezes it in each of them, and the note lists them."""
+    resolved, unknown = [], []
+    for n in names:
+        r = _resolve(graph, n)
+        (unknown if isinstance(r, str) else resolved).append(r)
     if unknown:
         known = ", ".join(list(graph.nodes)[:40]) + (" ..." if len(graph.nodes) > 40 else "")
         raise FreezeError(f"--freeze names {'a layer' if len(unknown) == 1 else 'layers'} the network does not have: "
-                          f"{', '.join(repr(n) for n in unknown)}; its layers are: {known}")
-    for n in names:
-        graph.set_node_training(n, frozen=True)
+                          f"{', '.join(unknown)}; its layers are: {known} (a layer inside a block: INSTANCE/LAYER, e.g. "
+                          "layer1/0/conv1)")
+    notes = []
+    for name, (g, nid, where) in zip(names, resolved):
+        g.set_node_training(nid, frozen=True)
+        if where is not None:
+            shared = instance_paths(graph, where)
+            if len(shared) > 1:
+                notes.append(f"--freeze {name}: layer '{nid}' of block '{where}' is frozen in every instance of it: "
+                             + ", ".join(f"{p}/{nid}" for p in shared))
+    return notes
