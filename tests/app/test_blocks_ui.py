@@ -292,3 +292,28 @@ def test_copy_paste_delete_and_freeze_a_block_card(make_window):
     assert window.scene.node_items[inst]._texts["params"].startswith("\u2744")
     undo_key(window)
     assert norm(g.to_config()) == start and not window.scene.node_items[inst].frozen
+
+
+def test_grouping_a_block_card_with_a_layer_nests_it(make_window, qtbot):
+    g, inst, second = two_uses()
+    window = make_window(g)
+    g = window.graph
+    start = norm(g.to_config())
+    window.view.centerOn(window.scene.node_items[second])
+    QApplication.processEvents()
+    group_by_keyboard(window, qtbot, [second, "pool"], "Tail")
+    outer = next(n.id for n in g.nodes.values() if n.type == "block" and n.config["block"] == "Tail")
+    assert set(g.blocks["Tail"].graph.nodes) == {second, "pool"} and g.blocks["Tail"].uses() == {"Body"}
+    card = window.scene.node_items[outer]
+    a = window.document.analysis
+    assert a.nodes[outer].params == 160 and card.info.params == 160
+    card.set_expanded(True)
+    card = window.scene.node_items[outer]
+    nested = card.inner_items[second]
+    assert isinstance(nested, BlockItem) and nested.block_name == "Body"
+    nested.set_expanded(True)
+    nested = window.scene.node_items[outer].inner_items[second]
+    assert set(nested.inner_items) == {"r1", "c2", "bn2"}
+    assert window.scene.node_items[inst]._texts["shared"] == "shared by 2"  # the nested use counts
+    undo_key(window)
+    assert norm(g.to_config()) == start
