@@ -54,12 +54,16 @@ def sanitize_id(text: str, prefix: str = "") -> str:
 
 
 def _module_path(scopes: list[str]) -> str:
-    """The dotted module path of TorchScript-export scopes, whose levels are full paths
-    (``layer1``, ``layer1.0``) or local names (``conv1``): ``layer1.0.conv1``."""
-    path = ""
+    """The dotted module path of TorchScript-export scopes. A level is either a child's local name
+    (``conv1``) or, below an nn.Sequential, the Sequential's level with the child's index added
+    (``layer1`` -> ``layer1.0``; ``conv`` -> ``conv.0`` -> ``conv.0.2``): ``layer1.0.conv1``,
+    ``features.1.conv.0.2`` for ``features/features.1/conv/conv.0/conv.0.2``."""
+    names: list[str] = []
+    prev = ""
     for part in scopes:
-        path = part if (not path or part.startswith(path + ".")) else f"{path}.{part}"
-    return path
+        names.append(part[len(prev) + 1:] if prev and part.startswith(prev + ".") else part)
+        prev = part
+    return ".".join(names)
 
 
 #: the longest operator chain followed (every layer written as a chain is far shorter)
