@@ -137,3 +137,61 @@ def _resnet34(g: Graph, shape: Shape3, nc: int) -> None:
            (3, 224, 224), 1000, fit_rule=_ANY_SIZE)
 def _resnet50(g: Graph, shape: Shape3, nc: int) -> None:
     _resnet(g, shape, nc, (3, 4, 6, 3), bottleneck=True)
+
+
+# ----------------------------------------------------------------------------- MobileNetV2
+# torchvision's inverted_residual_setting: expansion t, output channels c, repeats n, first stride s
+_MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _conv_bn_relu6(g: Graph, out: int, k: int, stride: int = 1, depthwise: bool = False) -> str:
+    """torchvision's Conv2dNormActivation: ``0`` conv (padding (k-1)/2, no bias), ``1`` batch norm, ``2`` ReLU6.
+    A depthwise one has groups = its channels (= ``out``: it keeps the channel count)."""
+    name = f"ConvBNReLU6_{out}k{k}" + (f"s{stride}" if stride != 1 else "") + ("dw" if depthwise else "")
+    if name not in g.blocks:
+        _define_chain(g, name, [("conv2d", _conv(out, k, stride, (k - 1) // 2, out if depthwise else 1), "0"),
+                                ("batchnorm2d", {}, "1"), ("relu6", {}, "2")])
+    return name
+
+
+def _inverted_residual(g: Graph, inp: int, oup: int, stride: int, t: int) -> str:
+    """torchvision's InvertedResidual: ``conv`` = [1x1 expand (t > 1)], 3x3 depthwise, 1x1 linear
+    projection ``conv.N``, its batch norm; the input is added back when the shape is kept."""
+    tag = f"{inp}_{oup}" + (f"s{stride}" if stride != 1 else "")
+    name = f"InvertedResidual{tag}"
+    if name in g.blocks:
+        return name
+    hidden = inp * t
+    steps: list[tuple[str, dict, str]] = []
+    if t != 1:
+        steps.append(("block", {"block": _conv_bn_relu6(g, hidden, 1), "inputs": 1}, "0"))
+    steps.append(("block", {"block": _conv_bn_relu6(g, hidden, 3, stride, depthwise=True), "inputs": 1}, str(len(steps))))
+    steps.append(("conv2d", _conv(oup, 1), str(len(steps))))
+    steps.append(("batchnorm2d", {}, str(len(steps))))
+    _define_chain(g, f"InvertedConv{tag}", steps)
+    inner = blocks.new_inner_graph(g, name)
+    inner.add_node("block", {"block": f"InvertedConv{tag}", "inputs": 1}, node_id="conv")
+    if stride == 1 and inp == oup:  # use_res_connect
+        inner.add_node("add", {"inputs": 2}, node_id="add")
+        inner.connect("conv", "add", 0, 0)
+        blocks.define(g, name, inner, [[("conv", 0), ("add", 1)]], "add")
+    else:
+        blocks.define(g, name, inner, [[("conv", 0)]], "conv")
+    return name
+
+
+@_template("mobilenet_v2", "MobileNetV2 as torchvision defines it, from blocks: 17 inverted residuals (1x1 expand, 3x3 depthwise, "
+           "linear 1x1 projection) with ReLU6; 3.5M parameters at 1000 classes", (3, 224, 224), 1000, fit_rule=_ANY_SIZE)
+def _mobilenet_v2(g: Graph, shape: Shape3, nc: int) -> None:
+    parts = [_conv_bn_relu6(g, 32, 3, 2)]
+    inp = 32
+    for t, c, n, s in _MOBILENET_V2:
+        for i in range(n):
+            parts.append(_inverted_residual(g, inp, c, s if i == 0 else 1, t))
+            inp = c
+    parts.append(_conv_bn_relu6(g, 1280, 1))
+    _define_seq(g, "Features", parts)
+    _define_chain(g, "Classifier", [("dropout", {"p": 0.2}, "0"), ("linear", {"out_features": nc}, "1")])
+    last = _use(g, "Features", "features", _input(g, shape))
+    last = chain(g, [("adaptive_avgpool2d", {"output_size": 1}, "avgpool"), ("flatten", {}, "flatten")], last)
+    chain(g, [("cross_entropy", {}, "loss")], _use(g, "Classifier", "classifier", last))

@@ -11,7 +11,7 @@ from cnn_studio.core.analysis import analyze
 
 tv = pytest.importorskip("torchvision")
 
-PUBLISHED = {"resnet34": 21_797_672, "resnet50": 25_557_032}
+PUBLISHED = {"resnet34": 21_797_672, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -49,3 +49,7 @@ def test_resnet34_loads_torchvision_weights_one_to_one():
 
 def test_resnet50_loads_torchvision_weights_one_to_one():
     _compare("resnet50", tv.models.resnet50(num_classes=10), 32, 10)
+
+
+def test_mobilenet_v2_loads_torchvision_weights_one_to_one():
+    _compare("mobilenet_v2", tv.models.mobilenet_v2(num_classes=10), 32, 10)
