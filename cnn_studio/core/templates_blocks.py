@@ -195,3 +195,46 @@ def _mobilenet_v2(g: Graph, shape: Shape3, nc: int) -> None:
     last = _use(g, "Features", "features", _input(g, shape))
     last = chain(g, [("adaptive_avgpool2d", {"output_size": 1}, "avgpool"), ("flatten", {}, "flatten")], last)
     chain(g, [("cross_entropy", {}, "loss")], _use(g, "Classifier", "classifier", last))
+
+
+# ---------------------------------------------------------------------------------- U-Net
+_UNET_RULE = ("at least 8x8: three 2x2 max pools halve the map three times; a transposed convolution gets output "
+              "padding 1 on an axis whose size before the pool was odd, so every skip concatenation matches")
+
+
+def _double_conv(g: Graph, out: int) -> str:
+    """U-Net's unit: (3x3 conv, batch norm, ReLU) twice; the size is kept."""
+    name = f"DoubleConv{out}"
+    if name not in g.blocks:
+        _define_chain(g, name, [("conv2d", _conv(out, 3, 1, 1), "conv1"), ("batchnorm2d", {}, "bn1"), ("relu", {}, "relu1"),
+                                ("conv2d", _conv(out, 3, 1, 1), "conv2"), ("batchnorm2d", {}, "bn2"), ("relu", {}, "relu2")])
+    return name
+
+
+@_template("unet", "Small U-Net (Ronneberger 2015) for images: a DoubleConv encoder of 16-32-64 channels, a 128-channel "
+           "bottom, a decoder of 2x2 transposed convolutions with concatenated skips, per-pixel class scores (1x1 conv) "
+           "averaged into image scores for the cross-entropy loss", (3, 64, 64), 10, min_size=8, fit_rule=_UNET_RULE)
+def _unet(g: Graph, shape: Shape3, nc: int) -> None:
+    widths = (16, 32, 64)
+    sizes = [(shape[1], shape[2])]
+    for _ in widths:
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    last = _input(g, shape)
+    skips = []
+    for i, wd in enumerate(widths, start=1):
+        last = _use(g, _double_conv(g, wd), f"enc{i}", last)
+        skips.append(last)
+        last = chain(g, [("maxpool2d", {"kernel_size": 2, "stride": 2}, f"pool{i}")], last)
+    last = _use(g, _double_conv(g, 128), "bottom", last)
+    for i in range(len(widths), 0, -1):
+        before = sizes[i - 1]  # the skip's size: 2x the pooled size, plus 1 where it was odd
+        up = chain(g, [("conv_transpose2d", {"out_channels": widths[i - 1], "kernel_size": 2, "stride": 2, "bias": True,
+                                            "output_padding": [before[0] % 2, before[1] % 2]}, f"up{i}")], last)
+        g.add_node("concat", {"inputs": 2}, node_id=f"cat{i}")
+        g.connect(skips[i - 1], f"cat{i}", 0, 0)  # skip first, as in the paper's crop-and-copy
+        g.connect(up, f"cat{i}", 0, 1)
+        last = _use(g, _double_conv(g, widths[i - 1]), f"dec{i}", f"cat{i}")
+    # the segmentation head: one score map per class (nc x H x W); the catalogue's cross-entropy takes
+    # one score per class, so the maps are averaged over the image for classification datasets
+    chain(g, [("conv2d", {"out_channels": nc, "kernel_size": 1}, "scores"), ("adaptive_avgpool2d", {"output_size": 1}, "avgpool"),
+              ("flatten", {}, "flatten"), ("cross_entropy", {}, "loss")], last)
