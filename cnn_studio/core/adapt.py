@@ -3,7 +3,10 @@ or class count differ from the network's Input and its last Fully connected laye
 
 Standard library only (core). ``plan_adaptation`` returns the edits without touching the graph; the
 app pushes them as one undoable edit and says what they are; ``apply_adaptation`` does them on a
-plain Graph (CLI, tests). Nothing here converts data: the alternative the app offers is to convert
+plain Graph (CLI, tests). The class layer may sit inside a block (MobileNetV2's ``classifier`` block
+with its Linear ``1``): its change then names the definition (``NodeChange.block``) and the path
+("classifier/1"); a definition other instances share is refused as a problem (make it unique first),
+since its edit would change every instance. Nothing here converts data: the alternative the app offers is to convert
 the images to the network's input, which it states before training.
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from .block_spec import BLOCK_TYPE
 from .graph import Graph
 
 Shape3 = tuple[int, int, int]
@@ -22,6 +26,12 @@ class NodeChange:
     key: str
     old: object
     new: object
+    block: str | None = None  # the definition holding ``node_id`` (None: a top-level node)
+    path: str | None = None  # "classifier/1": the node as the user sees it (instance/inner)
+
+    @property
+    def label(self) -> str:
+        return self.path or self.node_id
 
 
 @dataclass
@@ -50,11 +60,21 @@ class Adaptation:
         return self.shape_differs or self.classes_differ
 
     def configs(self, graph: Graph) -> dict[str, dict]:
-        """The new config of every node that changes (for one undoable edit per node)."""
+        """The new config of every top-level node that changes (for one undoable edit per node)."""
         out: dict[str, dict] = {}
         for ch in self.changes:
-            cfg = out.setdefault(ch.node_id, copy.deepcopy(graph.nodes[ch.node_id].config))
-            cfg[ch.key] = ch.new
+            if ch.block is None:
+                cfg = out.setdefault(ch.node_id, copy.deepcopy(graph.nodes[ch.node_id].config))
+                cfg[ch.key] = ch.new
+        return out
+
+    def inner_configs(self, graph: Graph) -> dict[tuple[str, str], dict]:
+        """The new config of every node inside a block definition that changes, by (definition, id)."""
+        out: dict[tuple[str, str], dict] = {}
+        for ch in self.changes:
+            if ch.block is not None:
+                cfg = out.setdefault((ch.block, ch.node_id), copy.deepcopy(graph.blocks[ch.block].graph.nodes[ch.node_id].config))
+                cfg[ch.key] = ch.new
         return out
 
     def describe(self) -> str:
@@ -63,7 +83,7 @@ class Adaptation:
         if self.shape_differs:
             lines.append(f"Input: {_shape(self.input_shape)} -> {_shape(self.data_shape)} (the data's images)")
         if self.classes_differ:
-            node = next((c.node_id for c in self.changes if c.key == "out_features"), "the last layer")
+            node = next((c.label for c in self.changes if c.key == "out_features"), "the last layer")
             lines.append(f"'{node}' outputs: {self.classes} -> {self.data_classes} (the data's classes)")
         for ch in self.rule_changes:
             lines.append(f"'{ch.node_id}' {ch.key}: {ch.old} -> {ch.new} ({self.template_note})")
@@ -75,15 +95,41 @@ def _shape(s) -> str:
 
 
 def class_layer(graph: Graph) -> str | None:
-    """The Fully connected layer feeding the loss (its units are the class count), if any."""
+    """The top-level Fully connected layer feeding the loss (its units are the class count), if any."""
+    found = find_class_layer(graph)
+    return found[0] if found is not None and found[1] == [] else None
+
+
+def find_class_layer(graph: Graph) -> tuple[str, list[tuple[str, str]]] | None:
+    """The Fully connected layer whose output the loss takes, looking through block instances to
+    their definitions' output nodes (nested too): (its id, the (instance id, definition) pairs on the
+    way down, [] at the top level), or None when the loss is fed by anything else."""
     out = graph.output_node()
     if out is None:
         return None
     edges = graph.in_edges(out.id)
     if not edges:
         return None
-    src = edges[0].src
-    return src if graph.nodes[src].type == "linear" else None
+    g, nid, way = graph, edges[0].src, []
+    for _ in range(64):  # nesting is bounded by the engine; this only guards a malformed table
+        node = g.nodes.get(nid)
+        if node is None:
+            return None
+        if node.type == "linear":
+            return nid, way
+        name = node.config.get("block")
+        if node.type != BLOCK_TYPE or name not in graph.blocks:
+            return None
+        way.append((nid, name))
+        g, nid = graph.blocks[name].graph, graph.blocks[name].output
+    return None
+
+
+def _shared_on_the_way(graph: Graph, way: list[tuple[str, str]]) -> list[tuple[str, int]]:
+    """The definitions on ``way`` that more than one instance uses, with their instance counts."""
+    from .blocks import instances
+
+    return [(name, n) for _, name in way if (n := len(instances(graph, name))) > 1]
 
 
 def plan_adaptation(graph: Graph, data_shape: Shape3, data_classes: int | None = None) -> Adaptation:
@@ -93,8 +139,10 @@ def plan_adaptation(graph: Graph, data_shape: Shape3, data_classes: int | None =
     input_shape = None
     if inp is not None:
         input_shape = tuple(int(inp.config.get(k, 0)) for k in ("channels", "height", "width"))
-    fc = class_layer(graph)
-    classes = int(graph.nodes[fc].config.get("out_features", 0)) if fc is not None else None
+    found = find_class_layer(graph)
+    fc, way = found if found is not None else (None, [])
+    fc_graph = graph.blocks[way[-1][1]].graph if way else graph
+    classes = int(fc_graph.nodes[fc].config.get("out_features", 0)) if fc is not None else None
     a = Adaptation(data_shape, data_classes, input_shape, classes)  # type: ignore[arg-type]
     if inp is None:
         a.problems.append("the network has no Input layer; add one")
@@ -106,7 +154,16 @@ def plan_adaptation(graph: Graph, data_shape: Shape3, data_classes: int | None =
         a.problems.append("the loss is not fed by a Fully connected layer, so the class count cannot be set; "
                           f"make the last layer output {data_classes} values")
     elif a.classes_differ:
-        a.changes.append(NodeChange(fc, "out_features", classes, int(data_classes)))  # type: ignore[arg-type]
+        path = "/".join([i for i, _ in way] + [fc]) if way else None  # type: ignore[list-item]
+        shared = _shared_on_the_way(graph, way)
+        if shared:
+            name, n = shared[0]
+            a.problems.append(f"the Fully connected layer '{path}' that sets the class count is inside block '{name}', which "
+                              f"{n} instances share, so changing it would change them all; make the instance unique first "
+                              "(Network > Blocks > Make unique)")
+        else:
+            a.changes.append(NodeChange(fc, "out_features", classes, int(data_classes),  # type: ignore[arg-type]
+                                        way[-1][1] if way else None, path))
     if a.shape_differs and input_shape is not None and not a.problems:
         a.rule_changes = _template_rule_changes(graph, input_shape, data_shape, classes, data_classes, a)
         a.changes.extend(a.rule_changes)
@@ -161,6 +218,8 @@ def apply_adaptation(graph: Graph, adaptation: Adaptation) -> None:
     """Do the edits on ``graph`` (the app pushes ``adaptation.configs`` as undoable commands instead)."""
     for node_id, cfg in adaptation.configs(graph).items():
         graph.set_config(node_id, cfg)
+    for (block, node_id), cfg in adaptation.inner_configs(graph).items():
+        graph.blocks[block].graph.set_config(node_id, cfg)
 
 
 def errors_after(graph: Graph, adaptation: Adaptation) -> list[str]:

@@ -160,8 +160,11 @@ def fit_data_to_network(feature) -> bool:
 
 
 def _push_fit(window, plan) -> None:
+    from ..block_commands import InnerSetConfigCommand
     from ..commands import Macro, SetConfigCommand
 
     graph = window.graph
     steps = [SetConfigCommand(graph, nid, cfg) for nid, cfg in plan.configs(graph).items()]
+    # a class layer inside a block (MobileNetV2's classifier/1) is set in its definition, in the same macro
+    steps += [InnerSetConfigCommand(graph, block, nid, cfg) for (block, nid), cfg in plan.inner_configs(graph).items()]
     window.document.push(Macro("Fit the network to the data", steps))
