@@ -13,7 +13,7 @@ import json
 from typing import Iterable
 
 from ..core.errors import GraphEditError
-from ..core.graph import ID_RE, Edge, Graph
+from ..core.graph import ID_RE, Edge, Graph, check_node_training
 # the block spec too: block instances are copied, pasted, deleted and undone like layers
 from ..core.block_spec import is_known_type as has_spec, spec_for as get_spec
 from ..core.layout import DX, DY, NODE_W, layered_positions
@@ -159,6 +159,18 @@ def layout_command(graph: Graph) -> Macro:
 
 
 # ------------------------------------------------------------------------------------ clipboard
+class _PasteNodeCommand(AddNodeCommand):
+    """Add a pasted node with the training options its copy had (``frozen``, ``lr_mult``): a copy of
+    a frozen layer is frozen too, so pasting does not silently make weights trainable again."""
+
+    def __init__(self, graph: Graph, type_id: str, config: dict, pos, node_id: str, frozen: bool, lr_mult: float, parent=None) -> None:
+        super().__init__(graph, type_id, config, pos, node_id, parent=parent, check=False)
+        self.frozen, self.lr_mult = frozen, lr_mult
+
+    def redo(self) -> None:
+        self.graph.add_node(self.type_id, self.config, self.pos, self.node_id, frozen=self.frozen, lr_mult=self.lr_mult)
+
+
 def copy_payload(graph: Graph, node_ids: Iterable[str]) -> dict:
     ids = [n for n in graph.nodes if n in set(node_ids)]  # graph order
     if not ids:
@@ -192,6 +204,8 @@ def parse_payload(text: str | bytes) -> dict:
             raise GraphEditError(f"the clipboard holds an unknown layer type {n.get('type')!r}")
         if not isinstance(n.get("config", {}), dict):
             raise GraphEditError(f"the clipboard's layer '{n['id']}' has a damaged config")
+        # the training options the copy carries (Node.to_config writes them only when set)
+        check_node_training(n.get("frozen", False), n.get("lr_mult", 1.0), f"the clipboard's layer '{n['id']}'")
         pos = n.get("pos", [0, 0])
         if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
             raise GraphEditError(f"the clipboard's layer '{n['id']}' has a damaged position")
@@ -240,7 +254,8 @@ def paste_command(graph: Graph, payload: dict, offset: tuple[float, float] | Non
     macro = Macro(f"Paste {len(nodes)} layer{'s' if len(nodes) != 1 else ''}")
     for n in nodes:
         pos = n.get("pos", [0, 0])
-        AddNodeCommand(graph, n["type"], copy.deepcopy(n.get("config") or {}), (pos[0] + offset[0], pos[1] + offset[1]), rename[n["id"]], parent=macro, check=False)
+        _PasteNodeCommand(graph, n["type"], copy.deepcopy(n.get("config") or {}), (pos[0] + offset[0], pos[1] + offset[1]), rename[n["id"]],
+                          bool(n.get("frozen", False)), float(n.get("lr_mult", 1.0)), parent=macro)
     used: set[tuple[str, int]] = set()
     by_id = {n["id"]: n for n in nodes}
     for e in payload.get("edges", []):
