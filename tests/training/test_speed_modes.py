@@ -356,3 +356,12 @@ def test_bf16_resume_from_a_mid_epoch_stop_is_exact_as_the_run_config_says(bundl
     assert s["stop_reason"] == "finished" and s["speed"]["precision"] == "bf16" and s["speed"]["fused_optimizer"]
     a, b = straight.model.state_dict(), second.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_takes_compile_and_fp16():
+    from cnn_studio.cli import build_parser
+    from cnn_studio.cli_train import _train_config
+
+    args = build_parser().parse_args(["train", "lenet5", "--speed", "compile", "--precision", "FP16"])
+    cfg = _train_config(args, {})
+    assert (cfg.speed, cfg.precision) == ("compile", "fp16")
