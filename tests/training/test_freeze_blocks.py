@@ -93,3 +93,16 @@ def test_freeze_paths_into_blocks_are_refused_by_name_all_at_once():
     # a whole nested instance by path; a definition used once gives no sharing note
     assert freeze_nodes(g, ["layer2/0/downsample"]) == []
     assert g.blocks["Basic8s2"].graph.nodes["downsample"].frozen
+
+
+def test_the_apps_frozen_parameter_count_agrees_with_what_training_freezes():
+    from cnn_studio.core.trainable import parameter_counts
+
+    g = tiny_resnet(size=16, classes=3)
+    freeze_nodes(g, ["layer1/0/conv1", "layer2/0/downsample"])
+    g.set_node_training("conv1", frozen=True)
+    model = compile_model(g)
+    apply_node_options(model, g)
+    fixed = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    free = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert parameter_counts(g) == (free, fixed) and fixed == 2 * 4 * 4 * 9 + 4 * 3 * 9 + 8 * 4 + 2 * 8
