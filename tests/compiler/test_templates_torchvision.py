@@ -34,6 +34,9 @@ def _compare(name, ref, size, classes):
     want = ref.state_dict()
     assert list(ours.state_dict()) == list(want)  # same keys, same order
     ours.load_state_dict(want, strict=True)
+    from cnn_studio.compiler.weights import adapt_state_dict
+
+    assert list(adapt_state_dict(g, want)) == list(want)  # "initialise from weights" takes torchvision's keys as they are
     params = sum(p.numel() for p in ours.parameters())
     assert params == sum(p.numel() for p in ref.parameters()) == a.trainable_params
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
