@@ -223,6 +223,12 @@ class BlocksFeature(QObject):
         self.window.inspector.show_inner(block, inner_id, path)
 
     def _on_graph_block_changed(self, name: str) -> None:
+        try:
+            self._refresh_inner_editors(name)
+        except RuntimeError:  # the window is gone (the graph may outlive it, as in tests)
+            self.window.document.graph.events.disconnect("block_changed", self._on_graph_block_changed)
+
+    def _refresh_inner_editors(self, name: str) -> None:
         ins = self.window.inspector
         if ins.inner is not None and ins.inner[0] == name and not ins._writing and ins.node_id is not None:
             node = ins._graph().nodes.get(ins.node_id)
