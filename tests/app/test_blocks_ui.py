@@ -317,3 +317,23 @@ def test_grouping_a_block_card_with_a_layer_nests_it(make_window, qtbot):
     assert window.scene.node_items[inst]._texts["shared"] == "shared by 2"  # the nested use counts
     undo_key(window)
     assert norm(g.to_config()) == start
+
+
+def test_rubber_band_select_then_ctrl_g_with_the_default_name(make_window):
+    from app_helpers import mouse_drag
+
+    window = make_window(laid_out(residual_graph()))
+    g = window.graph
+    before = norm(g.to_config())
+    window.view.centerOn(window.scene.node_items["c2"])
+    QApplication.processEvents()
+    r = window.scene.node_items["r1"].sceneBoundingRect().united(window.scene.node_items["bn2"].sceneBoundingRect())
+    mouse_drag(window, vp(window, (r.left() - 150, r.top() + 20)), vp(window, (r.center().x(), r.bottom() - 20)), steps=6)
+    assert sorted(window.selected_node_ids()) == ["bn2", "c2", "r1"]
+    key(window, Qt.Key.Key_G, CTRL)
+    d = window.blocks.dialog
+    assert d.edit.text() == "Block"  # a valid, free default
+    QTest.keyClick(d.edit, Qt.Key.Key_Return)
+    assert "Block" in g.blocks and window.document.undo_stack.count() == 1
+    undo_key(window)
+    assert norm(g.to_config()) == before
