@@ -425,7 +425,8 @@ class InspectorWidget(QScrollArea):
         spec = node.spec
         self.icon.setPixmap(layer_icon(spec.type_id).pixmap(QSize(24, 24)))
         self.icon.show()
-        self.title.setText(spec.title + (f"  (in block {self.inner[0]})" if self.inner is not None else ""))
+        title = f"Block {node.config.get('block', '')}" if spec.type_id == "block" else spec.title  # its definition's name
+        self.title.setText(title + (f"  (in block {self.inner[0]})" if self.inner is not None else ""))
         self.id_edit.show()
         self.params_form.labelForField(self.id_edit).show()
         self.id_edit.setText(node_id)

@@ -77,7 +77,7 @@ def test_group_with_ctrl_click_and_ctrl_g_then_undo_redo(make_window, qtbot):
     insts = [n.id for n in g.nodes.values() if n.type == "block"]
     assert len(insts) == 1 and not {"r1", "c2", "bn2"} & set(g.nodes)
     inst = insts[0]
-    assert window.selected_node_ids() == [inst]
+    assert window.selected_node_ids() == [inst] and window.inspector.title.text() == "Block Body"
     # the card shows the engine's numbers
     item = window.scene.node_items[inst]
     assert isinstance(item, BlockItem)
