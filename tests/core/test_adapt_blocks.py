@@ -77,3 +77,14 @@ def test_a_block_ending_in_something_else_is_still_no_class_layer():
     assert find_class_layer(g) is None
     plan = plan_adaptation(g, (1, 8, 8), 4)
     assert plan.problems and "not fed by a Fully connected layer" in plan.problems[0]
+
+
+def test_mobilenet_v2_template_gets_its_classifier_block_set():
+    from cnn_studio.core import templates
+
+    g = templates.build("mobilenet_v2", (3, 32, 32), 10)
+    plan = plan_adaptation(g, (3, 32, 32), 4)
+    assert plan.problems == [] and [(c.path, c.new) for c in plan.changes] == [("classifier/1", 4)]
+    apply_adaptation(g, plan)
+    a = analyze(g)
+    assert a.ok and tuple(a.output_shape) == (4,)
