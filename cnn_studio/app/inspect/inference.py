@@ -52,6 +52,15 @@ METHODS = (
     ("occlusion", "Occlusion", "How much the class score drops when a patch of the image is covered with the mean colour (Captum)"),
 )
 METHOD_TITLES = {m: t for m, t, _ in METHODS}
+INPUT_PLACEHOLDER = "Open images or draw"
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after every '-', '_', '/' and '.': a run folder's name
+    (lenet5_relu-20261202-042657) is one long word that word wrap would otherwise clip."""
+    for ch in "-_/.":
+        text = text.replace(ch, ch + "\u200b")
+    return text
 CAPTUM_METHODS = ("ig", "occlusion")
 
 
@@ -238,7 +247,7 @@ class InferenceView(DialogsMixin, QWidget):
         self.input_title = caption("Input (as the network sees it)", bold=True)
         self.cam_title = caption("Grad-CAM", bold=True)
         self.sal_title = caption("Saliency (|gradient|)", bold=True)
-        self.input_canvas = ImageCanvas(placeholder="Open images or draw", min_size=140)
+        self.input_canvas = ImageCanvas(placeholder=INPUT_PLACEHOLDER, min_size=140)
         self.cam_canvas = ImageCanvas(min_size=140)
         self.sal_canvas = ImageCanvas(min_size=140)
         self.cam_canvas.setToolTip("Where the chosen layer's features speak for the class (red: most)")
@@ -277,11 +286,28 @@ class InferenceView(DialogsMixin, QWidget):
         self._set_banner(src)
         if src.imodel is not None and src.kind == "run":
             if src.imodel is not self._imodel:
+                self.input_canvas.set_placeholder(INPUT_PLACEHOLDER)  # not "Loading run …" any more
                 self.set_model(src.imodel)
+                if not self.inputs:
+                    self.show_first_sample()  # draw at once, not only once the user steps the sample
             return
         why = why_nothing(src, "explain", "Training: explain the network once the run ends")
         self.set_model(None)
-        self.input_canvas.set_placeholder(why)
+        self.input_canvas.set_placeholder(breakable(why))
+
+    def show_first_sample(self) -> bool:
+        """Explain the picker's current sample of the run's data (the first of the default split
+        once a run is loaded); False when the run has no data set to take one from."""
+        m, split = self._imodel, self.picker.split
+        if m is None or split is None:
+            return False
+        try:
+            x, _y = m.sample(split, self.picker.index)
+        except Exception as e:  # the data set went missing since the run was trained
+            self.status.setText(f"Could not read a sample of the run's data: {e}")
+            return False
+        self.add_input(x, f"sample {self.picker.index} ({SPLIT_TITLES.get(split, split)})")
+        return True
 
     def _clear_results(self) -> None:
         self.topk = None
@@ -552,6 +578,8 @@ class InferenceView(DialogsMixin, QWidget):
         key = self.method_combo.itemData(i)
         if key and key != self.method:
             self.method = key
+            # the header names the chosen method at once, not only once its map has been computed
+            self.cam_title.setText(METHOD_TITLES[key])
             self._update_enabled()
             self._recompute()
 
