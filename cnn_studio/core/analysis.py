@@ -98,6 +98,10 @@ class NodeInfo:
 
     @property
     def activation_bytes(self) -> int:
+        # a block instance holds every activation of its inner layers (its output is its output
+        # node's), so grouping layers never changes the network's activation memory
+        if self.block is not None:
+            return sum(self.block.nodes[n].activation_bytes for n in self.block.order)
         if self.output_shape is None:
             return 0
         n = 1

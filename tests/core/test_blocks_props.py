@@ -1,5 +1,5 @@
 """Property tests: random groupings of random valid networks. A grouping either succeeds, and then
-the analysis (shapes, parameters, buffers, MACs, receptive fields of every node outside the block)
+the analysis (shapes, parameters, buffers, MACs, activation memory, receptive fields of every node outside the block)
 equals the flat network's and ungroup gives the original graph back; or it is refused with a
 GraphEditError and the graph is unchanged. Nested groupings flatten back to the original too."""
 from block_graphs import inner_ids, random_graphs
@@ -16,7 +16,8 @@ _SETTINGS = settings(max_examples=examples(150), deadline=None, suppress_health_
 
 
 def _facts(a, ids):
-    return (a.total_params, a.trainable_params, a.non_trainable_params, a.total_macs, a.output_shape,
+    # activation memory too: a block instance holds its inner layers' activations, not only its output
+    return (a.total_params, a.trainable_params, a.non_trainable_params, a.total_macs, a.activation_bytes, a.output_shape,
             {n: (a.nodes[n].output_shape, a.nodes[n].rf) for n in ids})
 
 
@@ -54,6 +55,7 @@ def test_group_keeps_the_analysis_and_ungroup_inverts_it(case):
     assert a.nodes[inst].rf == flat.nodes[d.output].rf
     assert a.nodes[inst].params == sum(flat.nodes[n].params for n in sel)
     assert a.nodes[inst].macs == sum(flat.nodes[n].macs for n in sel)
+    assert a.nodes[inst].activation_bytes == sum(flat.nodes[n].activation_bytes for n in sel)
     assert loads(dumps(g)) == g  # the project file round trip keeps the block
     blocks.ungroup(g, inst)
     assert g.structure() == structure
