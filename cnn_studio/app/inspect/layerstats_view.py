@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from ..state import why_nothing
@@ -28,6 +29,7 @@ from .widgets import DialogsMixin, SlantedAxis, banner, caption
 
 KINDS = {"weight": "weights", "grad": "gradients", "act": "activations"}
 GRID_ROWS = 64  # value rows of the heat map
+TITLE_SIZE = "9pt"  # pyqtgraph's default title size clipped "Gradient flow at epoch 10" in a dock pane
 LIVE_WAIT = "Training: the statistics of each epoch show here when it ends"
 FLAG_COLOURS = {"dead": "#dc2626", "exploding_gradients": "#dc2626", "saturated": "#d97706",
                 "vanishing_gradients": "#d97706", "large_updates": "#d97706"}
@@ -162,16 +164,19 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.flow_plot.hideButtons()
         self.flow_plot.setMenuEnabled(False)
         self.flow_plot.setLabel("left", "gradient norm (log)")
-        self.flow_plot.setTitle("Gradient flow")
+        self.flow_plot.setTitle("Gradient flow", size=TITLE_SIZE)
         self.flow_curve = self.flow_plot.plot([], [], pen=pg.mkPen(37, 99, 235, width=2), symbol="o", symbolSize=7,
                                               symbolBrush=pg.mkBrush(37, 99, 235))
         self.flow_bad = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(220, 38, 38), pen=pg.mkPen(None))
         self.flow_plot.addItem(self.flow_bad)
+        for w in (self.heat_widget, self.flow_widget):
+            w.ci.setContentsMargins(2, 2, 2, 2)  # pyqtgraph's 9 px a side pushed a narrow pane's plot past its edge
         for p in (self.heat_plot, self.flow_plot):
             for ax in ("left", "bottom"):
                 p.getAxis(ax).setPen(pg.mkPen(60, 60, 60))
                 p.getAxis(ax).setTextPen(pg.mkPen(30, 30, 30))
         split.addWidget(self.flow_widget)
+        self.flow_widget.installEventFilter(self)  # the title follows the pane's width
         # the problems beside the plots (they scroll): below them they made the view too tall for its dock
         self.problems_box = QTextBrowser()
         self.problems_box.setMinimumWidth(220)
@@ -233,11 +238,19 @@ class LayerStatsView(DialogsMixin, QWidget):
             combo.blockSignals(True)
             combo.clear()
             combo.blockSignals(False)
+        # nothing of the previous network stays: marker, axes, ranges and titles go back to blank
         self.heat_image.clear()
         self.heat_plot.setTitle("")
+        self.heat_plot.setLabel("left", "")
+        self.epoch_line.setVisible(False)
         self.flow_curve.setData([], [])
         self.flow_bad.setData([], [])
         self.flow_plot.getAxis("bottom").setTicks([[]])
+        self.flow_plot.setTitle("Gradient flow", size=TITLE_SIZE)
+        self._flow_epoch = None
+        for p in (self.heat_plot, self.flow_plot):
+            p.setXRange(0, 1, padding=0)
+            p.setYRange(0, 1, padding=0)
         self.epoch_slider.blockSignals(True)
         self.epoch_slider.setRange(0, 0)
         self.epoch_slider.blockSignals(False)
@@ -319,7 +332,7 @@ class LayerStatsView(DialogsMixin, QWidget):
             why = "has no weights" if kind != "act" else "has no recorded activations"
             if kind == "act" and hists is None:
                 why = "has no activation histograms (recorded by a newer CNN Studio)"
-            self.heat_plot.setTitle(f"'{nid}' {why}" if nid else "")
+            self.heat_plot.setTitle(f"'{nid}' {why}" if nid else "", size=TITLE_SIZE)
             return
         j = ids.index(nid)
         grid, lo, hi = resample_hists(hists[:, j], ranges[:, j])
@@ -332,7 +345,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.heat_plot.setXRange(x0, x0 + width, padding=0)
         self.heat_plot.setYRange(lo, hi, padding=0.02)
         self.heat_plot.setLabel("left", KINDS[kind])
-        self.heat_plot.setTitle(title)
+        self.heat_plot.setTitle(title, size=TITLE_SIZE)
 
     def _draw_epoch(self) -> None:
         s = self.stats
@@ -340,6 +353,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         epoch = s["epochs"][i]
         self.epoch_label.setText(f"epoch {epoch} of {s['epochs'][-1]}")
         self.epoch_line.setValue(epoch)
+        self.epoch_line.setVisible(True)
         pids = s["param_ids"]
         gn = s["grad_norm"][i] if s["grad_norm"] is not None and len(s["grad_norm"]) else np.zeros(0)
         xs = [k for k, g in enumerate(gn) if math.isfinite(float(g)) and g > 0]  # a log axis shows no zero
@@ -350,8 +364,29 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.flow_plot.getAxis("bottom").setTicks([[(float(k), nid) for k, nid in enumerate(pids)]])
         if pids:
             self.flow_plot.setXRange(-0.5, len(pids) - 0.5, padding=0)
-        self.flow_plot.setTitle(f"Gradient flow at epoch {epoch}")
+        self._flow_epoch = epoch
+        self._fit_flow_title()
         self.problems_box.setHtml(problems_html(s["flags"][i], epoch))
+
+    def _fit_flow_title(self) -> None:
+        """"Gradient flow at epoch N", or only "epoch N" when the pane is too narrow for it (a title
+        wider than the pane widens the plot past the pane's edge, where it was cut)."""
+        epoch = getattr(self, "_flow_epoch", None)
+        if epoch is None or self.stats is None:
+            return
+        text = f"Gradient flow at epoch {epoch}"
+        font = QFont(self.flow_plot.titleLabel.item.font())
+        font.setPointSizeF(float(TITLE_SIZE.removesuffix("pt")))
+        room = self.flow_widget.width() - self.flow_plot.getAxis("left").width() - 16
+        if QFontMetrics(font).horizontalAdvance(text) > room:
+            text = f"epoch {epoch}"
+        if self.flow_plot.titleLabel.text != text:
+            self.flow_plot.setTitle(text, size=TITLE_SIZE)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.flow_widget and ev.type() == QEvent.Type.Resize:
+            self._fit_flow_title()
+        return super().eventFilter(obj, ev)
 
     # ------------------------------------------------------------------ events
     @Slot(int)
