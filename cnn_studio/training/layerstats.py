@@ -155,7 +155,9 @@ def _param_point(weights: list[torch.Tensor], prev: list[torch.Tensor] | None) -
         up = torch.stack([(w.float() - p.float()).norm() / p.float().norm().clamp_min(1e-30) for w, p in zip(ws, prev)])
     else:
         up = torch.full((len(ws),), math.nan, device=dev)
-    hists = _robust_hists(ws + gs)  # weights' rows then gradients' rows, in one batch
+    # per tensor: on the CPU the segment reductions of _robust_hists are slower than whole-tensor ones here
+    hists = torch.stack([_robust_hist(t) if t is not None else torch.full((BINS + 2,), math.nan, device=dev)
+                         for t in ws + gs])  # weights' rows then gradients' rows
     L = len(ws)
     rows = torch.cat([torch.stack([wn, gn, up], dim=1), hists[:L], hists[L:]], dim=1)
     m = rows.cpu().numpy().astype(np.float64)  # one read-back: (layers, 3 + 2 * (BINS + 2))
