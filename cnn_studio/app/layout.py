@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QDockWidget, QScrollArea, QStyle, QWidget
+from PySide6.QtWidgets import QComboBox, QDockWidget, QScrollArea, QStyle, QTabBar, QWidget
 
 L = Qt.DockWidgetArea.LeftDockWidgetArea
 R = Qt.DockWidgetArea.RightDockWidgetArea
@@ -37,7 +37,7 @@ RAISED = ("Inspector", "Summary")
 # Default sizes, as shares of the window (with floors and caps in pixels): the side columns are
 # as wide as their forms need; the bottom row gets about 44 % of the height (Feature maps shows
 # its tiles and timeline in a ~300 px view at 1280x800); the curves about 40 % of the bottom row's width.
-LEFT_W = (0.15, 190, 240)
+LEFT_W = (0.17, 210, 250)  # 217 px at 1280: the palette's longest labels ("Adaptive max pool") in full
 RIGHT_W = (0.28, 380, 420)
 BOTTOM_H = (0.44, 300, 440)
 CURVES_SHARE = 0.40
@@ -69,6 +69,21 @@ class VScrollArea(QScrollArea):
             m = self.contentsMargins()
             hint.setWidth(max(hint.width(), w.minimumSizeHint().width() + bar + m.left() + m.right()))
         return hint
+
+
+def unelide_tabs(window: QWidget) -> None:
+    """The main window's dock tab bars show every title in full, with scroll arrows when the tabs
+    do not all fit. Qt creates these bars with ElideRight: ten bottom tabs at 1280x800 read "Is…",
+    "Fi…", "R…", which nobody can tell apart."""
+    for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        _unelide(bar)
+
+
+def _unelide(bar: QTabBar) -> None:
+    if bar.elideMode() != Qt.TextElideMode.ElideNone:
+        bar.setElideMode(Qt.TextElideMode.ElideNone)
+    if not bar.usesScrollButtons():
+        bar.setUsesScrollButtons(True)
 
 
 def widen_combos(root: QWidget) -> None:
@@ -132,6 +147,7 @@ class DockLayout(QObject):
         for t in RAISED:
             if t in docks:
                 docks[t].raise_()
+        unelide_tabs(w)
 
     def apply_sizes(self) -> None:
         """Size the columns and the bottom row for the window's current size."""
@@ -179,9 +195,12 @@ class DockLayout(QObject):
         self.restored = bool(state is not None and self.window.restoreState(state, self.VERSION))
         if not self.restored:
             self.apply_sizes()  # for now; again at the first show, for the size it is shown at
+        unelide_tabs(self.window)
         return self.restored
 
     def eventFilter(self, obj, event) -> bool:
+        if obj is self.window and event.type() == QEvent.Type.ChildPolished and isinstance(getattr(event, "child", lambda: None)(), QTabBar):
+            _unelide(event.child())  # a tab bar Qt made for docks the user tabbed together
         if obj is self.window and event.type() == QEvent.Type.Show and not self._first_show_done:
             self._first_show_done = True
             if not self.restored:

@@ -20,6 +20,22 @@ from .icons import category_icon, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
+# What the palette shows for layers whose catalogue title does not fit its column at 1280x800
+# (the two "Global / adaptive … pool" entries both read "Global / adaptiv…"). The full title stays
+# the tooltip's heading and a search word; titles and type ids in files are unchanged.
+PALETTE_LABELS = {
+    "conv_transpose2d": "Transposed conv",
+    "separable_conv2d": "Separable conv",
+    "adaptive_avgpool2d": "Adaptive avg pool",
+    "adaptive_maxpool2d": "Adaptive max pool",
+    "mse": "MSE loss",
+}
+
+
+def palette_label(spec) -> str:
+    """The text of a layer's palette entry: a compact label where the title is too long."""
+    return PALETTE_LABELS.get(spec.type_id, spec.title)
+
 
 def _tooltip(spec) -> str:
     parts = spec.help.split(". ")
@@ -95,15 +111,16 @@ class PaletteWidget(QWidget):
             top.setIcon(0, category_icon(cat))
             top.setFont(0, bold)
             top.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            top.setToolTip(0, cat)  # a long category name may be cut at the column's edge
             self.tree.addTopLevelItem(top)
             self.categories[cat] = top
             for spec in members:
-                it = QTreeWidgetItem([spec.title])
+                it = QTreeWidgetItem([palette_label(spec)])
                 it.setIcon(0, layer_icon(spec.type_id))
                 it.setData(0, TYPE_ROLE, spec.type_id)
                 it.setToolTip(0, _tooltip(spec))
                 it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-                it.setData(0, Qt.ItemDataRole.UserRole + 2, " ".join((spec.title, spec.type_id, spec.short, cat, spec.help)).lower())
+                it.setData(0, Qt.ItemDataRole.UserRole + 2, " ".join((palette_label(spec), spec.title, spec.type_id, spec.short, cat, spec.help)).lower())
                 top.addChild(it)
                 self.items[spec.type_id] = it
             top.setExpanded(True)
