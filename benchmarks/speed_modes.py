@@ -2,7 +2,11 @@
 
 For each network: the same compiled model (same initial weights), the same built-in shapes data,
 batch and torch threads; the hand loop (shuffle, normalise, forward, loss, backward, step) and the
-Trainer in each ``--modes`` setting run the same ``--epochs`` back to back, with a fresh speed cache
+Trainer in each ``--modes`` setting run the same ``--epochs`` interleaved: one hand epoch beside each
+Trainer epoch (outside its timed loop) in ABBA order (hand first on even epochs, Trainer first on odd
+ones), a fresh hand loop per setting, so load swings on a shared machine fall on both sides of a pair;
+the steady ratio is the median of the per-pair ratios (epochs after the first), printed with their
+min-max spread and the 1-minute load average before and after each row; with a fresh speed cache
 so every probe runs and is counted. The Trainer decides as it would for the projected run
 (``--long-epochs`` x ``--long-samples``, default 10 x 10,000: the built-in shapes set's size), so
 auto compiles when that run would repay it. Trainer time = its hot loops (from ``on_epoch_start``
@@ -19,7 +23,7 @@ Peak assumption: cores (logical CPUs in /proc/cpuinfo) x clock (its "cpu MHz") x
 cycle per core = lanes x 2 FMA units x 2 (multiply and add): 16 lanes with avx512f, 8 with avx2,
 4 otherwise. CPUs that split 512-bit operations into two 256-bit halves (AMD Zen 4) reach half that.
 
-    python benchmarks/speed_modes.py --quick     # small sample counts (a few minutes)
+    python benchmarks/speed_modes.py --quick     # small sample counts (3-6 minutes)
     python benchmarks/speed_modes.py --modes eager/fp32,channels_last/fp32,eager/bf16,compile/fp32,auto/auto
     python benchmarks/speed_modes.py --json      # also one JSON line
 """
@@ -29,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,13 +68,19 @@ def machine_peak() -> tuple[float, str]:
     return peak, f"{cores} cores x {mhz / 1000:.2f} GHz x {lanes} fp32 lanes x 2 FMA units x 2 flops"
 
 
-class _Timer(Callback):
-    """Seconds of each epoch's hot loop (first step to last ``on_batch_end``) and its samples."""
+class _Interleaved(Callback):
+    """Times each Trainer epoch's hot loop (first step to last ``on_batch_end``) and runs one epoch of
+    the hand loop beside it, outside that time, in ABBA order: hand before the Trainer's even epochs
+    (0, 2, ...), after its odd ones, so a load swing on the shared machine falls on both sides of a pair."""
 
-    def __init__(self):
+    def __init__(self, hand: "HandLoop"):
+        self.hand = hand
         self.epochs: list[tuple[float, int]] = []
+        self.k = 0
 
     def on_epoch_start(self, trainer):
+        if self.k % 2 == 0:
+            self.hand.epoch()
         self.t0 = self.t1 = time.perf_counter()
         self.n = 0
 
@@ -79,6 +90,9 @@ class _Timer(Callback):
 
     def on_epoch_end(self, trainer, m):
         self.epochs.append((self.t1 - self.t0, self.n))
+        if self.k % 2 == 1:
+            self.hand.epoch()
+        self.k += 1
 
 
 def project(epochs: list[tuple[float, int]], one_off: float, samples: int, n_epochs: int) -> tuple[float, float]:
@@ -91,36 +105,51 @@ def project(epochs: list[tuple[float, int]], one_off: float, samples: int, n_epo
     return rate, one_off + first_extra + n_epochs * samples / rate
 
 
-def hand_loop(graph, bundle, batch: int, epochs: int, lr: float, seed: int) -> tuple[list, float]:
-    """The loop a person writes; returns ([(seconds, samples) per epoch], test accuracy)."""
-    torch.manual_seed(seed)
-    model = compile_model(graph)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    crit = torch.nn.CrossEntropyLoss()
-    x, y, n = bundle.train.x, bundle.train.y, len(bundle.train.y)
-    gen = torch.Generator().manual_seed(seed)
-    rows = []
-    for _ in range(epochs):
+class HandLoop:
+    """The loop a person writes (shuffle, normalise, forward, loss, backward, step), one epoch per
+    ``epoch()`` call so it can alternate with the Trainer's epochs; ``rows``: (seconds, samples) each."""
+
+    def __init__(self, graph, bundle, batch: int, lr: float, seed: int):
+        torch.manual_seed(seed)
+        self.model = compile_model(graph)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.crit = torch.nn.CrossEntropyLoss()
+        self.bundle, self.batch = bundle, batch
+        self.gen = torch.Generator().manual_seed(seed)
+        self.rows: list[tuple[float, int]] = []
+
+    def epoch(self) -> None:
+        model, opt, crit, bundle, batch = self.model, self.opt, self.crit, self.bundle, self.batch
+        x, y, n = bundle.train.x, bundle.train.y, len(bundle.train.y)
         model.train()
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=self.gen)
         for start in range(0, n, batch):
             idx = perm[start:start + batch]
             opt.zero_grad(set_to_none=True)
             loss = crit(model(bundle.normalize(x[idx])), y[idx])
             loss.backward()
             opt.step()
-        rows.append((time.perf_counter() - t0, n))
-    model.eval()
-    with torch.no_grad():
-        pred = torch.cat([model(bundle.normalize(bundle.test.x[i:i + 256])).argmax(1) for i in range(0, len(bundle.test.y), 256)])
-    return rows, float((pred == bundle.test.y).float().mean())
+        self.rows.append((time.perf_counter() - t0, n))
+
+    def accuracy(self) -> float:
+        bundle, model = self.bundle, self.model
+        model.eval()
+        with torch.no_grad():
+            pred = torch.cat([model(bundle.normalize(bundle.test.x[i:i + 256])).argmax(1) for i in range(0, len(bundle.test.y), 256)])
+        return float((pred == bundle.test.y).float().mean())
+
+
+def pair_ratios(trainer_rows: list, hand_rows: list) -> list[float]:
+    """Trainer samples/s over the hand loop's, per interleaved epoch pair after the first (warm-up)."""
+    return [(tn / tt) / (hn / ht) for (tt, tn), (ht, hn) in list(zip(trainer_rows, hand_rows))[1:]]
 
 
 def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, threads: int, out: Path,
-                mode: tuple[str, str], long_steps: int) -> dict:
-    """The Trainer in ``mode`` (speed, precision), deciding as it would for a run of ``long_steps`` steps."""
-    timer = _Timer()
+                mode: tuple[str, str], long_steps: int, hand: HandLoop) -> dict:
+    """The Trainer in ``mode`` (speed, precision), deciding as it would for a run of ``long_steps`` steps,
+    with ``hand``'s epochs interleaved."""
+    timer = _Interleaved(hand)
     cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", schedule="constant", device="cpu", seed=seed,
                       num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1])
     real = speed.choose_mode
@@ -153,24 +182,31 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CNN_STUDIO_HOME"] = tmp  # a fresh speed cache: every probe runs and is counted
-        hand_rows, hand_acc = hand_loop(graph, bundle, batch, epochs, 1e-3, 0)
-        hand_rate, hand_long = project(hand_rows, 0.0, long_samples, long_epochs)
-        hand_meas = sum(n for _, n in hand_rows) / sum(t for t, _ in hand_rows)
         for i, mode in enumerate(modes):
-            tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps)
+            # a fresh hand loop per setting (same seed, same initial weights), its epochs alternating with the Trainer's
+            hand = HandLoop(graph, bundle, batch, 1e-3, 0)
+            load_before = os.getloadavg()[0]
+            tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps, hand)
+            load_after = os.getloadavg()[0]
+            hand_rows, hand_acc = hand.rows, hand.accuracy()
+            hand_rate, hand_long = project(hand_rows, 0.0, long_samples, long_epochs)
+            hand_meas = sum(n for _, n in hand_rows) / sum(t for t, _ in hand_rows)
             rate, long_s = project(tr["epochs"], tr["probe_seconds"], long_samples, long_epochs)
             meas_s = sum(t for t, _ in tr["epochs"]) + tr["probe_seconds"]
             meas = sum(n for _, n in tr["epochs"]) / meas_s
+            ratios = pair_ratios(tr["epochs"], hand_rows)
             out.append({"model": name, "input": f"3x{size}x{size}", "setting": "/".join(mode), "mode": tr["mode"],
                         "samples": samples, "epochs": epochs, "macs": macs,
                         "hand_samples_per_sec": hand_rate, "trainer_samples_per_sec": rate,
-                        "ratio_steady": rate / hand_rate,
+                        "ratio_steady": statistics.median(ratios), "ratio_pairs": ratios,
+                        "ratio_steady_of_sums": rate / hand_rate,
                         "ratio_measured_incl_probe": meas / hand_meas,
                         "ratio_long_run_incl_probe_compile": hand_long / long_s, "goal": GOALS.get(name),
                         "hand_gflops": hand_rate * gflop, "trainer_gflops": rate * gflop,
                         "trainer_peak_percent": 100 * rate * gflop / peak,
                         "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
-                        "probe_seconds": tr["probe_seconds"], "reason": tr["reason"]})
+                        "probe_seconds": tr["probe_seconds"], "reason": tr["reason"],
+                        "load_before": load_before, "load_after": load_after})
     return out
 
 
@@ -183,19 +219,20 @@ def _uptime() -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer samples (a few minutes)")
+    p.add_argument("--quick", action="store_true", help="fewer samples per epoch (3-6 minutes with the default modes on a shared 2-core machine; the bf16/compile probes of vgg11 and resnet18 take most of it)")
     p.add_argument("--models", default=",".join(m for m, _ in MODELS))
     p.add_argument("--modes", default="eager/fp32,auto/auto",
                    help="Trainer SPEED/PRECISION settings to time against the hand loop (default eager/fp32,auto/auto; "
                         "e.g. channels_last/fp32,eager/bf16,compile/fp32)")
-    p.add_argument("--epochs", type=int, default=3, help="epochs of each measured run (default 3; >= 2: the first is warm-up)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of each measured run (default 4, --quick 4; >= 2: the first is warm-up, each later one a pair)")
     p.add_argument("--long-epochs", type=int, default=10, help="the projected run's epochs (default 10)")
     p.add_argument("--long-samples", type=int, default=10000, help="the projected run's samples per epoch (default 10000: shapes' default)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    epochs = max(2, args.epochs)
+    epochs = max(2, args.epochs or 4)
     modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
     sizes = dict(MODELS)
     peak, how = machine_peak()
@@ -205,23 +242,28 @@ def main(argv=None) -> int:
     print(f"machine peak {peak:.0f} GFLOP/s fp32 ({how}); bf16 dot products (avx512_bf16) peak at twice that; uptime: {load}")
     print("GFLOP/s = samples/s x 6 x the analysis' forward MACs (3 x MACs for forward + backward, 2 FLOPs per MAC)")
     print(f"{'model':<9} {'input':>8} {'setting':<20} {'hand/s':>7} {'Trn/s':>7} {'steady':>6} {'meas':>5} {'10-ep':>6} {'goal':>4} "
-          f"{'GFLOP/s':>7} {'%peak':>6} {'acc hand':>8} {'acc Trn':>7}  mode (probe s): reason")
+          f"{'GFLOP/s':>7} {'%peak':>6} {'acc hand':>8} {'acc Trn':>7} {'pairs min-max (n)':>17} {'load1':>9}  mode (probe s): reason")
     results = []
     for name in (m.strip() for m in args.models.split(",")):
         size = sizes.get(name, 32)
         big = name in ("vgg11", "resnet18")
-        samples = (192 if big else 1024) if args.quick else ({"vgg11": 320, "resnet18": 640}.get(name, 2048))
+        samples = (128 if big else 512) if args.quick else ({"vgg11": 320, "resnet18": 640}.get(name, 2048))
         for r in bench(name, size, samples, epochs, args.batch_size, args.threads, peak, modes, args.long_samples,
                        args.long_epochs):
             results.append(r)
             print(f"{r['model']:<9} {r['input']:>8} {r['setting']:<20} {r['hand_samples_per_sec']:>7.0f} {r['trainer_samples_per_sec']:>7.0f} "
                   f"{r['ratio_steady']:>6.2f} {r['ratio_measured_incl_probe']:>5.2f} {r['ratio_long_run_incl_probe_compile']:>6.2f} "
                   f"{r['goal'] or 0:>4.1f} {r['trainer_gflops']:>7.1f} {r['trainer_peak_percent']:>5.1f}% "
-                  f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>7.3f}  {r['mode']} ({r['probe_seconds']:.1f}): "
+                  f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>7.3f} "
+                  f"{min(r['ratio_pairs']):>6.2f}-{max(r['ratio_pairs']):<5.2f}({len(r['ratio_pairs'])}) "
+                  f"{r['load_before']:>4.1f}>{r['load_after']:<4.1f}  {r['mode']} ({r['probe_seconds']:.1f}): "
                   f"{r['reason']}", flush=True)
-    print("steady: samples/s after the first epoch, Trainer over the hand loop; meas: this run's samples/s including the "
-          "probe (and any compile); 10-ep: the projected run's time, hand over Trainer, with probe and compile paid once")
-    print(f"uptime at the end: {_uptime()}  (a shared machine: the ratios move with its load; each row's two sides ran back to back)")
+    print("steady: median over the interleaved epoch pairs after the first of Trainer samples/s over the hand loop's "
+          "(pairs min-max: their spread, n pairs); meas: this run's samples/s including the probe (and any compile); "
+          "10-ep: the projected run's time, hand over Trainer, with probe and compile paid once; load1: the 1-minute "
+          "load average before > after the row")
+    print(f"uptime at the end: {_uptime()}  (a shared machine: the load moves the rates; the hand and Trainer epochs "
+          "alternate in ABBA order, so a swing falls on both sides of a pair)")
     if args.json:
         print(json.dumps({"benchmark": "speed_modes", "peak_gflops": peak, "peak_assumption": how, "uptime": load,
                           "results": results}))
