@@ -70,19 +70,49 @@ class RunCurves(TrainingPlots):
         if src.kind == "nothing":
             if self.held_run is not None or any(len(s) for s in self.series.values()):
                 self.clear()
+                self.reset_ranges()  # not the previous run's axes over empty plots
             self.held_run = None
+            for key in ("lr", "throughput"):
+                self.set_note(key, "")
             return
         if src.run_dir == self.held_run:
             return  # the run going, or the same run now finished: its points are here
         self.clear()
+        self.reset_ranges()
         self.held_run = src.run_dir
+        for key in ("lr", "throughput"):
+            self.set_note(key, "")
         if src.kind == "run":  # a past run: its epoch curves (per-batch points are not saved)
             rows = read_metrics(src.run_dir)
-            planned = (src.summary or {}).get("epochs") or (rows[-1]["epoch"] if rows else 1)
+            summary = src.summary or {}
+            planned = summary.get("epochs") or (rows[-1]["epoch"] if rows else 1)
             self.begin_run(float(planned))
             for row in rows:
                 self.add_epoch(row["epoch"], row)
+            self._add_epoch_rates(rows, summary)
             self.redraw()
+
+    def _add_epoch_rates(self, rows: list[dict], summary: dict) -> None:
+        """The learning rate and samples/s of a past run, one point per epoch from metrics.csv:
+        its lr column, and its samples_per_sec column or else the epoch's seconds with the
+        samples an epoch holds (summary.json: samples_per_sec x train_seconds / epochs). A plot
+        whose numbers the run did not record says so instead of staying blank."""
+        lr = [(r["epoch"], r["lr"]) for r in rows if "lr" in r]
+        for x, v in lr:
+            self.series["lr"].append(x, v)
+        sps = [(r["epoch"], r["samples_per_sec"]) for r in rows if r.get("samples_per_sec", 0) > 0]
+        if not sps:
+            try:
+                per_epoch = float(summary["samples_per_sec"]) * float(summary["train_seconds"]) / float(summary["epochs_completed"])
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                per_epoch = 0.0
+            if per_epoch > 0:
+                sps = [(r["epoch"], per_epoch / r["seconds"]) for r in rows if r.get("seconds", 0) > 0]
+        for x, v in sps:
+            self.series["throughput"].append(x, v)
+        self.set_note("lr", "" if lr or not rows else "learning rate not recorded")
+        self.set_note("throughput", "" if sps or not rows else "samples/s not recorded")
+        self._data_changed()
 
     # ------------------------------------------------------------------ saving (tests replace the dialogs)
     def get_save_path(self, caption: str, file_filter: str, suffix: str) -> str | None:

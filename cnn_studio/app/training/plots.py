@@ -33,7 +33,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..visibility import on_screen
 from .series import Series, Smoother
@@ -420,6 +420,30 @@ class TrainingPlots(QWidget):
                     self._y_range[key] = rng
         finally:
             self._setting_range = False
+
+    def reset_ranges(self) -> None:
+        """Forget the shown ranges (File > New, another run): the axes go back to the empty [0, 1]
+        instead of keeping the previous run's, and follow the next data afresh."""
+        self._x_end = 1.0
+        self._x_set = None
+        self._y_range = {key: None for key in PLOT_SERIES}
+        self.follow()
+
+    def set_note(self, key: str, text: str) -> None:
+        """A grey line of text in plot ``key``'s corner (e.g. "not recorded"); "" removes it."""
+        notes = self.__dict__.setdefault("_notes", {})
+        item = notes.get(key)
+        if item is None:
+            item = QGraphicsSimpleTextItem(self.plots[key].vb)  # in the view box's own pixels, not data
+            item.setBrush(pg.mkBrush(130, 130, 130))
+            item.setPos(8, 6)
+            notes[key] = item
+        item.setText(text)
+        item.setVisible(bool(text))
+
+    def note(self, key: str) -> str:
+        item = self.__dict__.get("_notes", {}).get(key)
+        return item.text() if item is not None and item.isVisible() else ""
 
     # ------------------------------------------------------------------ data in
     def clear(self) -> None:
