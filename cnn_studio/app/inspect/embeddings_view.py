@@ -207,6 +207,9 @@ class EmbeddingsView(DialogsMixin, QWidget):
         self.legend.setText("")
         self.plot.setLabel("bottom", "")
         self.plot.setLabel("left", "")
+        # not the previous network's axes over an empty plot (File > New, another run)
+        self.plot.setXRange(0, 1, padding=0)
+        self.plot.setYRange(0, 1, padding=0)
         self.summary.setText(message)
         self.status.setText("")
         self._update_enabled()
@@ -344,13 +347,15 @@ class EmbeddingsView(DialogsMixin, QWidget):
         m = self._imodel
         if self.colour_combo.currentData() == "correct":
             right = int(e.correct.sum())
-            self.legend.setText(f"<span style='color:{RIGHT}'>&#9679;</span> right ({right}) &nbsp; "
-                                f"<span style='color:{WRONG}'>&#9679;</span> wrong ({len(e.labels) - right})")
+            self.legend.setText(f"<span style='color:{RIGHT}'>&#9679;</span>&nbsp;right ({right}) &nbsp; "
+                                f"<span style='color:{WRONG}'>&#9679;</span>&nbsp;wrong ({len(e.labels) - right})")
         else:
             names = m.class_names if m is not None else []
             shown = sorted(set(int(c) for c in e.labels))
-            lines = [f"<span style='color:{PALETTE[c % len(PALETTE)]}'>&#9679;</span> {_esc(names[c] if c < len(names) else str(c))}"
-                     for c in shown[:20]]
+            # a swatch and its class name never part at a line end (they wrapped "heart" onto a line
+            # of its own): only the gaps between the entries may break
+            lines = [f"<span style='color:{PALETTE[c % len(PALETTE)]}'>&#9679;</span>&nbsp;"
+                     + _esc(names[c] if c < len(names) else str(c)).replace(" ", "&nbsp;") for c in shown[:20]]
             if len(shown) > 20:
                 lines.append(f"… {len(shown) - 20} more classes (colours repeat)")
             self.legend.setText(" &nbsp; ".join(lines))
