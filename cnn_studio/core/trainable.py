@@ -31,3 +31,43 @@ def parameter_counts(graph: Graph, analysis=None) -> tuple[int, int]:
 
 def frozen_ids(graph: Graph) -> list[str]:
     return [nid for nid, n in graph.nodes.items() if n.frozen]
+
+
+def frozen_layer_counts(graph: Graph, node_ids, analysis=None) -> tuple[int, int]:
+    """(frozen, with weights): how many of the layers with trainable weights among ``node_ids``
+    (top level; a block instance counts the layers inside its definition, nested ones included)
+    are frozen, by their own option or a block instance around them, as training/freeze.py does.
+    Layers without weights (activations, pooling) count in neither."""
+    from .analysis import analyze
+
+    a = analysis if analysis is not None else analyze(graph)
+    return _layer_counts(graph, graph, a.nodes, list(node_ids), False)
+
+
+def block_frozen_counts(graph: Graph, node_info, frozen: bool = False) -> tuple[int, int]:
+    """(frozen, with weights) of the layers inside one block instance (its analysis ``node_info``);
+    ``frozen``: the instance's own option. (0, 0) when the instance has no inner analysis."""
+    block = getattr(node_info, "block", None)
+    if block is None or block.name not in graph.blocks:
+        return 0, 0
+    return _layer_counts(graph, graph.blocks[block.name].graph, block.nodes, block.order, frozen)
+
+
+def _layer_counts(graph: Graph, g: Graph, infos: dict, ids, frozen_above: bool) -> tuple[int, int]:
+    counts = [0, 0]
+
+    def visit(g: Graph, infos: dict, ids, frozen_above: bool) -> None:
+        for nid in ids:
+            node, info = g.nodes.get(nid), infos.get(nid)
+            if node is None or info is None:
+                continue
+            frozen = frozen_above or node.frozen
+            block = getattr(info, "block", None)
+            if block is not None and node.config.get("block") in graph.blocks:
+                visit(graph.blocks[node.config["block"]].graph, block.nodes, block.order, frozen)
+            elif info.trainable:
+                counts[0] += frozen
+                counts[1] += 1
+
+    visit(g, infos, ids, frozen_above)
+    return counts[0], counts[1]

@@ -19,6 +19,7 @@ from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
 
 from ...core.block_spec import BLOCK_TYPE
+from ...core.trainable import block_frozen_counts
 from ...core.layout import layered_positions
 from .. import fmt, theme
 from .items import NODE_H, NODE_W, PAD, RADIUS, NodeItem, _fonts, bezier
@@ -264,7 +265,7 @@ class BlockItem(NodeItem):
             shape, params = bm.elidedText("\u26a0 " + first.message, Qt.TextElideMode.ElideRight, inner), ""
         else:
             params = "" if info is None else f"{fmt.count(info.params)} params"
-            if self.frozen:
+            if self.shows_frozen():
                 params = "\u2744 " + params
             elif self.lr_mult != 1.0:
                 params = f"lr \u00d7{self.lr_mult:g}  " + params
@@ -274,8 +275,24 @@ class BlockItem(NodeItem):
         self.setToolTip(self._tooltip())
         self.update()
 
+    def inner_frozen(self) -> tuple[int, int]:
+        """(frozen, with weights) of the layers inside, by their own option or this instance's."""
+        if self.info is None or self.block_name not in self.graph.blocks:
+            return 0, 0
+        return block_frozen_counts(self.graph, self.info, self.frozen)
+
+    def shows_frozen(self) -> bool:
+        """The frozen mark: the instance is frozen, or every layer with weights inside it is."""
+        f, w = self.inner_frozen()
+        return self.frozen or (w > 0 and f == w)
+
     def _tooltip(self) -> str:
         base = super()._tooltip()
+        f, w = self.inner_frozen()
+        if self.shows_frozen() and not self.frozen:
+            base = base.replace("</p>", "<br>\u2744 frozen: every layer with weights inside is frozen</p>", 1)
+        elif 0 < f < w:
+            base = base.replace("</p>", f"<br>\u2744 partly frozen: {f} of {w} layers with weights frozen</p>", 1)
         n = self.shared_by()
         extra = (f"<br>Definition <b>{self.block_name}</b>, shared by {n} uses: an edit inside changes every use (Make unique to edit one alone)."
                  if n > 1 else f"<br>Definition <b>{self.block_name}</b>, used once.")
@@ -296,7 +313,7 @@ class BlockItem(NodeItem):
             border, width = c.drop_target, 2.6
         elif selected:
             border, width = c.node_selected, 2.4
-        painter.setPen(QPen(border, width, Qt.PenStyle.DashLine if self.frozen and not selected else Qt.PenStyle.SolidLine))
+        painter.setPen(QPen(border, width, Qt.PenStyle.DashLine if self.shows_frozen() and not selected else Qt.PenStyle.SolidLine))
         if self.expanded:
             frame = QBrush(c.background.darker(104) if c.background.lightness() > 128 else c.background.lighter(125))
             painter.setBrush(frame)
