@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayou
 
 from ..core.errors import GraphEditError
 from ..core.graph import LR_MULT_MAX, check_node_training
-from ..core.trainable import parameter_counts
+from ..core.trainable import frozen_layer_counts, parameter_counts
 from . import fmt
 
 TRAINING_OPTION_MERGE_ID = 7303
@@ -88,7 +88,9 @@ class TrainingOptionsBox(QWidget):
         form.addRow("", self.trainable)
         self.lr_label = QLabel("LR multiplier", self)
         form.addRow(self.lr_label, self.lr_mult)
-        self.trainable.toggled.connect(self._on_trainable_toggled)
+        # clicked, not toggled: from the partial state (a mixed selection) a click goes to Checked
+        # without changing isChecked(), and toggled would not fire
+        self.trainable.clicked.connect(self._on_trainable_clicked)
         self.lr_mult.valueChanged.connect(self._on_lr_mult_value_changed)
         self.lr_mult.editingFinished.connect(self._next_session)
         document.graph.events.connect("node_changed", self._on_graph_node_changed)
@@ -132,9 +134,19 @@ class TrainingOptionsBox(QWidget):
             return
         for w in (self.trainable, self.lr_mult):
             w.blockSignals(True)
-        all_frozen = all(n.frozen for n in nodes)
-        self.trainable.setText("Trainable" if len(nodes) == 1 else f"Trainable ({len(nodes)} layers)")
-        self.trainable.setChecked(not all_frozen)
+        # the state of the layers with weights (inside blocks too); a selection without any (an
+        # activation alone) shows its own option
+        frozen, weighted = frozen_layer_counts(self.document.graph, [n.id for n in nodes], self.document.analysis)
+        if weighted == 0:
+            frozen, weighted = sum(n.frozen for n in nodes), len(nodes)
+        all_frozen = frozen == weighted
+        self.trainable.setText("Trainable" if weighted <= 1 else f"Trainable ({weighted} layers)")
+        if 0 < frozen < weighted:
+            self.trainable.setTristate(True)
+            self.trainable.setCheckState(Qt.CheckState.PartiallyChecked)
+        else:
+            self.trainable.setTristate(False)
+            self.trainable.setChecked(not all_frozen)
         self.lr_mult.setValue(nodes[0].lr_mult)
         self.trainable.setEnabled(not self._read_only)
         self.lr_mult.setEnabled(not self._read_only and not all_frozen)
@@ -162,7 +174,9 @@ class TrainingOptionsBox(QWidget):
             self._writing = False
         self._load()
 
-    def _on_trainable_toggled(self, on: bool) -> None:
+    def _on_trainable_clicked(self, _checked: bool = False) -> None:
+        # a click on a partial box makes every selected layer trainable; else it follows the box
+        on = self.trainable.checkState() != Qt.CheckState.Unchecked
         self._next_session()
         self._push(frozen=not on)
 
