@@ -440,8 +440,10 @@ class InspectorWidget(QScrollArea):
             label.setToolTip(p.help)
             self.params_form.addRow(label, ed)
             self.editors[p.name] = ed
-        if not spec.params:
-            self.params_form.addRow(QLabel("<i>This layer has no parameters.</i>", self._body))
+        # "settings", not "parameters": the info rows below count the layer's weights as Parameters;
+        # a block's settings are its inner layers' (the block rows below), so it says nothing here
+        if not spec.params and spec.type_id != "block":
+            self.params_form.addRow(QLabel("<i>This layer has no settings.</i>", self._body))
         self.id_edit.setReadOnly(self.read_only or self.inner is not None)
         self.help.setText(f"<p style='color:{self.palette().placeholderText().color().name()}'>{_esc(spec.help)}</p>")
         self._update_info()
