@@ -82,7 +82,7 @@ class TopKBars(QWidget):
         super().__init__(parent)
         self.entries: list[tuple[int, str, float]] = []  # (class index, name, probability), best first
         self.highlight: int | None = None
-        self.setMinimumHeight(5 * 24 + 8)
+        self.setMinimumHeight(TOP_K * 18 + 8)  # rows of 18 px (_row_h's least): a filled view fits the short dock
         self.setMouseTracking(True)
         self.setToolTip("Click a class to see where its evidence lies")
 
