@@ -54,7 +54,8 @@ class CurvesWidget(QWidget):
         row.addStretch(1)
         lay.addLayout(row)
         self.plot_widget = pg.PlotWidget(background="w")
-        self.plot_widget.setMinimumSize(240, 200)
+        # short enough for the bottom dock at 1280x800 (~290 px): at 200 the x axis lay below its edge
+        self.plot_widget.setMinimumSize(240, 110)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

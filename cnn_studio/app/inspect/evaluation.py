@@ -216,6 +216,10 @@ class EvaluationView(DialogsMixin, QWidget):
         self.gallery.activated_data.connect(self._on_gallery_activated)
         bl.addWidget(self.gallery, 1)
         vsplit.addWidget(bottom)
+        self.gallery_box = bottom
+        # the mistakes gallery belongs to the matrix's cells: hidden under the ROC / PR tab, whose
+        # plot then has the dock's height (with it, the plot's x axis lay below a short dock's edge)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         vsplit.setStretchFactor(0, 3)
         vsplit.setStretchFactor(1, 2)
         vsplit.setSizes([420, 240])
@@ -225,6 +229,23 @@ class EvaluationView(DialogsMixin, QWidget):
         self.status = caption("")
         lay.addWidget(self.status)
         self._update_enabled()
+
+    @Slot(int)
+    def _on_tabs_current_changed(self, i: int) -> None:
+        roc = self.tabs.widget(i) is self.curves_view
+        self.gallery_box.setVisible(not roc)
+        # a tab widget is as tall as its tallest page's minimum: the hidden matrix page must not
+        # hold the curves' page to its 240 px (1 overrides the children's minimum; 0 restores it)
+        self.top.setMinimumHeight(1 if roc else 0)
+        self.updateGeometry()
+
+    def heightForWidth(self, w: int) -> int:
+        """None under the ROC / PR tab: the dock's scroll area then makes the view as tall as the
+        dock (or its minimum), not as its preferred height for the width (that put the plot's x
+        axis ~300 px below a 290 px dock's edge)."""
+        if self.tabs.currentWidget() is self.curves_view:
+            return -1
+        return super().heightForWidth(w)
 
     def _update_enabled(self) -> None:
         busy = self._runner.is_running("evaluate")
