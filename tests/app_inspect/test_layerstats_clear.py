@@ -43,8 +43,14 @@ def test_nothing_shown_clears_marker_axes_and_title(view):
     assert view.flow_plot.getAxis("bottom")._tickLevels == [[]]
     assert view.heat_image.image is None and view.placeholder.isVisible()
     # and back: a run shown again draws its plots
-    view.set_stats(fake_stats())
+    stats = fake_stats()
+    view.set_stats(stats)
     assert view.epoch_line.isVisible() and "epoch 10" in _title(view.flow_plot)
+    # the gradient norms are in view again (log axis: log10 of 100..400), not the cleared [0, 1]
+    view.flow_plot.vb.updateAutoRange()
+    lo, hi = view.flow_plot.viewRange()[1]
+    g = np.log10(stats["grad_norm"][-1])
+    assert lo <= g.min() and hi >= g.max()
 
 
 def test_another_run_starts_from_blank(view, tmp_path):

@@ -251,6 +251,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         for p in (self.heat_plot, self.flow_plot):
             p.setXRange(0, 1, padding=0)
             p.setYRange(0, 1, padding=0)
+        self.flow_plot.enableAutoRange(axis="y")  # the gradient norms' (log) range follows the next data
         self.epoch_slider.blockSignals(True)
         self.epoch_slider.setRange(0, 0)
         self.epoch_slider.blockSignals(False)
