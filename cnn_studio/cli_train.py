@@ -393,7 +393,25 @@ def _prepare_new_run(args):
         for note in freeze_nodes(graph, [n.strip() for n in args.freeze.split(",") if n.strip()]):
             print(f"cnn-studio: {note}", file=sys.stderr)
     cfg = _train_config(args, _project_training(graph))
+    if not is_template and not getattr(args, "init_from", None):  # an explicit --init-from wins
+        _start_from_imported(graph, cfg)
     return graph, bundle, data_config, cfg
+
+
+def _start_from_imported(graph, cfg) -> None:
+    """A project imported from ONNX starts from the weights its ``meta.initial_weights`` names, as
+    in the app (app/files.py start_from_weights): the tensors that fit (init_partial). One line says
+    so; one line says why not when the file is gone, unreadable or fits no longer."""
+    from .cli_export import imported_weights
+
+    path, report, problem = imported_weights(graph)
+    if path is None:
+        return
+    if problem is not None:
+        print(f"cnn-studio: note: {problem}; training starts from fresh weights (--init-from WEIGHTS picks others)", file=sys.stderr)
+        return
+    cfg.init_from, cfg.init_partial = path, True
+    print(f"starting from the imported weights {path} ({report.counts()}); --init-from WEIGHTS starts from others")
 
 
 def cmd_train(args) -> int:
@@ -455,7 +473,7 @@ def _cmd_train(args, dist_info) -> int:
             raise UsageError("--overwrite needs --out DIR (the run folder to replace); a default run folder is always new")
         _check_out_folder(args)
         graph, bundle, data_config, cfg = _prepare_new_run(args)
-        if cfg.init_from and main:  # the key report first, before anything is loaded or a folder made
+        if cfg.init_from and main and getattr(args, "init_from", None):  # the key report first, before anything is loaded or a folder made
             from .training.init_weights import init_report
 
             print("\n".join(init_report(graph, cfg.init_from).lines()))
