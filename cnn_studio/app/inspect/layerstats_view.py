@@ -170,7 +170,7 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.flow_bad = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(220, 38, 38), pen=pg.mkPen(None))
         self.flow_plot.addItem(self.flow_bad)
         for w in (self.heat_widget, self.flow_widget):
-            w.ci.setContentsMargins(2, 2, 2, 2)  # pyqtgraph's 9 px a side pushed a narrow pane's plot past its edge
+            w.ci.setContentsMargins(2, 2, 9, 2)  # 9 px on the right for the last slanted tick label
         for p in (self.heat_plot, self.flow_plot):
             for ax in ("left", "bottom"):
                 p.getAxis(ax).setPen(pg.mkPen(60, 60, 60))
