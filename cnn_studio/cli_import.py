@@ -42,6 +42,8 @@ def cmd_import(args) -> int:
         return cmd_import_onnx(args)
     from .cli_export import cmd_import as cmd_import_python
 
+    if not str(args.file).lower().endswith(".py"):
+        raise UsageError(f"'{args.file}' is not an .onnx or .py file; import an ONNX model (.onnx) or PyTorch code (.py with --class NAME)")
     if not args.class_name:
         raise UsageError("importing Python code needs --class NAME (the nn.Module class); for an ONNX model give a .onnx file")
     if not args.input:

@@ -99,3 +99,12 @@ def test_python_import_needs_class_and_input(tmp_path, capsys):
     assert "needs --class NAME" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "net.py"), "--class", "Net", "-o", str(tmp_path / "o.cnnstudio")]) == 2
     assert "needs --input CxHxW" in capsys.readouterr().err
+
+
+def test_a_file_that_is_neither_onnx_nor_python_is_named(tmp_path, capsys):
+    png = tmp_path / "circle.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert main(["import", str(png), "-o", str(tmp_path / "h.cnnstudio")]) == 2
+    err = capsys.readouterr().err
+    assert "is not an .onnx or .py file" in err and "--class" not in err.split("file;")[0] and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "h.cnnstudio").exists()
