@@ -31,6 +31,8 @@ def _g(v, fmt: str = ".3g") -> str:
 
 
 def cmd_stats(args) -> int:
+    if os.path.exists(args.run_dir) and not os.path.isdir(args.run_dir):
+        raise UsageError(f"'{args.run_dir}' is not a run folder (it is a file); give a folder written by 'cnn-studio train'")
     if not os.path.isdir(args.run_dir):
         raise UsageError(f"run folder '{args.run_dir}' does not exist")
     from .training.layerstats import last_epoch, load_stats

@@ -100,3 +100,11 @@ def test_bad_folders_and_files_exit_2_with_one_line(tmp_path, capsys, content):
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert ("does not exist" in err) if content is None else ("cannot be read" in err)
     assert "Traceback" not in err
+
+
+def test_an_existing_file_is_not_a_run_folder(tmp_path, capsys):
+    proj = tmp_path / "hand.cnnstudio"
+    proj.write_text("{}")
+    assert main(["stats", str(proj)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a run folder" in err and "does not exist" not in err and len(err.strip().splitlines()) == 1
