@@ -3,59 +3,27 @@ frozen (the definition's layer, the Summary and status counts, the block card's 
 frozen block says so in its tooltip, and undo restores the graph exactly."""
 from __future__ import annotations
 
-from app_helpers import click, key, node_pos, norm
-from PySide6.QtCore import QPoint, Qt
+from block_helpers import box_point, group, lenet
+from app_helpers import click, node_pos, norm
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from cnn_studio.core import templates
-from cnn_studio.core.layout import apply_layout
 from cnn_studio.core.trainable import parameter_counts
 
-CTRL = Qt.KeyboardModifier.ControlModifier
-
-
-def _lenet():
-    g = templates.build("lenet5_relu", (1, 28, 28), 10)
-    apply_layout(g)
-    return g
-
-
-def _box_point(checkbox) -> QPoint:
-    return QPoint(8, checkbox.height() // 2)
-
-
-def _group(window, ids, name):
-    window.scene.clearSelection()
-    for i, nid in enumerate(ids):
-        window.view.centerOn(window.scene.node_items[nid])
-        QApplication.processEvents()
-        click(window, node_pos(window, nid), CTRL if i else Qt.KeyboardModifier.NoModifier)
-    assert sorted(window.selected_node_ids()) == sorted(ids)
-    key(window, Qt.Key.Key_G, CTRL)
-    dialog = window.blocks.dialog
-    dialog.edit.selectAll()
-    from PySide6.QtTest import QTest
-
-    QTest.keyClicks(dialog.edit, name)
-    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
-    QApplication.processEvents()
-    return next(n.id for n in window.graph.nodes.values() if n.type == "block" and n.config["block"] == name)
-
-
 def test_grouping_a_frozen_layer_keeps_it_frozen_and_undo_restores(make_window, qtbot):
-    window = make_window(_lenet())
+    window = make_window(lenet())
     g = window.graph
     start = norm(g.to_config())
     window.view.centerOn(window.scene.node_items["c1"])
     QApplication.processEvents()
     click(window, node_pos(window, "c1"))
     box = window.inspector.training_box
-    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=_box_point(box.trainable))
+    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=box_point(box.trainable))
     assert g.nodes["c1"].frozen
     c1 = window.document.analysis.nodes["c1"].trainable
     frozen_cfg = norm(g.to_config())
     assert f"{c1:,} frozen" in window.status_params.toolTip()
-    inst = _group(window, ["c1", "c1_act"], "Stem")
+    inst = group(window, ["c1", "c1_act"], "Stem")
     assert g.blocks["Stem"].graph.nodes["c1"].frozen  # the definition's layer keeps the option
     assert parameter_counts(g, window.document.analysis)[1] == c1
     assert f"{c1:,} frozen" in window.status_params.toolTip() and f"{c1:,} frozen" in window.summary.totals.text()
@@ -69,10 +37,10 @@ def test_grouping_a_frozen_layer_keeps_it_frozen_and_undo_restores(make_window, 
 
 
 def test_partly_frozen_block_says_so_in_its_tooltip(make_window, qtbot):
-    g = _lenet()
+    g = lenet()
     g.set_node_training("c1", True)
     window = make_window(g)
     g = window.graph
-    inst = _group(window, ["c1", "c1_act", "s2", "c3"], "Front")
+    inst = group(window, ["c1", "c1_act", "s2", "c3"], "Front")
     item = window.scene.node_items[inst]
     assert not item.shows_frozen() and "1 of 2 layers with weights frozen" in item.toolTip()

@@ -3,46 +3,14 @@ makes all trainable, the next freezes all, undo restores), its count names only 
 and for a block it follows the layers inside."""
 from __future__ import annotations
 
-from app_helpers import click, key, node_pos, norm
-from PySide6.QtCore import QPoint, Qt
+from block_helpers import CTRL, box_point, group, lenet
+from app_helpers import click, node_pos, norm
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-
-from cnn_studio.core import templates
-from cnn_studio.core.layout import apply_layout
-
-CTRL = Qt.KeyboardModifier.ControlModifier
-
-
-def _lenet():
-    g = templates.build("lenet5_relu", (1, 28, 28), 10)
-    apply_layout(g)
-    return g
-
-
-def _box_point(checkbox) -> QPoint:
-    return QPoint(8, checkbox.height() // 2)
-
-
-def _group(window, ids, name):
-    window.scene.clearSelection()
-    for i, nid in enumerate(ids):
-        window.view.centerOn(window.scene.node_items[nid])
-        QApplication.processEvents()
-        click(window, node_pos(window, nid), CTRL if i else Qt.KeyboardModifier.NoModifier)
-    assert sorted(window.selected_node_ids()) == sorted(ids)
-    key(window, Qt.Key.Key_G, CTRL)
-    dialog = window.blocks.dialog
-    dialog.edit.selectAll()
-    from PySide6.QtTest import QTest
-
-    QTest.keyClicks(dialog.edit, name)
-    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
-    QApplication.processEvents()
-    return next(n.id for n in window.graph.nodes.values() if n.type == "block" and n.config["block"] == name)
 
 
 def test_trainable_box_is_partial_for_a_mixed_selection_and_counts_layers_with_weights(make_window, qtbot):
-    g = _lenet()
+    g = lenet()
     g.set_node_training("c1", True)
     window = make_window(g)
     g = window.graph
@@ -56,10 +24,10 @@ def test_trainable_box_is_partial_for_a_mixed_selection_and_counts_layers_with_w
     assert box.trainable.checkState() == Qt.CheckState.PartiallyChecked
     assert box.trainable.text() == "Trainable (2 layers)"  # c1_act has no weights
     n = window.document.undo_stack.count()
-    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=_box_point(box.trainable))  # partial -> trainable
+    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=box_point(box.trainable))  # partial -> trainable
     assert not g.nodes["c1"].frozen and not g.nodes["c3"].frozen and window.document.undo_stack.count() == n + 1
     assert box.trainable.checkState() == Qt.CheckState.Checked
-    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=_box_point(box.trainable))  # -> frozen
+    qtbot.mouseClick(box.trainable, Qt.MouseButton.LeftButton, pos=box_point(box.trainable))  # -> frozen
     assert g.nodes["c1"].frozen and g.nodes["c3"].frozen and box.trainable.checkState() == Qt.CheckState.Unchecked
     window.document.undo_stack.undo()
     window.document.undo_stack.undo()
@@ -70,15 +38,15 @@ def test_trainable_box_is_partial_for_a_mixed_selection_and_counts_layers_with_w
     assert box.trainable.text() == "Trainable (5 layers)"
 
 def test_trainable_box_of_blocks_follows_the_layers_inside(make_window, qtbot):
-    g = _lenet()
+    g = lenet()
     g.set_node_training("c1", True)
     window = make_window(g)
     box = window.inspector.training_box
-    inst = _group(window, ["c1", "c1_act"], "Stem")  # every layer with weights inside is frozen
+    inst = group(window, ["c1", "c1_act"], "Stem")  # every layer with weights inside is frozen
     assert window.selected_node_ids() == [inst] and box.trainable.checkState() == Qt.CheckState.Unchecked
     assert box.trainable.text() == "Trainable"
     window.document.undo_stack.undo()
     QApplication.processEvents()
-    inst = _group(window, ["c1", "c1_act", "s2", "c3"], "Front")  # c1 frozen, c3 not
+    inst = group(window, ["c1", "c1_act", "s2", "c3"], "Front")  # c1 frozen, c3 not
     assert box.trainable.checkState() == Qt.CheckState.PartiallyChecked
     assert box.trainable.text() == "Trainable (2 layers)"
