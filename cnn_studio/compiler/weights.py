@@ -51,7 +51,7 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             data = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:
             raise ModelImportError(
-                f"'{path}' cannot be loaded as plain weights ({_short(e)}); it must be a state_dict saved with torch.save, "
+                f"'{path}' cannot be loaded as plain weights ({_load_reason(e)}); it must be a state_dict saved with torch.save, "
                 "with tensors only (files that need pickled code are refused)"
             ) from None
     return unwrap_state_dict(data, str(path))
@@ -159,6 +159,15 @@ def load_weights(model: GraphModule | nn.Module, path: str | os.PathLike) -> nn.
 
 def _fmt_shape(shape) -> str:
     return "x".join(str(s) for s in shape) or "scalar"
+
+
+def _load_reason(e: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in our words: torch's own text for that case
+    advises re-running with weights_only=False, which this program never does."""
+    text = str(e)
+    if "weights_only" in text or "Weights only" in text:
+        return "it is not a file torch.save wrote, or it holds objects other than tensors"
+    return _short(e)
 
 
 def _short(e: BaseException, n: int = 200) -> str:
