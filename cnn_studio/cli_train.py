@@ -209,6 +209,20 @@ _TRAIN_FLAGS = ("data", "data_format", "batch_size", "lr", "optimizer", "schedul
                 "init_partial", "freeze", "frozen_bn_train")
 
 
+def _freeze_names(graph, text: str) -> list[str]:
+    """The layers ``--freeze`` names, refusing an empty list and top-level layers without weights by name
+    (freezing them would do nothing, which is surely not what was meant)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--freeze got no layer names; give node ids separated by commas, e.g. --freeze c1,c3")
+    weightless = [n for n in names if "/" not in n and n in graph and graph.node(n).type != "block"
+                  and not graph.node(n).spec.has_weights]
+    if weightless:
+        raise UsageError(f"--freeze: {', '.join(weightless)} {'has' if len(weightless) == 1 else 'have'} no weights to freeze; "
+                         "name layers with weights (convolutions, fully connected, normalization), e.g. --freeze c1,c3")
+    return names
+
+
 def register(subparsers) -> None:
     s = subparsers.add_parser(
         "train",
@@ -386,11 +400,12 @@ def _prepare_new_run(args):
             )
         if classes is None:
             reshape_graph(graph, None, int(bundle.num_classes))
-    if getattr(args, "freeze", None):  # frozen nodes are part of the network the run records
+    if getattr(args, "freeze", None) is not None:  # frozen nodes are part of the network the run records
         from .training.freeze import freeze_nodes
 
+        names = _freeze_names(graph, args.freeze)
         # node ids, or INSTANCE/LAYER paths into blocks; a shared definition's layer freezes in each instance (noted)
-        for note in freeze_nodes(graph, [n.strip() for n in args.freeze.split(",") if n.strip()]):
+        for note in freeze_nodes(graph, names):
             print(f"cnn-studio: {note}", file=sys.stderr)
     cfg = _train_config(args, _project_training(graph))
     if not is_template and not getattr(args, "init_from", None):  # an explicit --init-from wins
@@ -443,6 +458,9 @@ def _cmd_train(args, dist_info) -> int:
             raise UsageError(f"--tensorboard took '{tb}' as its folder, which left no MODEL; put --tensorboard after the model "
                              f"(cnn-studio train {tb} ... --tensorboard) or give it a folder (--tensorboard DIR)")
 
+        if tb and os.path.exists(tb) and not os.path.isdir(tb):
+            raise UsageError(f"--tensorboard '{tb}' is a file, not a folder; give a folder (made if missing), or leave DIR "
+                             "out to write into RUN_DIR/tensorboard")
         cbs.append(TensorBoardLogger(args.tensorboard or None))
     if args.resume:
         if args.model:
