@@ -133,8 +133,13 @@ def cmd_summary(args) -> int:
         return 0 if a.ok else EXIT_BAD_INPUT
     from .core.block_report import block_tree
 
+    tree = block_tree(a)
+    if not a.ok and not any(row.output_shape for row in tree):  # nothing could be worked out: only the reasons
+        for issue in a.issues:
+            print(f"{issue.severity}: {issue}", file=sys.stderr if issue.severity == "error" else sys.stdout)
+        return EXIT_BAD_INPUT
     rows = [("Layer", "Type", "Output", "Params", "MACs", "RF")]
-    for row in block_tree(a):  # block instances followed by their inner layers, indented
+    for row in tree:  # block instances followed by their inner layers, indented
         rf = f"{row.rf.size[0]}x{row.rf.size[1]}" if row.rf else "-"
         rows.append(("  " * row.depth + row.id, row.title, fmt_shape(row.output_shape), _fmt_int(row.params), _fmt_macs(row.macs), rf))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

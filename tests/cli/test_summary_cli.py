@@ -69,3 +69,11 @@ def test_python_dash_m_behaves_the_same():
     assert json.loads(r.stdout)["total_params"] > 1_000_000
     r = subprocess.run([sys.executable, "-m", "cnn_studio", "summary", "nope"], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_a_network_nothing_can_be_worked_out_for_prints_only_the_reasons(capsys):
+    """QA item 14: an input too large for every layer gave a table of '?' rows and 'Parameters: 0' beside the errors."""
+    assert main(["summary", "lenet5_relu", "--input", "3x99999x99999"]) == 2
+    captured = capsys.readouterr()
+    assert "must be at most 8192" in captured.err
+    assert "?" not in captured.out and "Parameters" not in captured.out
