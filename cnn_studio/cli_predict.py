@@ -187,6 +187,8 @@ def cmd_explain(args) -> int:
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
         raise UsageError(f"cannot write '{args.output}': the folder '{out_dir}' does not exist")
+    if not args.output.lower().endswith(".png"):  # the figure is written as PNG; another suffix would lie about it
+        raise UsageError(f"explain writes a PNG image; name the output file with .png (got '{os.path.basename(args.output)}')")
     imodel = _load(args.run_dir, args.weights)
     layer = _layer(imodel, args)
     (x,) = _read_images(imodel, [args.image])

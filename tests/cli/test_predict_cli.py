@@ -117,6 +117,9 @@ def test_bad_runs_and_images_give_one_line(region, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc, out, err = run_cli(capsys, "predict", tmp_path / "empty", root / "square.png")
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    jpg = tmp_path / "x.jpg"  # QA item 11: explain wrote PNG data into a .jpg file
+    rc, out, err = run_cli(capsys, "explain", run, root / "square.png", "--method", "saliency", "-o", jpg)
+    assert rc == 2 and "name the output file with .png" in err and not jpg.exists()
 
 
 def _middle_panel(png: Path, h: int = 16) -> np.ndarray:
