@@ -22,6 +22,7 @@ from ...core.block_spec import BLOCK_TYPE
 from ...core.trainable import block_frozen_counts
 from ...core.layout import layered_positions
 from .. import fmt, theme
+from .card_style import paint_card
 from .items import NODE_H, NODE_W, PAD, RADIUS, NodeItem, _fonts, bezier
 
 BLOCK_H = 84.0  # collapsed card: one line more than a layer card
@@ -300,26 +301,11 @@ class BlockItem(NodeItem):
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         c = theme.colours()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         rect = self.rect()
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        fill, border, width = c.node_fill, c.node_border, 1.4
-        if self.severity == "error":
-            fill, border, width = c.error_fill, c.error, 1.8
-        elif self.severity == "warning":
-            fill, border, width = c.warning_fill, c.warning, 1.8
-        if self.drop_highlight:
-            border, width = c.drop_target, 2.6
-        elif selected:
-            border, width = c.node_selected, 2.4
-        painter.setPen(QPen(border, width, Qt.PenStyle.DashLine if self.shows_frozen() and not selected else Qt.PenStyle.SolidLine))
-        if self.expanded:
-            frame = QBrush(c.background.darker(104) if c.background.lightness() > 128 else c.background.lighter(125))
-            painter.setBrush(frame)
-        else:
-            painter.setBrush(QBrush(fill))
-        painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        frame = (c.background.darker(104) if c.background.lightness() > 128 else c.background.lighter(125)) if self.expanded else None
+        paint_card(painter, rect, severity=self.severity, selected=selected, drop_highlight=self.drop_highlight, dashed=self.shows_frozen(),
+                   fill=frame, base_width=1.4, issue_width=1.8)
         # a double accent bar marks a block (a layer card has one)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(self._accent if self.severity != "error" else c.error))

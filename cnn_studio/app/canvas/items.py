@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyle, QStyleOpti
 from ...core.block_spec import spec_for
 from .. import fmt, theme
 from ..icons import category_colour, icon_path
+from .card_style import RADIUS, paint_card
 
 NODE_W = 196.0
 NODE_H = 66.0
-RADIUS = 9.0
 PORT_R = 5.0
 PORT_HIT_R = 10.0
 PAD = 10.0
@@ -254,22 +254,9 @@ class NodeItem(QGraphicsObject):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         c = theme.colours()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         rect = QRectF(-NODE_W / 2, -NODE_H / 2, NODE_W, NODE_H)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        fill, border, width = c.node_fill, c.node_border, 1.0
-        if self.severity == "error":
-            fill, border, width = c.error_fill, c.error, 1.6
-        elif self.severity == "warning":
-            fill, border, width = c.warning_fill, c.warning, 1.6
-        if self.drop_highlight:
-            border, width = c.drop_target, 2.6
-        elif selected:
-            border, width = c.node_selected, 2.4
-        painter.setPen(QPen(border, width, Qt.PenStyle.DashLine if self.frozen and not selected else Qt.PenStyle.SolidLine))
-        painter.setBrush(QBrush(fill))
-        painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        paint_card(painter, rect, severity=self.severity, selected=selected, drop_highlight=self.drop_highlight, dashed=self.frozen)
         # category accent along the left edge
         accent = QPainterPath()
         accent.addRoundedRect(QRectF(rect.left() + 0.5, rect.top() + 0.5, 10, rect.height() - 1), RADIUS - 1, RADIUS - 1)
