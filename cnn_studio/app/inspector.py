@@ -417,7 +417,10 @@ class InspectorWidget(QScrollArea):
             self.inner = None
         self.node_id = node_id
         self._clear_editors()
-        self.training_box.show_nodes([node_id] if node_id is not None and self.inner is None else self.selection, self.read_only)
+        if self.inner is not None and node_id is not None:  # a layer inside a block: its definition's options
+            self.training_box.show_inner(self.inner[1], self.read_only)
+        else:
+            self.training_box.show_nodes([node_id] if node_id is not None else self.selection, self.read_only)
         if node_id is None:
             self._show_nothing()
             return

@@ -1,9 +1,19 @@
 """Trainable and frozen parameter counts of a graph (standard library only: the app's Summary and
 status bar count them without torch). A node's parameters are frozen when ``Node.frozen`` is set, on
-it or (for a layer inside a block definition) on an instance around it, as training/freeze.py does."""
+it or (for a layer inside a block definition) on an instance around it, as training/freeze.py does.
+
+Layers inside blocks are named by *paths*: ``"layer1/0/conv1"`` is layer ``conv1`` of the definition
+that instance ``0`` of instance ``layer1``'s definition uses (a top-level id is a path of one part).
+How the options combine: an instance's own ``frozen`` freezes everything inside *that instance*
+(other uses of its definition keep training); a layer's ``frozen`` inside a definition freezes that
+layer in *every* use of the definition; a layer trains only when neither it nor any instance around
+it is frozen (an OR down the nesting). Multipliers multiply down the nesting."""
 from __future__ import annotations
 
-from .graph import Graph
+from dataclasses import dataclass
+
+from .block_spec import BLOCK_TYPE
+from .graph import Graph, Node
 
 
 def parameter_counts(graph: Graph, analysis=None) -> tuple[int, int]:
@@ -71,3 +81,104 @@ def _layer_counts(graph: Graph, g: Graph, infos: dict, ids, frozen_above: bool) 
 
     visit(g, infos, ids, frozen_above)
     return counts[0], counts[1]
+
+
+@dataclass
+class Located:
+    """One node named by a path: the graph holding it (the network, or a definition's inner graph),
+    ``block`` the definition's name (None at the top level), the node, its analysis info (None when
+    the analysis has none, e.g. after an error upstream), and ``frozen_by``: the path of the nearest
+    instance around it whose own option freezes it (None: nothing around it is frozen)."""
+    path: str
+    graph: Graph
+    block: str | None
+    node: Node
+    info: object
+    frozen_by: str | None
+
+
+def locate(graph: Graph, path: str, analysis=None) -> Located | None:
+    """The node at ``path`` (see the module docstring), or None when the path leads nowhere."""
+    parts = path.split("/")
+    g, block, infos, frozen_by, walked = graph, None, (analysis.nodes if analysis is not None else {}), None, []
+    for i, part in enumerate(parts):
+        node = g.nodes.get(part)
+        if node is None:
+            return None
+        info = infos.get(part) if infos is not None else None
+        walked.append(part)
+        if i == len(parts) - 1:
+            return Located(path, g, block, node, info, frozen_by)
+        name = node.config.get("block")
+        if node.type != BLOCK_TYPE or name not in graph.blocks:
+            return None
+        if node.frozen and frozen_by is None:
+            frozen_by = "/".join(walked)
+        block, g = name, graph.blocks[name].graph
+        inner = getattr(info, "block", None)
+        infos = inner.nodes if inner is not None else None
+    return None
+
+
+def path_layer_counts(graph: Graph, paths, analysis=None) -> tuple[int, int]:
+    """(frozen, with weights) of the layers with trainable weights at or under ``paths`` (a block
+    instance counts the layers inside it), each frozen by its own option or an instance around it;
+    ``frozen_layer_counts`` for paths into blocks too."""
+    from .analysis import analyze
+
+    a = analysis if analysis is not None else analyze(graph)
+    counts = [0, 0]
+    for path in paths:
+        loc = locate(graph, path, a)
+        if loc is None or loc.info is None:
+            continue
+        f, w = _layer_counts(graph, loc.graph, {loc.node.id: loc.info}, [loc.node.id], loc.frozen_by is not None)
+        counts[0] += f
+        counts[1] += w
+    return counts[0], counts[1]
+
+
+def unfreeze_targets(graph: Graph, paths) -> list[tuple[str | None, str]]:
+    """What to set trainable so that every layer at or under ``paths`` trains: the node of each path
+    (as (definition or None, id)) and, for a block instance, every frozen node inside its definition
+    and the definitions it uses, at any depth (those changes apply to every use of a definition).
+    Frozen instances *around* a path are not included: unfreezing one would unfreeze its other layers."""
+    out: dict[tuple[str | None, str], None] = {}
+    seen: set[str] = set()
+
+    def inside(name: str, depth: int) -> None:
+        if name in seen or name not in graph.blocks or depth > 64:
+            return
+        seen.add(name)
+        for nid, node in graph.blocks[name].graph.nodes.items():
+            if node.frozen:
+                out[(name, nid)] = None
+            if node.type == BLOCK_TYPE:
+                inside(node.config.get("block"), depth + 1)
+
+    for path in paths:
+        loc = locate(graph, path)
+        if loc is None:
+            continue
+        out[(loc.block, loc.node.id)] = None
+        if loc.node.type == BLOCK_TYPE:
+            inside(loc.node.config.get("block"), 0)
+    return list(out)
+
+
+def instance_paths(graph: Graph, block: str) -> list[str]:
+    """The paths ("layer1/0") of every instance of definition ``block``, at any depth: every place
+    in the network an option on one of its layers applies to."""
+    found: list[str] = []
+
+    def walk(g: Graph, prefix: str, depth: int) -> None:
+        for nid, node in g.nodes.items():
+            if node.type != BLOCK_TYPE or node.config.get("block") not in graph.blocks or depth > 32:
+                continue
+            path = prefix + nid
+            if node.config["block"] == block:
+                found.append(path)
+            walk(graph.blocks[node.config["block"]].graph, path + "/", depth + 1)
+
+    walk(graph, "", 0)
+    return found

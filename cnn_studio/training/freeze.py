@@ -26,6 +26,7 @@ from ..compiler.model import module_name
 from ..core.block_spec import BLOCK_TYPE
 from ..core.errors import StudioError
 from ..core.graph import Graph
+from ..core.trainable import instance_paths
 from .optim import LR_MULT_ATTR
 
 
@@ -121,23 +122,6 @@ def apply_node_options(model: nn.Module, graph: Graph, frozen_bn_eval: bool = Tr
     if mult_marks:
         notes.append("learning-rate multipliers: " + ", ".join(f"{p} x{m:g}" for p, m in _unique(mult_marks)))
     return notes
-
-
-def instance_paths(graph: Graph, block: str) -> list[str]:
-    """The paths ("layer1/0") of every instance of definition ``block``, at any depth."""
-    found: list[str] = []
-
-    def walk(g: Graph, prefix: str, depth: int) -> None:
-        for nid, node in g.nodes.items():
-            if node.type != BLOCK_TYPE or node.config.get("block") not in graph.blocks or depth > 32:
-                continue
-            path = prefix + nid
-            if node.config["block"] == block:
-                found.append(path)
-            walk(graph.blocks[node.config["block"]].graph, path + "/", depth + 1)
-
-    walk(graph, "", 0)
-    return found
 
 
 def _resolve(graph: Graph, name: str) -> tuple[Graph, str, str | None] | str:
