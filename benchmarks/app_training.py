@@ -231,8 +231,8 @@ bundle = load_dataset(dc)
 graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
 cfg = TrainConfig.from_dict({{**json.loads(sys.argv[3]), "metrics_interval": 0.1}})  # as the panel builds it
 t = Trainer(graph.to_config(), bundle, cfg, sys.argv[4])
-t.fit()
-print(json.dumps([dict(r) for r in t.state.history]))
+summary = t.fit()
+print(json.dumps({{"rows": [dict(r) for r in t.state.history], "summary": summary}}, default=str))
 """
 
 
@@ -249,8 +249,41 @@ def headless_run(name: str, dc, train_settings: dict, run_dir: Path) -> tuple[fl
     )
     if out.returncode != 0:
         raise RuntimeError(f"the headless run failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
-    rows = json.loads(out.stdout.strip().splitlines()[-1])
-    return train_sps(rows), {}
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return train_sps(got["rows"]), dict(got["summary"] or {})
+
+
+def side_info(summary: dict | None) -> dict:
+    """What one side chose and what it cost, from its summary: the mode (memory format, precision,
+    compiled) and where it came from (probe, reused from the cache, setting), the probe's and the
+    compile's seconds, the training time without and with them, and the CPU threads it ended at."""
+    summary = summary or {}
+    sp = summary.get("speed") or {}
+    th = summary.get("threads") or {}
+    mode = f"{'channels_last' if sp.get('memory_format') == 'channels_last' else 'NCHW'} {sp.get('precision', '?')}" \
+        + (" compiled" if sp.get("compiled") else "")
+    probe_s = float(sp.get("probe_seconds") or 0.0) if sp.get("source") == "probe" else 0.0
+    train_s = float(summary.get("train_seconds") or 0.0)
+    return {"mode": mode, "source": str(sp.get("source", "?")), "probe_s": probe_s,
+            "compile_s": float(sp.get("compile_seconds") or 0.0) if sp.get("source") == "probe" else 0.0,
+            "train_s": train_s, "train_with_probe_s": train_s + probe_s,
+            "threads": th.get("current"), "thread_switches": th.get("switches", 0),
+            "step_seconds": sp.get("step_seconds") or {}}
+
+
+def describe(info: dict) -> str:
+    steps = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in info["step_seconds"].items()) if info["source"] == "probe" else ""
+    return (f"{info['mode']} ({info['source']}{'; ' + steps if steps else ''}), probe {info['probe_s']:.2f} s"
+            + (f" (compile {info['compile_s']:.1f} s)" if info["compile_s"] else "")
+            + f", train {info['train_s']:.2f} s / {info['train_with_probe_s']:.2f} s with the probe, "
+            f"threads {info['threads']} ({info['thread_switches']} switches)")
+
+
+def forget_speed_choices() -> None:
+    """Remove the speed cache the app and the headless runs share (both use this script's studio home)."""
+    from cnn_studio.training.speed import CACHE_FILE
+
+    (Path(_HOME.name) / CACHE_FILE).unlink(missing_ok=True)
 
 
 def data_config(n_train: int, seed: int = 0):
@@ -274,6 +307,9 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default="eager/fp32",
                    help="comma-separated SPEED/PRECISION modes to compare app and headless in (default eager/fp32)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory run")
+    p.add_argument("--probe-each-run", action="store_true",
+                   help="forget the cached speed choices before every measured run, so each side probes for itself "
+                        "(default: both share the studio home's cache, as the app and the command line of one user do)")
     args = p.parse_args(argv)
     args.pairs_given = any(a.startswith("--pairs") for a in (argv if argv is not None else sys.argv[1:]))
     modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
@@ -316,6 +352,7 @@ def main(argv=None) -> int:
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
         head, appv, late, probed = [], [], [], []
+        chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
             # warm-up of both paths (allocator, oneDNN kernels), not timed
@@ -324,14 +361,23 @@ def main(argv=None) -> int:
             probe.enabled = False  # throughput: the app alone
             for i in range(pairs):
                 order = ("headless", "app") if i % 2 == 0 else ("app", "headless")
+                infos = {}
                 for side in order:
+                    if args.probe_each_run:
+                        forget_speed_choices()
                     if side == "headless":
-                        sps, _ = headless_run(name, dc, settings, runs_root / f"{name}-{speed}-{precision}-{i}")
+                        sps, summ = headless_run(name, dc, settings, runs_root / f"{name}-{speed}-{precision}-{i}")
                         head.append(sps)
                     else:
-                        session.train(dc, settings)
+                        summ = session.train(dc, settings)
                         appv.append(train_sps(session.rows))
-                print(f"  {tag} pair {i + 1}: headless {head[-1]:.0f}/s, app {appv[-1]:.0f}/s, ratio {appv[-1] / head[-1]:.3f}", flush=True)
+                    infos[side] = side_info(summ)
+                same = infos["app"]["mode"] == infos["headless"]["mode"]
+                chosen["same" if same else "different"] += 1
+                print(f"  {tag} pair {i + 1} ({' then '.join(order)}): headless {head[-1]:.0f}/s, app {appv[-1]:.0f}/s, "
+                      f"ratio {appv[-1] / head[-1]:.3f}{'' if same else '  (the two sides chose different modes)'}", flush=True)
+                for side in ("headless", "app"):
+                    print(f"      {side:<8} {describe(infos[side])}", flush=True)
             probe.enabled = True  # latency: the same runs with the probe ticking
             for i in range(latency_runs):
                 probe.late_ms = []
@@ -354,6 +400,7 @@ def main(argv=None) -> int:
             "ratio_app_over_headless": statistics.median(ratios),
             "ratio_of_medians": statistics.median(appv) / statistics.median(head),
             "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
+            "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
             "latency_runs": len(probed),
             "latency_ticks": len(late),
