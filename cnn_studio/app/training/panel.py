@@ -56,6 +56,13 @@ PRECISION_TIP = (
     "precisions the device has and keeps one only when it is faster and its loss stays within 5% of fp32's; "
     "such runs are not bit-reproducible across runs.")
 FP16_OFF_TIP = "FP16 mixed precision runs on CUDA only; choose a CUDA device (on CPU, BF16 is the reduced precision)."
+FROZEN_BN_TIP = (
+    "Batch normalization in a frozen layer (Inspector: Trainable off) normalises with the mean and variance "
+    "it learned before, and keeps them: the frozen layer computes exactly what it computed before "
+    "fine-tuning, which is what a pretrained network expects. Off: its running statistics follow the new "
+    "data (its weights still stay fixed), which can help when the new images look very different, but "
+    "small batches make those statistics noisy. Only layers that are frozen are affected (CLI: "
+    "--frozen-bn-train turns this off).")
 BF16_OFF_TIP = ("This processor has no native bf16 (AVX-512 BF16 or AMX): bf16 would be emulated and "
                 "slower than FP32. Auto stays on FP32 here.")
 
@@ -129,7 +136,7 @@ def _fmt_eta(seconds) -> str:
 
 class TrainingSettings(QWidget):
     """Optimizer, learning rate, batch size, epochs, schedule, weight decay, early stopping, seed,
-    device, CPU threads, speed mode and precision."""
+    device, CPU threads, speed mode, precision, and whether frozen layers' batch norm stays in eval mode."""
 
     changed = Signal()
 
@@ -159,6 +166,7 @@ class TrainingSettings(QWidget):
         self.schedule = QComboBox()
         self.schedule.addItems(SCHEDULES)
         self.early = QCheckBox("Stop when no longer improving")
+        self.frozen_bn_eval = QCheckBox("Frozen batch norm stays in eval mode")
         self.monitor = QComboBox()
         self.monitor.addItems(MONITORS)
         self.patience = QSpinBox()
@@ -200,6 +208,7 @@ class TrainingSettings(QWidget):
              "train many times slower than 1). A fixed count repeats a run bit for bit; Auto to float rounding."),
             ("Speed", self.speed, SPEED_TIP),
             ("Precision", self.precision, PRECISION_TIP),
+            ("Frozen layers", self.frozen_bn_eval, FROZEN_BN_TIP),
         ):
             w.setToolTip(tip)
             form.addRow(label, w)
@@ -209,6 +218,7 @@ class TrainingSettings(QWidget):
         for w in (self.lr, self.momentum, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed, self.threads):
             w.valueChanged.connect(self.changed)
         self.early.toggled.connect(self.changed)
+        self.frozen_bn_eval.toggled.connect(self.changed)
         self.early.toggled.connect(self._on_early_toggled)
         self.optimizer.currentIndexChanged.connect(self._update_applicable)
         self.device.currentIndexChanged.connect(self._update_applicable)
@@ -290,13 +300,14 @@ class TrainingSettings(QWidget):
             "num_threads": int(self.threads.value()) or None,
             "speed": self.speed.currentData() or "eager",
             "precision": self.precision.currentData() or "fp32",
+            "frozen_bn_eval": self.frozen_bn_eval.isChecked(),
         }
 
     def set_config(self, cfg: dict) -> None:
         # the same defaults as TrainConfig (tests/app/test_adapt_input.py checks): app and CLI train alike
         d = {"optimizer": "adam", "lr": 3e-3, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 64, "epochs": 10,
              "schedule": "onecycle", "early_stopping": False, "monitor": "val_loss", "patience": 5, "seed": 0, "device": "auto",
-             "num_threads": None, "speed": "eager", "precision": "fp32"}
+             "num_threads": None, "speed": "eager", "precision": "fp32", "frozen_bn_eval": True}
         d.update({k: v for k, v in (cfg or {}).items() if k in d})
         self.blockSignals(True)
         try:
@@ -324,6 +335,7 @@ class TrainingSettings(QWidget):
             # a hand-edited project's unknown value: the default (eager, fp32)
             self.speed.setCurrentIndex(max(0, self.speed.findData(d["speed"])))
             self.precision.setCurrentIndex(max(0, self.precision.findData(d["precision"])))
+            self.frozen_bn_eval.setChecked(d["frozen_bn_eval"] is not False)  # a hand-edited non-bool: the default
         finally:
             self.blockSignals(False)
         self._on_early_toggled(self.early.isChecked())
