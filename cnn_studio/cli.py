@@ -79,8 +79,11 @@ def load_model_arg(model: str, input_shape=None, classes: int | None = None):
     raise UsageError(f"'{model}' is neither a template ({', '.join(templates.names())}) nor an existing project file")
 
 
-def reshape_graph(graph, input_shape=None, classes: int | None = None) -> None:
-    """Set the Input node's shape and the class count (units of the layer feeding the loss)."""
+def reshape_graph(graph, input_shape=None, classes: int | None = None) -> list[str]:
+    """Set the Input node's shape and the class count: the units of the Fully connected layer feeding
+    the loss, inside blocks too (core/adapt.refit_classes, as the app's Fit to data; a block other
+    instances share is made unique first). Returns what changed about the classifier, in words."""
+    from .core.adapt import refit_classes
     from .core.errors import GraphError
 
     if input_shape is not None:
@@ -90,11 +93,8 @@ def reshape_graph(graph, input_shape=None, classes: int | None = None) -> None:
         c, h, w = input_shape
         graph.set_config(inp.id, {**inp.config, "channels": c, "height": h, "width": w})
     if classes is not None:
-        out = graph.output_node()
-        src = graph.in_edges(out.id)[0].src if out is not None and graph.in_edges(out.id) else None
-        if src is None or graph.nodes[src].type != "linear":
-            raise GraphError("cannot set the class count: the loss layer is not fed by a Fully connected layer")
-        graph.set_param(src, "out_features", classes)
+        return refit_classes(graph, classes)
+    return []
 
 
 def _fmt_int(n: int) -> str:

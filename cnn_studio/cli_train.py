@@ -5,7 +5,8 @@
 
 MODEL is a template name or a project file. A template is built for the data: its channels, image
 size and class count. A project keeps its network: the data is converted to the project's input
-shape, and a class count that differs from the data's is an error.
+shape, and when the data has another class count the Fully connected layer feeding the loss (inside a
+block too) is refitted to it, with one line saying so (core/adapt.refit_classes, the app's Fit to data).
 
 ``--data`` takes ``shapes`` (the built-in set, the default) or a path. The built-in set takes options
 after a colon: ``shapes:train=512,test=128,size=16`` (``train``/``test`` sizes, ``size`` or
@@ -331,14 +332,6 @@ def _project_training(graph) -> dict:
     return {k: v for k, v in t.items() if k in known}
 
 
-def _classes_of(graph) -> int | None:
-    out = graph.output_node()
-    if out is None or not graph.in_edges(out.id):
-        return None
-    src = graph.nodes[graph.in_edges(out.id)[0].src]
-    return src.config.get("out_features") if src.type == "linear" else None
-
-
 def _has_fixed_size(bundle) -> bool:
     """False when the source's images differ in size (the data layer then picks the most common one)."""
     flag = getattr(bundle, "size_chosen", None)
@@ -351,6 +344,7 @@ def _prepare_new_run(args):
     """Build (graph, bundle, data_config, train_config) for a fresh run."""
     from .cli import load_model_arg, reshape_graph
     from .core import templates
+    from .core.errors import GraphError
     from .core.project import load_project
     from .data import AugmentConfig, DataConfig, load_dataset
 
@@ -391,15 +385,14 @@ def _prepare_new_run(args):
     if graph is None:
         graph = load_model_arg(args.model, tuple(int(v) for v in bundle.input_shape()), int(bundle.num_classes))
     else:
-        classes = _classes_of(graph)
-        if classes is not None and classes != bundle.num_classes:
-            raise UsageError(
-                f"the project '{os.path.basename(args.model)}' classifies {classes} classes but the data has {bundle.num_classes} "
-                f"({', '.join(map(str, bundle.class_names[:6]))}{', ...' if bundle.num_classes > 6 else ''}); "
-                "change the last Fully connected layer's units or pick matching data"
-            )
-        if classes is None:
-            reshape_graph(graph, None, int(bundle.num_classes))
+        # the classifier is refitted to the data's classes, inside a block too (as the app's Fit to data;
+        # a block other instances share gets its own copy first); --init-from then reports its keys mismatched
+        try:
+            notes = reshape_graph(graph, None, int(bundle.num_classes))
+        except GraphError as e:
+            raise UsageError(f"the project '{os.path.basename(args.model)}' cannot be fitted to the data's {bundle.num_classes} classes: {e}") from None
+        for note in notes:
+            print(f"cnn-studio: {note}", file=sys.stderr)
     if getattr(args, "freeze", None) is not None:  # frozen nodes are part of the network the run records
         from .training.freeze import freeze_nodes
 

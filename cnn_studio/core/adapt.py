@@ -6,7 +6,8 @@ app pushes them as one undoable edit and says what they are; ``apply_adaptation`
 plain Graph (CLI, tests). The class layer may sit inside a block (MobileNetV2's ``classifier`` block
 with its Linear ``1``): its change then names the definition (``NodeChange.block``) and the path
 ("classifier/1"); a definition other instances share is refused as a problem (make it unique first),
-since its edit would change every instance. Nothing here converts data: the alternative the app offers is to convert
+since its edit would change every instance; ``refit_classes`` (the command line, which cannot ask) makes
+each shared definition on the way unique first and then does the same edit. Nothing here converts data: the alternative the app offers is to convert
 the images to the network's input, which it states before training.
 """
 from __future__ import annotations
@@ -230,3 +231,53 @@ def errors_after(graph: Graph, adaptation: Adaptation) -> list[str]:
     g = graph.copy()
     apply_adaptation(g, adaptation)
     return [str(e) for e in analyze(g).errors]
+
+
+def unshare_class_layer(graph: Graph) -> list[str]:
+    """Give the class layer's blocks their own definitions where other instances share them: each
+    shared definition on the way from the loss down to the Fully connected layer is copied for the
+    instance on that way (``blocks.make_unique``, outermost first), so changing the class count
+    changes no other instance. Returns one line per copy made."""
+    from .blocks import instances, make_unique
+
+    notes: list[str] = []
+    for _ in range(64):  # one copy per shared level; nesting is bounded by the engine
+        found = find_class_layer(graph)
+        if found is None:
+            return notes
+        holder, walked = None, []
+        for inst, name in found[1]:
+            walked.append(inst)
+            n = len(instances(graph, name))
+            if n > 1:
+                new = make_unique(graph, inst, where=holder)
+                notes.append(f"block '{name}' is shared by {n} instances: '{'/'.join(walked)}' now uses its own copy "
+                             f"'{new}', so only its classifier changes")
+                break
+            holder = name
+        else:
+            return notes
+    return notes
+
+
+def refit_classes(graph: Graph, classes: int) -> list[str]:
+    """Make ``graph`` predict ``classes`` classes: the Fully connected layer feeding the loss (inside
+    blocks too) gets that many units, after its shared blocks are made unique (``unshare_class_layer``).
+    Returns what was done, in the words the app uses (``Adaptation.describe``); nothing when the count
+    is already right. GraphError when the loss is not fed by a Fully connected layer."""
+    from .errors import GraphError
+
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise GraphError(f"the class count must be a whole number of at least 1, got {classes!r}")
+    inp = graph.input_node()
+    shape = tuple(int(inp.config.get(k, 1)) for k in ("channels", "height", "width")) if inp is not None else (1, 1, 1)
+    plan = plan_adaptation(graph, shape, int(classes))
+    if not plan.classes_differ and not plan.problems:
+        return []
+    notes = unshare_class_layer(graph) if plan.classes_differ else []
+    plan = plan_adaptation(graph, shape, int(classes))
+    problems = [p for p in plan.problems if "no Input layer" not in p]
+    if problems:
+        raise GraphError(problems[0])
+    apply_adaptation(graph, plan)
+    return notes + [f"the network now predicts {int(classes)} classes: {plan.describe()}"]

@@ -88,12 +88,20 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys):
     assert fragment in err[0] and "Traceback" not in err[0]
 
 
-def test_project_with_another_class_count_is_a_clear_error(tmp_path, capsys):
-    classes, _ = _classes()
-    proj = save_project(templates.build("lenet5", (1, 16, 16), classes + 2), tmp_path / "net.cnnstudio")
+def test_project_whose_class_count_cannot_be_refitted_is_a_clear_error(tmp_path, capsys):
+    # another class count is refitted (tests/cli/test_cli_refit_block.py) when a Fully connected layer
+    # feeds the loss; a convolution there cannot be: one line, exit 2, no run folder
+    from cnn_studio.core.graph import Graph, chain
+
+    classes, channels = _classes()
+    g = Graph("conv head")
+    chain(g, [("input", {"channels": channels, "height": 16, "width": 16}, "input"),
+              ("conv2d", {"out_channels": classes + 2, "kernel_size": 16}, "c"), ("flatten", {}, "flat"), ("cross_entropy", {}, "loss")])
+    proj = save_project(g, tmp_path / "net.cnnstudio")
     assert main(["train", str(proj), "--data", DATA, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"classifies {classes + 2} classes but the data has {classes}" in err[0]
+    assert len(err) == 1 and f"cannot be fitted to the data's {classes} classes" in err[0] and "not fed by a Fully connected layer" in err[0]
+    assert not (tmp_path / "run").exists()
 
 
 def test_data_spec_parsing(tmp_path):
