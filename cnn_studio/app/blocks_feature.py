@@ -69,14 +69,16 @@ class BlocksFeature(QObject):
         self.act_rename = act("Rena&me block…", self.rename, None, "Rename the selected block's definition (every use)")
         self.act_save = act("Save block to &library…", self.save_to_library, None, "Keep the selected block in My blocks, for any network")
         self.act_expand = act("E&xpand/collapse block", self.toggle_expanded, None, "Show or hide the selected block's inside on the canvas")
-        self.actions = [self.act_group, self.act_ungroup, self.act_unique, self.act_rename, self.act_save, self.act_expand]
+        self.act_edit_inside = act("&Edit block inside", self.edit_inside, None,
+                                   "Open the selected block's definition on the canvas to add, delete, move and rewire its layers (Enter; Esc goes back up)")
+        self.actions = [self.act_group, self.act_ungroup, self.act_unique, self.act_rename, self.act_save, self.act_expand, self.act_edit_inside]
         m = window.network_menu.addMenu("&Blocks")
         m.addActions(self.actions)
         window.edit_menu.addSeparator()
         window.edit_menu.addAction(self.act_group)
         window.edit_menu.addAction(self.act_ungroup)
         ctx = list(getattr(window.view, "context_actions", []) or [])
-        window.view.context_actions = ctx + [None, self.act_group, self.act_ungroup, self.act_unique, self.act_expand]
+        window.view.context_actions = ctx + [None, self.act_group, self.act_ungroup, self.act_unique, self.act_expand, self.act_edit_inside]
         window.scene.inner_selected.connect(self._on_scene_inner_selected)
         window.document.graph.events.connect("block_changed", self._on_graph_block_changed)
         window.selection_changed.connect(self._update_actions)
@@ -109,6 +111,7 @@ class BlocksFeature(QObject):
             a.setEnabled(on and block is not None)
         self.act_save.setEnabled(block is not None)
         self.act_expand.setEnabled(block is not None)
+        self.act_edit_inside.setEnabled(self.window.scene.selected_block_path() is not None)
 
     def _ask(self, title: str, prompt: str, default: str, then, taken=()) -> NameDialog:
         if self.dialog is not None:
@@ -211,6 +214,14 @@ class BlocksFeature(QObject):
         for p in problems:
             self.window.show_message(p)
         return entries
+
+    def edit_inside(self) -> bool:
+        """Show the selected block's definition on the canvas for structural editing (canvas/inner_edit.py)."""
+        path = self.window.scene.selected_block_path()
+        if path is None:
+            self.window.show_message("Select one block card to edit its inside")
+            return False
+        return self.window.scene.enter_block(path)
 
     def toggle_expanded(self) -> None:
         inst = self._selected_block()

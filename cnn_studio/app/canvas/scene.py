@@ -20,21 +20,26 @@ from ..document import Document
 from ...core.block_spec import BLOCK_TYPE
 from ..block_commands import LIBRARY_PREFIX
 from .block_item import BLOCK_H, BlockItem
+from .inner_edit import PSEUDO_OUT, BlockPortCard, InnerEditMixin
 from .items import NODE_W, EdgeItem, LinkDragItem, NodeItem, PortItem
 
 GRID = 24.0
 SCENE_MARGIN = 1500.0
 
 
-class CanvasScene(QGraphicsScene):
+class CanvasScene(InnerEditMixin, QGraphicsScene):
     node_activated = Signal(str)  # double-click on a card
     selection_ids_changed = Signal(list)  # ids of the selected nodes
     inner_selected = Signal(str, str, str)  # one layer inside an expanded block: definition, inner id, path
+    edit_path_changed = Signal(list)  # the entered block instances (inner_edit.py); [] at the network level
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
         self.document = document
-        self.graph = document.graph
+        self.top = document.graph
+        self.edit_path: list[str] = []  # instance ids from the top while a block's inside is edited
+        self._layout_pos: dict = {}
+        self._built_key = None
         self.node_items: dict[str, NodeItem] = {}
         self.edge_items: dict[Edge, EdgeItem] = {}
         self.read_only = False
@@ -46,7 +51,9 @@ class CanvasScene(QGraphicsScene):
         self._handlers = []
         for name in ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "graph_reset", "block_changed"):
             fn = getattr(self, f"_on_graph_{name}")
-            self.graph.events.connect(name, fn)
+            if name not in ("graph_reset", "block_changed"):
+                fn = self._top_level_only(fn)
+            self.top.events.connect(name, fn)
             self._handlers.append((name, fn))
         document.analysis_changed.connect(self._on_document_analysis_changed)
         self.selectionChanged.connect(self._on_scene_selection_changed)
@@ -56,9 +63,24 @@ class CanvasScene(QGraphicsScene):
         self._rect_timer.timeout.connect(self.update_scene_rect)
         self._rebuild()
 
+    @property
+    def graph(self):
+        """The graph shown: the network, or the inner graph of the block being edited (inner_edit.py)."""
+        if self.edit_path:
+            name = self.current_block()
+            if name is not None:
+                return self.top.blocks[name].graph
+        return self.top
+
+    def _top_level_only(self, fn):
+        def handler(*args):
+            if not self.edit_path:  # while a block's inside is shown, network edits wait for the way back up
+                fn(*args)
+        return handler
+
     def close(self) -> None:
         for name, fn in self._handlers:
-            self.graph.events.disconnect(name, fn)
+            self.top.events.disconnect(name, fn)
         self._handlers.clear()
         try:
             self.document.analysis_changed.disconnect(self._on_document_analysis_changed)
@@ -74,10 +96,14 @@ class CanvasScene(QGraphicsScene):
         self.edge_items.clear()
         self._highlight = None
         self.clear()
-        for node in self.graph.nodes.values():
-            self._on_graph_node_added(node)
-        for e in self.graph.edges:
-            self._on_graph_edge_added(e)
+        self._valid_edit_path()
+        if self.edit_path:
+            self._rebuild_inner()
+        else:
+            for node in self.graph.nodes.values():
+                self._on_graph_node_added(node)
+            for e in self.graph.edges:
+                self._on_graph_edge_added(e)
         self._apply_analysis(self.document.analysis)
         self.apply_block_offsets()
         self.update_scene_rect()
@@ -88,18 +114,19 @@ class CanvasScene(QGraphicsScene):
         (``item.view_dy``; commit_moves subtracts it, so a drag still stores model positions)."""
         nodes = self.graph.nodes
         offs = {nid: 0.0 for nid in self.node_items if nid in nodes}
+        model_pos = {nid: (self._layout_pos.get(nid, nodes[nid].pos) if self.edit_path else nodes[nid].pos) for nid in offs}
         grown = [it for it in self.node_items.values() if isinstance(it, BlockItem) and it.expanded and it.node_id in offs]
-        for b in sorted(grown, key=lambda it: nodes[it.node_id].pos[1]):
+        for b in sorted(grown, key=lambda it: model_pos[it.node_id][1]):
             extra = b._h - BLOCK_H
-            by = nodes[b.node_id].pos[1]
+            by = model_pos[b.node_id][1]
             offs[b.node_id] += extra / 2
             for nid in offs:
-                if nid != b.node_id and nodes[nid].pos[1] > by + 1:
+                if nid != b.node_id and model_pos[nid][1] > by + 1:
                     offs[nid] += extra
         for nid, dy in offs.items():
             item = self.node_items[nid]
             item.view_dy = dy
-            x, y = nodes[nid].pos
+            x, y = model_pos[nid]
             p = QPointF(x, y + dy)
             if item.pos() != p:
                 item.setPos(p)
@@ -109,6 +136,9 @@ class CanvasScene(QGraphicsScene):
         self._rebuild()
 
     def _on_graph_block_changed(self, name: str) -> None:
+        if self.edit_path:
+            self._inner_block_changed(name)
+            return
         for item in self.node_items.values():
             if isinstance(item, BlockItem):
                 item.refresh_inside()
@@ -178,7 +208,7 @@ class CanvasScene(QGraphicsScene):
         if node_item.scene() is not self:
             return
         for port in node_item.inputs:
-            connected = self.graph.edge_into(node_item.node_id, port.index) is not None if node_item.node_id in self.graph.nodes else False
+            connected = self._edge_into(node_item.node_id, port.index) is not None
             if port.connected != connected:
                 port.connected = connected
                 port.update()
@@ -191,7 +221,15 @@ class CanvasScene(QGraphicsScene):
     def _on_document_analysis_changed(self, analysis) -> None:
         self._apply_analysis(analysis)
 
+    def _edge_into(self, node_id: str, port: int) -> Edge | None:
+        if self.edit_path:
+            return self.inner_edge_into(node_id, port)
+        return self.graph.edge_into(node_id, port) if node_id in self.graph.nodes else None
+
     def _apply_analysis(self, analysis) -> None:
+        if self.edit_path:
+            self._apply_inner_analysis()
+            return
         by_node: dict[str, list] = {}
         for issue in analysis.issues:
             if issue.node_id is not None:
@@ -261,7 +299,7 @@ class CanvasScene(QGraphicsScene):
                 continue
             if isinstance(item, PortItem):
                 return item
-            if isinstance(item, NodeItem) and getattr(item, "inner_of", None) is None and found_node is None:
+            if isinstance(item, NodeItem) and (getattr(item, "inner_of", None) is None or getattr(item, "edit_item", False)) and found_node is None:
                 found_node = item
             elif isinstance(item, EdgeItem) and found_edge is None:
                 found_edge = item
@@ -275,6 +313,8 @@ class CanvasScene(QGraphicsScene):
         self.clear_drop_highlight()
         if self._refuse_if_read_only():
             return None
+        if self.edit_path:  # inside a block (inner_edit.py)
+            return self.inner_drop(type_id, pos)
         if type_id.startswith(LIBRARY_PREFIX):  # "My blocks" in the palette: one block instance
             return self.drop_library_block(type_id[len(LIBRARY_PREFIX):], pos)
         target = self.target_at(pos)
@@ -342,7 +382,7 @@ class CanvasScene(QGraphicsScene):
         if port.kind == "out":
             anchor, from_output = node.output_anchor(), True
         else:
-            existing = self.graph.edge_into(node.node_id, port.index)
+            existing = self._edge_into(node.node_id, port.index)
             if existing is not None:  # pick up the end of an existing link to re-route or drop it
                 link["rewire"] = existing
                 item = self.edge_items.get(existing)
@@ -372,9 +412,11 @@ class CanvasScene(QGraphicsScene):
                 if target.kind != "in":
                     return "connect an output to an input port (the top of a card)"
                 dst, dst_port = target.node.node_id, target.index
+            elif target.node_id == PSEUDO_OUT:  # "block output" (inner_edit.py): its one port
+                dst, dst_port = PSEUDO_OUT, 0
             else:
                 dst = target.node_id
-                free = [p.index for p in target.inputs if self.graph.edge_into(dst, p.index) is None or rewire == self.graph.edge_into(dst, p.index)]
+                free = [p.index for p in target.inputs if self._edge_into(dst, p.index) is None or rewire == self._edge_into(dst, p.index)]
                 if not free:
                     if not target.inputs:
                         return f"'{dst}' takes no input"
@@ -396,6 +438,8 @@ class CanvasScene(QGraphicsScene):
     def _check(self, ends) -> str | None:
         src, sp, dst, dp = ends
         rewire = self._link["rewire"] if self._link else None
+        if self.edit_path:
+            return self.inner_check(ends, rewire)
         if rewire is not None and (src, sp, dst, dp) == (rewire.src, rewire.src_port, rewire.dst, rewire.dst_port):
             return None
         existing = self.graph.edge_into(dst, dp)
@@ -420,7 +464,9 @@ class CanvasScene(QGraphicsScene):
         rewire: Edge | None = self._link["rewire"]
         self._cancel_link()
         if ends is None:
-            if rewire is not None:  # dragged a link end off into empty space: remove the link
+            if rewire is not None and self.edit_path:
+                self.inner_unlink(rewire)
+            elif rewire is not None:  # dragged a link end off into empty space: remove the link
                 self.document.try_edit(lambda: DisconnectCommand(self.graph, rewire))
             return
         if isinstance(ends, str):
@@ -431,6 +477,9 @@ class CanvasScene(QGraphicsScene):
             self.document.message.emit(f"Cannot connect '{ends[0]}' to '{ends[2]}': {reason}")
             return
         src, sp, dst, dp = ends
+        if self.edit_path:
+            self.inner_link(ends, rewire)
+            return
         if rewire is not None:
             if (src, sp, dst, dp) == (rewire.src, rewire.src_port, rewire.dst, rewire.dst_port):
                 return
@@ -464,6 +513,9 @@ class CanvasScene(QGraphicsScene):
 
     def commit_moves(self) -> None:
         """Turn the cards a drag moved into one undo step."""
+        if self.edit_path:
+            self.inner_commit_moves()
+            return
         moves = {}
         for nid, item in self.node_items.items():
             node = self.graph.nodes.get(nid)
@@ -490,7 +542,13 @@ class CanvasScene(QGraphicsScene):
             item.set_expanded(not item.expanded)
             event.accept()
             return
-        if getattr(item, "inner_of", None) is not None:  # a layer inside an expanded block
+        if isinstance(item, NodeItem) and getattr(item, "inner_of", None) is not None and not getattr(item, "edit_item", False):
+            owner = item.parentItem()  # a layer inside an expanded block: edit that block's inside
+            if isinstance(owner, BlockItem):
+                self.enter_block(owner.path, select=item.node_id)
+            event.accept()
+            return
+        if isinstance(item, BlockPortCard):
             event.accept()
             return
         if isinstance(item, NodeItem):
@@ -503,6 +561,8 @@ class CanvasScene(QGraphicsScene):
     def delete_selection(self) -> bool:
         if self._refuse_if_read_only():
             return False
+        if self.edit_path:
+            return self.inner_delete()
         ids, edges_ = self.selected_node_ids(), self.selected_edges()
         if not ids and not edges_:
             self.document.message.emit("Select layers or links to delete")
@@ -510,6 +570,9 @@ class CanvasScene(QGraphicsScene):
         return self.document.try_edit(lambda: delete_command(self.graph, ids, edges_)) is not None
 
     def copy_payload(self) -> dict | None:
+        if self.edit_path:
+            self.document.message.emit("Copy and paste work in the network; press Esc to go up first")
+            return None
         try:
             return edits.copy_payload(self.graph, self.selected_node_ids())
         except GraphEditError as e:
@@ -518,6 +581,9 @@ class CanvasScene(QGraphicsScene):
 
     def paste_payload(self, payload: dict, offset=None) -> list[str]:
         if self._refuse_if_read_only():
+            return []
+        if self.edit_path:
+            self.document.message.emit("Copy and paste work in the network; press Esc to go up first")
             return []
         result = self.document.try_edit(lambda: edits.paste_command(self.graph, payload, offset))
         if result is None:
@@ -529,6 +595,8 @@ class CanvasScene(QGraphicsScene):
     def auto_layout(self) -> bool:
         if self._refuse_if_read_only():
             return False
+        if self.edit_path:
+            return self.inner_edit("Arrange layers", lambda g, name: edits.layout_command(g.blocks[name].graph).redo() or True) is not None
         return self.document.try_edit(lambda: edits.layout_command(self.graph)) is not None
 
     # ------------------------------------------------------------------ background

@@ -54,6 +54,17 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self.context_actions: list = []  # set by the main window: shown on right-click
+        from .breadcrumb import BreadcrumbBar
+
+        self.breadcrumb = BreadcrumbBar(scene, self)  # shown while a block's inside is edited
+        scene.edit_path_changed.connect(self._on_scene_edit_path_changed)
+
+    def _on_scene_edit_path_changed(self, path: list) -> None:
+        """Entering or leaving a block: show the level whole, readable (centred on the block just left)."""
+        self.fit(readable=True)
+        sel = self.scene().selected_node_ids()
+        if len(sel) == 1:
+            self.center_on_node(sel[0])
 
     def contextMenuEvent(self, event) -> None:
         if not self.context_actions:
@@ -181,6 +192,15 @@ class CanvasView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event) -> None:
+        scene = self.scene()
+        if event.key() == Qt.Key.Key_Escape and scene.edit_path and scene._link is None:
+            scene.leave_block()  # up one level from a block's inside
+            event.accept()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and scene.selected_block_path() is not None:
+            scene.enter_block(scene.selected_block_path())  # edit the selected block's inside
+            event.accept()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
