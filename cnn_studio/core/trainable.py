@@ -128,7 +128,10 @@ def path_layer_counts(graph: Graph, paths, analysis=None) -> tuple[int, int]:
 
     a = analysis if analysis is not None else analyze(graph)
     counts = [0, 0]
+    paths = list(dict.fromkeys(paths))
     for path in paths:
+        if any(path.startswith(p + "/") for p in paths):  # counted with the instance around it
+            continue
         loc = locate(graph, path, a)
         if loc is None or loc.info is None:
             continue
