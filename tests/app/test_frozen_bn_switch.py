@@ -29,7 +29,7 @@ def bn_net() -> Graph:
 
 def test_frozen_batch_norm_switch_is_saved_passed_to_the_run_and_recorded(make_window, qtbot, tmp_path):
     w = make_window(bn_net())
-    tr = _setup(w, _npz(tmp_path, n=160, shape=(3, 16, 16)), epochs=1, batch=32)
+    tr = _setup(w, _npz(tmp_path, n=80, shape=(3, 16, 16)), epochs=1, batch=32)
     tr.panel.settings.threads.setValue(1)
     box = tr.panel.settings.frozen_bn_eval
     assert box.isChecked() and "mean and variance" in box.toolTip()  # the default: eval mode, as the CLI
