@@ -30,7 +30,12 @@ class BreadcrumbBar(QFrame):
         self.done.setToolTip("Go back up one level")
         self.done.clicked.connect(lambda: self.scene.leave_block())
         scene.edit_path_changed.connect(self.refresh)
+        scene.document.analysis_changed.connect(self._on_document_analysis_changed)
         self.hide()
+
+    def _on_document_analysis_changed(self, _analysis) -> None:
+        if self.isVisible():  # "shared by N" after an undo of Make unique
+            self.refresh()
 
     def refresh(self, *_) -> None:
         while self.lay.count():
@@ -57,13 +62,13 @@ class BreadcrumbBar(QFrame):
             self.crumbs.append(b)
         name = levels[-1][0]
         n = shared_count(self.scene.top, name)
-        self.info.setText(f"  editing <b>{name}</b>, " + (f"shared by {n} uses: an edit changes every use" if n > 1 else "used once"))
         self.info.setTextFormat(Qt.TextFormat.RichText)
-        self.lay.addWidget(self.info)
+        self.info.setText(f"  editing <b>{name}</b>, " + (f"shared by {n} uses" if n > 1 else "used once"))
+        self.info.setToolTip(f"An edit here changes all {n} uses of block '{name}'; Make unique gives this use its own copy first"
+                             if n > 1 else f"Only this use has block '{name}'")
+        self.lay.addWidget(self.info, 1)
         self.lay.addWidget(self.unique)
         self.unique.setVisible(n > 1)
         self.lay.addWidget(self.done)
-        self.adjustSize()
-        self.move(8, 8)
         self.show()
         self.raise_()

@@ -294,14 +294,42 @@ class InnerEditMixin:
             nodes = info.block.nodes
         return info
 
+    def entered_input_shapes(self) -> list:
+        """The input shapes of the entered instance, from what feeds it at each level (known even
+        when the block's inside has a problem, where the instance's own info has none)."""
+        nodes = self.document.analysis.nodes
+        holder, holder_def, outer = self.top, None, []
+        shapes: list = []
+        for comp in self.edit_path:
+            node = holder.nodes.get(comp)
+            if node is None:
+                return []
+            shapes = []
+            for p in range(node.num_inputs()):
+                e = holder.edge_into(comp, p)
+                if e is not None:
+                    src = nodes.get(e.src)
+                    shapes.append(src.output_shape if src is not None else None)
+                else:
+                    k = be.port_feeder(holder_def, comp, p) if holder_def is not None else None
+                    shapes.append(outer[k] if k is not None and k < len(outer) else None)
+            info = nodes.get(comp)
+            nodes = info.block.nodes if info is not None and info.block is not None else {}
+            holder_def = self.top.blocks.get(node.config.get("block"))
+            if holder_def is None:
+                return []
+            holder, outer = holder_def.graph, shapes
+        return shapes
+
     def _apply_inner_analysis(self) -> None:
         info = self.instance_info()
         ba = info.block if info is not None else None
+        shapes = self.entered_input_shapes()
         for nid, item in self.node_items.items():
             if isinstance(item, BlockPortCard):
                 if item.port_kind == "in":
-                    shapes = info.input_shapes if info is not None else []
-                    item.set_shape(fmt.shape(shapes[item.index]) if item.index < len(shapes) else "")
+                    shape = shapes[item.index] if item.index < len(shapes) else None
+                    item.set_shape(fmt.shape(shape) if shape else "")
                 else:
                     item.set_shape(fmt.shape(info.output_shape) if info is not None and info.output_shape else "")
                 continue
@@ -309,7 +337,6 @@ class InnerEditMixin:
             item.set_info(ni, list(ni.issues) if ni is not None else [])
         for edge, item in self.edge_items.items():
             if is_pseudo(edge.src):
-                shapes = info.input_shapes if info is not None else []
                 k = _input_index(edge.src)
                 item.set_label(fmt_shape(shapes[k]) if k < len(shapes) and shapes[k] else "")
                 continue

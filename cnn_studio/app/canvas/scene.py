@@ -96,6 +96,7 @@ class CanvasScene(InnerEditMixin, QGraphicsScene):
         self.edge_items.clear()
         self._highlight = None
         self.clear()
+        entered = list(self.edit_path)
         self._valid_edit_path()
         if self.edit_path:
             self._rebuild_inner()
@@ -107,6 +108,8 @@ class CanvasScene(InnerEditMixin, QGraphicsScene):
         self._apply_analysis(self.document.analysis)
         self.apply_block_offsets()
         self.update_scene_rect()
+        if self.edit_path != entered:  # an undo (or Open) took the entered block away: the breadcrumb follows
+            self.edit_path_changed.emit(list(self.edit_path))
 
     def apply_block_offsets(self) -> None:
         """Make room for expanded blocks without moving the model: an expanded frame is HEIGHT taller
@@ -283,7 +286,7 @@ class CanvasScene(InnerEditMixin, QGraphicsScene):
     def set_read_only(self, on: bool) -> None:
         self.read_only = on
         for item in self.node_items.values():
-            item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, not on)
+            item.setFlag(NodeItem.GraphicsItemFlag.ItemIsMovable, not on and not getattr(item, "pseudo", False))
 
     def _refuse_if_read_only(self) -> bool:
         if self.read_only:

@@ -60,7 +60,9 @@ class CanvasView(QGraphicsView):
         scene.edit_path_changed.connect(self._on_scene_edit_path_changed)
 
     def _on_scene_edit_path_changed(self, path: list) -> None:
-        """Entering or leaving a block: show the level whole, readable (centred on the block just left)."""
+        """Entering or leaving a block: the breadcrumb takes a strip above the canvas; show the level
+        whole, readable (centred on the block just left)."""
+        self._place_breadcrumb()
         self.fit(readable=True)
         sel = self.scene().selected_node_ids()
         if len(sel) == 1:
@@ -88,6 +90,21 @@ class CanvasView(QGraphicsView):
                 menu.addAction(a)
         menu.exec(event.globalPos())
         event.accept()
+
+    def _place_breadcrumb(self) -> None:
+        bar = self.breadcrumb
+        if bar.isVisible():
+            h = bar.sizeHint().height()
+            self.setViewportMargins(0, h, 0, 0)
+            sb = self.verticalScrollBar()
+            w = self.width() - 2 * self.frameWidth() - (sb.width() if sb.isVisible() else 0)  # the scroll bar runs to the top
+            bar.setGeometry(self.frameWidth(), self.frameWidth(), w, h)
+        else:
+            self.setViewportMargins(0, 0, 0, 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_breadcrumb()
 
     # ------------------------------------------------------------------ zoom
     def zoom(self) -> float:
