@@ -306,7 +306,9 @@ class TransferFeature(QObject):
     # ---------------------------------------------------------------- canvas marks
     def _on_graph_node(self, node) -> None:
         try:
-            item = self.window.scene.node_items.get(node.id)
+            scene = self.window.scene
+            # while a block's inside is shown (canvas/inner_edit.py) the cards are the definition's
+            item = None if getattr(scene, "edit_path", None) else scene.node_items.get(node.id)
             if item is not None:
                 item.set_frozen(node.frozen, node.lr_mult)
                 if node.type == BLOCK_TYPE:
@@ -348,7 +350,21 @@ class TransferFeature(QObject):
                 if isinstance(child, BlockItem) and child.inner_items:
                     walk(child, above or node.frozen)
 
-        for nid, item in self.window.scene.node_items.items():
+        scene = self.window.scene
+        entered = "/".join(getattr(scene, "edit_path", None) or [])
+        if entered:  # a block's inside shown as a graph: its cards, frozen also by the entered instance
+            loc = locate(graph, entered)
+            if loc is None or loc.node.config.get("block") not in graph.blocks:
+                return
+            shown, above = graph.blocks[loc.node.config["block"]].graph, loc.node.frozen or loc.frozen_by is not None
+            for nid, item in scene.node_items.items():
+                node = shown.nodes.get(nid)
+                if node is not None:
+                    item.set_frozen(above or node.frozen, node.lr_mult)
+                    if isinstance(item, BlockItem) and item.inner_items:
+                        walk(item, above or node.frozen)
+            return
+        for nid, item in scene.node_items.items():
             node = graph.nodes.get(nid)
             if isinstance(item, BlockItem) and item.inner_items and node is not None:
                 walk(item, node.frozen)

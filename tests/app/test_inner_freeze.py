@@ -209,3 +209,46 @@ def test_nested_blocks_a_layer_two_levels_down_and_the_inner_block_card(make_win
     stack.undo()
     stack.undo()
     assert norm(g.to_config()) == start
+
+
+def test_inside_an_entered_block_the_inspector_freezes_the_definitions_layer(make_window, qtbot):
+    from app_helpers import key
+
+    g, inst, second = two_bodies()
+    window = make_window(g)
+    g = window.graph
+    start = norm(g.to_config())
+    window.view.centerOn(window.scene.node_items[inst])
+    QApplication.processEvents()
+    click(window, node_pos(window, inst))
+    key(window, Qt.Key.Key_Return)  # enter the block: its definition's layers as cards
+    QApplication.processEvents()
+    assert window.scene.edit_path == [inst]
+    window.view.centerOn(window.scene.node_items["bn2"])
+    QApplication.processEvents()
+    click(window, node_pos(window, "bn2"))
+    QApplication.processEvents()
+    box = window.inspector.training_box
+    assert window.inspector.inner == ("Body", f"{inst}/bn2") and box.isVisible() and box.trainable.isChecked()
+    click_box(qtbot, box)
+    assert g.blocks["Body"].graph.nodes["bn2"].frozen and window.scene.node_items["bn2"].frozen
+    assert not window.scene.node_items["c2"].frozen
+    window.document.undo_stack.undo()
+    QApplication.processEvents()
+    assert norm(g.to_config()) == start and not window.scene.node_items["bn2"].frozen
+    # a frozen instance: entered, its layers show frozen too (the instance's option), the box is locked
+    key(window, Qt.Key.Key_Escape)
+    QApplication.processEvents()
+    assert window.scene.edit_path == []
+    g.set_node_training(inst, True)
+    window.view.centerOn(window.scene.node_items[inst])
+    QApplication.processEvents()
+    click(window, node_pos(window, inst))
+    key(window, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    assert window.scene.node_items["c2"].frozen and window.scene.node_items["bn2"].frozen
+    window.view.centerOn(window.scene.node_items["c2"])
+    QApplication.processEvents()
+    click(window, node_pos(window, "c2"))
+    QApplication.processEvents()
+    assert not box.trainable.isEnabled() and f"block '{inst}'" in box.note.text()
