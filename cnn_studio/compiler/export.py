@@ -387,7 +387,9 @@ def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, o
                     program = torch.onnx.export(
                         model, (example,), dynamo=True, opset_version=opset, input_names=["input"],
                         output_names=["logits"], dynamic_shapes=({0: batch},), verbose=False, external_data=False,
+                        optimize=False,
                     )
+                    _optimize_keeping_batchnorm(program)
                 program.save(str(tmp), external_data=False)
         _onnx_add_metadata(tmp, metadata)
 
@@ -398,6 +400,28 @@ def _export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_shape, o
     except Exception as e:
         raise ExportError(f"ONNX export failed ({exporter} exporter, opset {opset}): {type(e).__name__}: {' '.join(str(e).split())[:300]}") from None
     return OnnxInfo(path, _onnx_opset(path, opset), exporter)
+
+
+def _optimize_keeping_batchnorm(program) -> None:
+    """The dynamo exporter's own clean-up (constant folding, the onnxscript rewrite rules, unused
+    nodes) without the rules that fold BatchNormalization into the Conv/Gemm before it: as with the
+    TorchScript exporter's ``TrainingMode.PRESERVE``, the file keeps its BatchNormalization nodes and
+    re-imports as the same network (onnxruntime fuses them itself when it loads the model). Where
+    onnxscript lacks those entry points (another version), its full optimisation runs instead: the
+    file is as correct, with BN folded."""
+    try:
+        from onnxscript import optimizer, rewriter
+
+        rules = [r for r in rewriter._DEFAULT_REWRITE_RULES if "BatchNorm" not in str(getattr(r, "name", "") or r)]
+        model = program.model
+        optimizer.inline(model)
+        for _ in range(2):  # as optimize_ir: a rewrite can open a new fold
+            optimizer.fold_constants(model)
+            rewriter.rewrite(model, pattern_rewrite_rules=rules)
+            optimizer.remove_unused_nodes(model)
+        optimizer.remove_unused_functions(model)
+    except (ImportError, AttributeError, TypeError):
+        program.optimize()
 
 
 def _unsupported_reason(e: BaseException) -> str | None:
@@ -548,6 +572,9 @@ def export(
     elif fmt == "torchscript":
         files = [export_torchscript(source.model(), path, source.input_shape, meta)]
     else:
+        pools = {nid: n.config.get("output_size") for nid, n in source.graph.nodes.items() if n.type in ("adaptive_avgpool2d", "adaptive_maxpool2d")}
+        if pools:  # the TorchScript exporter writes one whose output divides the map as plain pooling
+            meta = {**meta, "adaptive_pools": pools}
         info = export_onnx(source.model(), path, source.input_shape, opset=opset, exporter=exporter, metadata=meta)
         files = [info.path]
         notes.append(f"ONNX opset {info.opset}, {info.exporter} exporter, input 'input' (batch dynamic), output 'logits'")

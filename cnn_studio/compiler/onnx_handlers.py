@@ -367,6 +367,11 @@ def _pool(b: Builder, n, ins, at):
     avg = n.op_type == "AveragePool"
     if avg and any(sym) and not at.get("count_include_pad", 0):
         raise Unsupported("average pooling that leaves the zero padding out of the average (count_include_pad=0)")
+    hint = b.pool_hints.get(b._pick_id(n, None))
+    if hint is not None and not any(sym) and strides == k and all(x.shape[1 + i] == hint[i] * k[i] for i in (0, 1)):
+        # CNN Studio's own export of an adaptive pooling whose output divides the map: that layer again
+        b.layer(n, "adaptive_avgpool2d" if avg else "adaptive_maxpool2d", {"output_size": _pair_or_int(hint)}, [x])
+        return
     cfg = {"kernel_size": _pair_or_int(k), "stride": _pair_or_int(strides), "padding": _pair_or_int(sym),
            "ceil_mode": bool(at.get("ceil_mode", 0))}
     b.layer(n, "avgpool2d" if avg else "maxpool2d", cfg, [x])
@@ -379,6 +384,18 @@ def _global_pool(b: Builder, n, ins, at):
     b.layer(n, "adaptive_avgpool2d" if n.op_type == "GlobalAveragePool" else "adaptive_maxpool2d", {"output_size": 1}, [x])
 
 
+def _module_class(n) -> str:
+    """The torch module class a node was exported from, where the dynamo exporter recorded it (its
+    ``namespace`` metadata ends ``.../name: torch.nn.modules.pooling.AdaptiveAvgPool2d/op: aten...``);
+    '' otherwise."""
+    for prop in n.metadata_props:
+        if prop.key == "namespace":
+            kinds = [seg.split(":", 1)[1].strip() for seg in prop.value.split("/") if ":" in seg]
+            mods = [k for k in kinds if k and not k.startswith("aten.")]
+            return mods[-1].rsplit(".", 1)[-1] if mods else ""
+    return ""
+
+
 @handles("ReduceMean", "ReduceMax")
 def _reduce(b: Builder, n, ins, at):
     x = b.act(ins[0])
@@ -389,6 +406,10 @@ def _reduce(b: Builder, n, ins, at):
         raise Unsupported(f"a reduction over axes {axes} (only over height and width, axes 2 and 3)")
     keep = bool(at.get("keepdims", 1))
     mean = n.op_type == "ReduceMean"
+    if keep and _module_class(n) == ("AdaptiveAvgPool2d" if mean else "AdaptiveMaxPool2d"):
+        # the dynamo exporter writes adaptive pooling to 1x1 as this reduction; its node names the module
+        b.layer(n, "adaptive_avgpool2d" if mean else "adaptive_maxpool2d", {"output_size": 1}, [x])
+        return
     if mean and has_spec("mean_hw"):
         b.layer(n, "mean_hw", {"keepdim": keep}, [x])
         return

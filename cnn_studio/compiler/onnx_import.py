@@ -87,6 +87,7 @@ def _import(path, name, input_shape, verify) -> OnnxImport:
     chw, batch = _input_shape(inp, input_shape, label)
     graph = Graph(name or _network_name(model, p))
     b = Builder(graph, opset_of(model), batch)
+    b.pool_hints = _pool_hints(model)
     b.add_input(inp.name, chw)
     for t in g.initializer:  # numbers are read (size-checked) when a node uses them
         b.add_initializer(t)
@@ -151,6 +152,29 @@ def _input_shape(inp, given, label: str) -> tuple[tuple[int, int, int], int | No
 
 def _fmt_dims(dims) -> str:
     return "x".join("?" if d is None else str(d) for d in dims)
+
+
+def _pool_hints(model) -> dict[str, tuple[int, int]]:
+    """``cnn_studio.adaptive_pools`` of CNN Studio's own export: node id -> the output size of an
+    adaptive pooling layer, which the TorchScript exporter writes as a plain pooling whose kernel
+    divides the map (VGG's 7x7 -> 7x7 as a 1x1 AveragePool). Only a hint: a pooling becomes the
+    adaptive layer only where its kernel and stride give exactly that output (onnx_handlers)."""
+    import json
+
+    for prop in model.metadata_props:
+        if prop.key == "cnn_studio.adaptive_pools":
+            try:
+                raw = json.loads(prop.value)
+            except ValueError:
+                return {}
+            hints = {}
+            if isinstance(raw, dict):
+                for k, v in list(raw.items())[:10_000]:
+                    v = [v, v] if isinstance(v, int) else v
+                    if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(type(d) is int and 0 < d < 1 << 20 for d in v):
+                        hints[k] = (v[0], v[1])
+            return hints
+    return {}
 
 
 def _network_name(model, p: Path) -> str:

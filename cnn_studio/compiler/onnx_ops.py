@@ -85,6 +85,7 @@ class Builder:
         self.log_softmax_dropped = False
         self._made_by: dict[str, Any] = {}  # graph node id -> the ONNX node it came from
         self._blamed: set[int] = set()
+        self.pool_hints: dict[str, tuple[int, int]] = {}  # node id -> adaptive pooling's output size (our export)
         self.affine_open: dict[str, str] = {}  # a norm layer matched without affine: "scale", then "shift" to fold
 
     # ------------------------------------------------------------------ values

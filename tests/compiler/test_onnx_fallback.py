@@ -1,29 +1,21 @@
 """ONNX at the default opset for networks opset 17 cannot express: AlexNet and VGG at small inputs
 end in adaptive average pooling that enlarges the map (1x1 -> 6x6 or 7x7), which the TorchScript
 exporter refuses at opset 17. The default falls back to opset 18 (dynamo exporter) and says so in
-one line; an explicit opset 17 gives one line naming the fix, and never the exporter's IR dump."""
+one line; an explicit opset 17 gives one line naming the fix, and never the exporter's IR dump. The
+file imports back as the same network (test_onnx_import_roundtrip.py checks them at 224x224)."""
 import numpy as np
 import pytest
 import torch
 
 from cnn_studio.compiler.export import ExportError, export, source_from_graph
+from cnn_studio.compiler.importer import canonical_structure
+from cnn_studio.compiler.onnx_import import import_onnx
 from cnn_studio.core import templates
+
+from onnx_helpers import narrow, without_dropout
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
-
-
-def narrow(name, shape, classes=3):
-    """The template's exact structure (its layers, strides and adaptive pooling) with few channels
-    and units, so the export takes seconds."""
-    g = templates.build(name, shape, classes)
-    last = g.in_edges(g.output_node().id)[0].src
-    for nid, node in list(g.nodes.items()):
-        if node.type == "conv2d":
-            g.set_param(nid, "out_channels", 4)
-        elif node.type == "linear" and nid != last:
-            g.set_param(nid, "out_features", 8)
-    return g
 
 
 @pytest.mark.parametrize("name,shape", [("alexnet", (3, 64, 64)), ("vgg11", (3, 32, 32))])
@@ -46,6 +38,8 @@ def test_default_opset_exports_alexnet_and_vgg_at_small_inputs(tmp_path, capfd, 
             want = model(x).numpy()
         assert got.shape == (batch, 3)
         assert np.abs(got - want).max() < 1e-4
+    imp = import_onnx(res.files[0])  # the round trip at this size: checked against onnxruntime too
+    assert canonical_structure(imp.graph) == canonical_structure(without_dropout(g))
 
 
 def test_explicit_opset_17_names_the_fix_in_one_line(tmp_path, capfd):
