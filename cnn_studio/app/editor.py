@@ -119,6 +119,8 @@ class NetworkEditor(QObject):
             return None
         sel = w.selected_node_ids()
         scene = self.scene
+        if scene.edit_path:  # inside a block (canvas/inner_edit.py)
+            return scene.inner_append(type_id)
         if len(sel) == 1:
             item = scene.node_items[sel[0]]
             return scene.drop_layer(type_id, item.pos())

@@ -326,6 +326,8 @@ class MainWindow(QMainWindow):
 
     def select_nodes(self, ids, center: bool = False) -> None:
         ids = [i for i in ids if i in self.graph.nodes]
+        if ids and self.scene.edit_path:  # network nodes (an issue, a Summary row): show the network
+            self.scene.leave_to(0)
         self.scene.select_nodes(ids)
         if center and ids:
             self.view.center_on_node(ids[0])

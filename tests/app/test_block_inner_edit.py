@@ -238,3 +238,39 @@ def test_undoing_the_grouping_while_inside_goes_back_to_the_network(make_window)
     key(window, Qt.Key.Key_Z, CTRL)  # the grouping itself: the block is gone, the canvas shows the network
     assert scene.edit_path == [] and not window.view.breadcrumb.isVisible()
     assert project.dumps(g) == start and set(scene.node_items) == set(g.nodes)
+
+
+def test_palette_enter_appends_inside_and_an_issue_click_goes_back_to_the_network(make_window):
+    window = make_window(templates.build("resnet34", (3, 64, 64), 10))
+    g = window.graph
+    scene = window.scene
+    _enter(window, "layer1")
+    _enter(window, "2")
+    # Enter on a palette entry with nothing selected: the layer goes at the block's end, as its output
+    scene.clearSelection()
+    tree = window.palette_widget.tree
+    tree.setCurrentItem(window.palette_widget.items["dropout"])
+    QTest.keyClick(tree, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    d = g.blocks["Basic64"]
+    assert d.graph.nodes[d.output].type == "dropout" and Edge("relu", 0, d.output, 0) in d.graph.edges
+    assert scene.edit_path == ["layer1", "2"] and d.output in scene.node_items
+    # with a layer selected it follows that layer
+    _show(window, "bn1")
+    click(window, node_pos(window, "bn1"))
+    tree.setCurrentItem(window.palette_widget.items["relu6"])
+    QTest.keyClick(tree, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    d = g.blocks["Basic64"]
+    new = next(n for n in d.graph.nodes if d.graph.nodes[n].type == "relu6")
+    assert Edge("bn1", 0, new, 0) in d.graph.edges and Edge(new, 0, "relu1", 0) in d.graph.edges
+    # a network node asked for by the Issues list: the canvas goes up to the network and selects it
+    issues = window.issues
+    g.set_param("fc", "out_features", 0)  # a problem at the top level (not an undo step: only to list it)
+    window.document.refresh()
+    QApplication.processEvents()
+    row = next(i for i in range(issues.list.count()) if "fc" in issues.list.item(i).text())
+    issues.list.setCurrentRow(row)
+    QTest.keyClick(issues.list, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    assert scene.edit_path == [] and window.selected_node_ids() == ["fc"]

@@ -430,6 +430,15 @@ class InnerEditMixin:
             self.select_nodes([new])
         return new
 
+    def inner_append(self, type_id: str) -> str | None:
+        """Palette double-click / Enter inside a block: after the one selected layer, else at the
+        block's end (the new layer becomes its output)."""
+        sel = [i for i in self.selectedItems() if isinstance(i, NodeItem) and getattr(i, "edit_item", False)]
+        target = sel[0] if len(sel) == 1 else self.node_items.get(PSEUDO_OUT)
+        if target is None:
+            return None
+        return self.inner_drop(type_id, target.scenePos())
+
     # ------------------------------------------------------------------ links
     def inner_edge_into(self, node_id: str, port: int) -> Edge | None:
         """The link into an inner port at the shown level: a real edge, a block input's feed, or the output."""
