@@ -7,11 +7,14 @@ Default arrangement (every dock is placed by its title; docks this table does no
     +--------+------------------------------+-----------------------------+
     | Layers |            canvas            | Inspector | Data | Training |
     +--------+------------------+-----------+----------+------------------+
-    | Summary | Issues | Feature maps | Filters | … |   Training curves    |
-    +--------------------------------------------------+------------------+
+    | Summary | Issues | Feature maps | … | Embeddings | Training curves | Runs | Compare runs |
+    +------------------------------------------------+-------------------------------------+
 
 The bottom row spans the whole width, so the inspection views (tabs) and the curves are side by
-side: at F5 the live feature maps of the selected layer and the curves are both on screen.
+side: at F5 the live feature maps of the selected layer and the curves are both on screen. The run
+views (a run's curves, the list of runs, several runs' curves overlaid) share the right-hand group,
+so that no group holds more tabs than its width shows at 1280x800 (ten tabs in one group put Runs
+and Compare runs behind the tab bar's scroll arrows).
 """
 from __future__ import annotations
 
@@ -28,11 +31,10 @@ B = Qt.DockWidgetArea.BottomDockWidgetArea
 DEFAULT_GROUPS: tuple[tuple[Qt.DockWidgetArea, tuple[str, ...]], ...] = (
     (L, ("Layers",)),
     (R, ("Inspector", "Data", "Training")),
-    (B, ("Summary", "Issues", "Feature maps", "Filters", "Evaluation", "Inference", "Layer statistics", "Embeddings",
-         "Runs", "Compare runs")),
-    (B, ("Training curves",)),
+    (B, ("Summary", "Issues", "Feature maps", "Filters", "Evaluation", "Inference", "Layer statistics", "Embeddings")),
+    (B, ("Training curves", "Runs", "Compare runs")),
 )
-RAISED = ("Inspector", "Summary")
+RAISED = ("Inspector", "Summary", "Training curves")
 
 # Default sizes, as shares of the window (with floors and caps in pixels): the side columns are
 # as wide as their forms need; the bottom row gets about 44 % of the height (Feature maps shows
@@ -105,7 +107,7 @@ class DockLayout(QObject):
 
     # Bump when the set or arrangement of docks changes, so a layout saved by an older version is
     # not restored over docks it does not know.
-    VERSION = 5  # 4: the Runs and Compare runs docks; 5: Layer statistics and Embeddings
+    VERSION = 6  # 4: Runs and Compare runs; 5: Layer statistics and Embeddings; 6: the run views beside the curves
 
     def __init__(self, window) -> None:
         super().__init__(window)

@@ -10,9 +10,10 @@ block instance, by drag and drop or double-click like any layer.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QStyle, QStyleOptionViewItem, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from ..core.layers import CATEGORIES, all_specs
 from .edits import LAYER_MIME
@@ -32,9 +33,22 @@ PALETTE_LABELS = {
 }
 
 
+# The same for category headers (bold, so wider still): "Normalization & regularization" was cut
+# at any width a left column can spare. The full name is the header's tooltip and a search word.
+PALETTE_HEADERS = {
+    "Resampling & reshape": "Resize & reshape",
+    "Normalization & regularization": "Norm & dropout",
+}
+
+
 def palette_label(spec) -> str:
     """The text of a layer's palette entry: a compact label where the title is too long."""
     return PALETTE_LABELS.get(spec.type_id, spec.title)
+
+
+def header_label(category: str) -> str:
+    """The text of a category's header in the palette."""
+    return PALETTE_HEADERS.get(category, category)
 
 
 def _tooltip(spec) -> str:
@@ -46,6 +60,22 @@ def _tooltip(spec) -> str:
 
 
 class _Tree(QTreeWidget):
+    def fit_width(self, items) -> int:
+        """The least width (frame and vertical scroll bar included) at which every one of ``items``
+        shows its icon and text in full, measured with this view's style and fonts."""
+        opt = QStyleOptionViewItem()
+        self.initViewItemOption(opt)
+        delegate = self.itemDelegate()
+        need = 0
+        for it in items:
+            depth, p = 0, it.parent()
+            while p is not None:
+                depth, p = depth + 1, p.parent()
+            indent = self.indentation() * (depth + (1 if self.rootIsDecorated() else 0))
+            need = max(need, indent + delegate.sizeHint(opt, self.indexFromItem(it)).width())
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        return need + 2 * self.frameWidth() + bar
+
     def mimeTypes(self) -> list[str]:
         return [LAYER_MIME, "text/plain"]
 
@@ -91,6 +121,18 @@ class PaletteWidget(QWidget):
         self._populate()
         self.library: QTreeWidgetItem | None = None
         self.library_items: dict[str, QTreeWidgetItem] = {}
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """The palette is never narrower than its longest catalogue entry or header needs (a dock,
+        a saved layout or the user's drag cannot cut them). The names of saved blocks do not count:
+        a long one is elided, its tooltip names it."""
+        self.tree.setMinimumWidth(self.tree.fit_width(list(self.categories.values()) + [it for it in self.items.values()]))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "items"):
+            self._fit_width()
 
     @staticmethod
     def mime_for(type_id: str) -> QMimeData:
@@ -107,11 +149,11 @@ class PaletteWidget(QWidget):
             members = [s for s in specs if s.category == cat]
             if not members:
                 continue
-            top = QTreeWidgetItem([cat])
+            top = QTreeWidgetItem([header_label(cat)])
             top.setIcon(0, category_icon(cat))
             top.setFont(0, bold)
             top.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            top.setToolTip(0, cat)  # a long category name may be cut at the column's edge
+            top.setToolTip(0, cat)
             self.tree.addTopLevelItem(top)
             self.categories[cat] = top
             for spec in members:
