@@ -14,6 +14,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QGridLayout, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..axes import ReadableAxis
+
 # one colour per run (matplotlib's tab10): distinguishable, the same in every plot
 RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
@@ -49,14 +51,15 @@ class CompareView(QWidget):
         self.plots: dict[str, pg.PlotWidget] = {}
         self.legends: dict[str, pg.LegendItem] = {}
         for k, (col, title, ylabel) in enumerate(PLOTS):
-            pw = pg.PlotWidget()
+            pw = pg.PlotWidget(axisItems={"bottom": ReadableAxis("bottom")})
             pw.setBackground(None)
             pi = pw.getPlotItem()
             pi.setTitle(title)
             pi.setLabel("bottom", "epoch")
             pi.setLabel("left", ylabel)
             pi.showGrid(x=True, y=True, alpha=0.2)
-            pw.setMinimumSize(160, 120)
+            # small enough that the view fits beside Training curves (its group) in a 1024 px window
+            pw.setMinimumSize(110, 90)
             self.legends[col] = pi.addLegend(offset=(-4, 4))
             self.plots[col] = pw
             grid.addWidget(pw, k // 2, k % 2)

@@ -42,8 +42,12 @@ class RunCurves(TrainingPlots):
         self.source_banner = QLabel("")
         self.source_banner.setObjectName("curvesSource")
         self.source_banner.setContentsMargins(6, 2, 6, 0)
-        self.source_banner.setWordWrap(False)
-        self.source_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # wraps in a narrow dock (the run's name and weights were cut off at the right edge); the
+        # label's width is ignored, so a long run name never widens the dock
+        self.source_banner.setWordWrap(True)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.source_banner.setSizePolicy(policy)
         self.source_banner.setVisible(False)
         self.layout().insertWidget(0, self.source_banner)
         # Save as PNG / CSV: on the view's context menu, and on each plot's own right-click menu

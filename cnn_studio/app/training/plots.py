@@ -35,6 +35,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ..axes import ReadableAxis
 from ..visibility import on_screen
 from .series import Series, Smoother
 
@@ -185,11 +186,12 @@ class LiveCurve(QGraphicsItem):
         self.update(QRectF(x0, view.top(), max(x1 - x0, 0.0), view.height()))
 
 
-class EpochAxis(pg.AxisItem):
-    """The epoch axis. pyqtgraph draws no tick label that reaches past its axis's bounding rect, so
-    the labels of the run's first and last epochs, centred on the axis's ends, were never drawn
-    (10 epochs read "2 4 6 8"). This axis lets a label reach END_LABEL_MARGIN px past either end;
-    the plots' layout keeps that margin free on the right."""
+class EpochAxis(ReadableAxis):
+    """The epoch axis; its labels thin out on a narrow plot (ReadableAxis). pyqtgraph draws no tick
+    label that reaches past its axis's bounding rect, so the labels of the run's first and last
+    epochs, centred on the axis's ends, were never drawn (10 epochs read "2 4 6 8"). This axis lets
+    a label reach END_LABEL_MARGIN px past either end; the plots' layout keeps that margin free on
+    the right."""
 
     def boundingRect(self):
         return super().boundingRect().adjusted(-END_LABEL_MARGIN, 0, END_LABEL_MARGIN, 0)
