@@ -1,6 +1,6 @@
 """The Evaluation view's ROC / PR tab fits the bottom dock at 1280x800 (~745 x 290 px, in the dock's
-scroll area): its x axis is on screen without scrolling; the mistakes gallery (of the matrix's
-cells) comes back with the matrix tab."""
+scroll area): its x axis is on screen without scrolling, and the mistakes gallery stays beside it
+(under both tabs)."""
 from PySide6.QtCore import QPoint, Qt
 
 from cnn_studio.app.inspect.evaluation import EvaluationView
@@ -28,8 +28,13 @@ def test_roc_tab_x_axis_is_on_screen_in_a_short_dock(imodel, qtbot):
         y = pw.mapTo(dock.viewport(), QPoint(0, bottom)).y()
         assert 0 < y <= dock.viewport().height()
         assert dock.verticalScrollBar().maximum() == 0
-        assert not v.gallery.isVisible()
+        g = v.gallery
+        assert g.isVisible()
+        top = g.mapTo(dock.viewport(), QPoint(0, 0))
+        assert top.y() >= 0 and top.y() + g.height() <= dock.viewport().height()
+        assert top.x() >= 0 and top.x() + g.width() <= dock.viewport().width()
         qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
         assert v.gallery.isVisible() and v.top.minimumHeight() == 0
+        assert dock.verticalScrollBar().maximum() == 0  # the matrix tab fits the dock as well
     finally:
         v.shutdown()

@@ -161,7 +161,11 @@ def test_the_class_table_fits_a_narrow_view(view, qtbot):
     view.resize(760, 500)
     QApplication.processEvents()
     view.set_result(view.result)
+    bar = view.tabs.tabBar()
+    page = next(i for i in range(bar.count()) if bar.tabText(i) == "Per class")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(page).center())
     QApplication.processEvents()
+    assert view.tabs.currentWidget() is view.table and view.gallery.isVisible()  # the mistakes beside it
     hh = view.table.horizontalHeader()
     widths = [hh.sectionSize(i) for i in range(view.table.columnCount())]
     assert sum(widths) <= view.table.viewport().width()

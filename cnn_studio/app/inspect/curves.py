@@ -14,7 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .widgets import caption
+from ..axes import ReadableAxis
+from .widgets import caption, still_plot
 
 KINDS = (("roc", "ROC (true vs false positive rate)"), ("pr", "Precision-recall"))
 MAX_GREY = 50  # classes drawn in grey behind the chosen one (more only clutter the plot)
@@ -53,20 +54,13 @@ class CurvesWidget(QWidget):
         row.addWidget(self.class_combo)
         row.addStretch(1)
         lay.addLayout(row)
-        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_widget = pg.PlotWidget(background="w", axisItems={"bottom": ReadableAxis("bottom")})
         # short enough for the bottom dock at 1280x800 (~290 px): at 200 the x axis lay below its edge
         self.plot_widget.setMinimumSize(240, 110)
-        self.plot = self.plot_widget.getPlotItem()
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
+        self.plot = still_plot(self.plot_widget.getPlotItem())
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        for ax in ("left", "bottom"):
-            a = self.plot.getAxis(ax)
-            a.setPen(pg.mkPen(60, 60, 60))
-            a.setTextPen(pg.mkPen(30, 30, 30))
         lay.addWidget(self.plot_widget, 1)
         self.caption = caption(HINT)
         self.caption.setWordWrap(True)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ..state import why_nothing
 from ..visibility import on_screen
 from .samples import SamplePicker
-from .widgets import DialogsMixin, banner, caption, rgb_pixmap
+from .widgets import DialogsMixin, banner, caption, rgb_pixmap, still_plot
 
 METHODS = (("pca", "PCA", None), ("tsne", "t-SNE", "sklearn"), ("umap", "UMAP", "umap"))
 INSTALL = {"sklearn": "scikit-learn", "umap": "umap-learn"}
@@ -139,12 +139,7 @@ class EmbeddingsView(DialogsMixin, QWidget):
         split = QHBoxLayout()  # not a splitter: a collapsed side panel would come back on hover and move the points
         self.plot_widget = _PlotWidget(background="w")
         self.plot_widget.setMinimumSize(240, 150)
-        self.plot = self.plot_widget.getPlotItem()
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        for ax in ("left", "bottom"):
-            self.plot.getAxis(ax).setPen(pg.mkPen(60, 60, 60))
-            self.plot.getAxis(ax).setTextPen(pg.mkPen(30, 30, 30))
+        self.plot = still_plot(self.plot_widget.getPlotItem(), mouse=True)  # zoom into a cluster
         self.scatter = pg.ScatterPlotItem(size=7, pen=pg.mkPen(None))
         self.plot.addItem(self.scatter)
         self.ring = pg.ScatterPlotItem(size=15, pen=pg.mkPen(20, 20, 20, width=2), brush=pg.mkBrush(None))

@@ -1,6 +1,7 @@
 """How well the network does, class by class: a confusion matrix (click a cell to see its samples),
-per-class precision / recall / F1, and a gallery of mistakes, most confident first. A second tab,
-"ROC / PR", shows each class's ROC and precision-recall curves against the rest (curves.py).
+and beside it, under every tab, a gallery of mistakes, most confident first. A second tab, "ROC /
+PR", shows each class's ROC and precision-recall curves against the rest (curves.py); a third,
+"Per class", precision / recall / F1 (click a class to see its mistakes).
 
 After training: ``load_run(run_dir)`` loads the run and its data and evaluates a split in a background
 thread (progress bar, Cancel); ``set_model(imodel)`` evaluates an already loaded model. During
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyle,
     QTabWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -43,6 +45,7 @@ from .widgets import (
     SlantedAxis,
     banner,
     caption,
+    plot_pane,
     rect_pen,
     save_widget_png,
 )
@@ -128,30 +131,26 @@ class EvaluationView(DialogsMixin, QWidget):
         row.addWidget(self.text_combo)
         row.addStretch(1)
         self.save_button = QPushButton("Save PNG…")
-        self.save_button.setToolTip("Save the confusion matrix and the per-class table as a PNG image")
+        self.save_button.setToolTip("Save the open tab (confusion matrix, curves or per-class table) as a PNG image")
         self.save_button.clicked.connect(self._on_save_button_clicked)
         row.addWidget(self.save_button)
         lay.addLayout(row)
         self.summary = caption("", bold=True)
         lay.addWidget(self.summary)
 
-        vsplit = QSplitter(Qt.Orientation.Vertical)
-        self.top = QSplitter(Qt.Orientation.Horizontal)
-        self.matrix_widget = pg.GraphicsLayoutWidget()
-        self.matrix_widget.setBackground("w")
-        self.matrix_widget.setMinimumSize(260, 240)
-        self.plot = self.matrix_widget.addPlot(axisItems={"bottom": SlantedAxis("bottom")})
+        # the tabs (matrix | curves | per-class table) on the left, the mistakes gallery in a column
+        # on the right under every tab: stacked below the tabs it left the plots too little of a
+        # short dock's height and was hidden under ROC / PR to make room; the table has a tab of
+        # its own so that its numbers keep their width beside the gallery
+        hsplit = QSplitter(Qt.Orientation.Horizontal)
+        self.top = QWidget()  # the matrix's page
+        top_lay = QVBoxLayout(self.top)
+        top_lay.setContentsMargins(0, 0, 0, 0)
+        self.matrix_widget, self.plot = plot_pane((260, 150), bottom=SlantedAxis("bottom"))
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
         self.plot.setLabel("left", "true class")
         self.plot.setLabel("bottom", "predicted class")
-        for ax in ("left", "bottom"):
-            a = self.plot.getAxis(ax)
-            a.setPen(pg.mkPen(60, 60, 60))
-            a.setTextPen(pg.mkPen(30, 30, 30))
         self.image = ClickableImage()
         self.plot.addItem(self.image)
         self.image.clicked.connect(self._on_image_clicked)
@@ -163,7 +162,7 @@ class EvaluationView(DialogsMixin, QWidget):
         self.cell_rect.setZValue(20)
         self.cell_rect.setVisible(False)
         self.plot.addItem(self.cell_rect, ignoreBounds=True)
-        self.top.addWidget(self.matrix_widget)
+        top_lay.addWidget(self.matrix_widget)
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
@@ -186,44 +185,48 @@ class EvaluationView(DialogsMixin, QWidget):
         hh.setStretchLastSection(True)
         self.table.cellClicked.connect(self._on_table_cell_clicked)
         self.table.setToolTip("Click a class to see its mistakes")
-        self.top.addWidget(self.table)
-        # half each: the matrix is square, so in a short dock width beyond its height is better
-        # spent on the table's numbers (at 520:380 the table ran out of width in a narrow dock)
-        self.top.setStretchFactor(0, 1)
-        self.top.setStretchFactor(1, 1)
-        self.top.setSizes([500, 500])
-        # the matrix and table in one tab, the curves of a finished evaluation in the other
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.top, "Confusion matrix")
+        self.tabs.setTabToolTip(0, "Click a cell to see its samples beside the matrix")
         self.curves_view = CurvesWidget()
         self.tabs.addTab(self.curves_view, "ROC / PR")
         self.tabs.setTabToolTip(1, "ROC and precision-recall curves of each class against the rest, with AUC and average precision")
-        vsplit.addWidget(self.tabs)
+        self.tabs.addTab(self.table, "Per class")
+        self.tabs.setTabToolTip(2, "Precision, recall and F1 of each class; click a class to see its mistakes")
+        hsplit.addWidget(self.tabs)
 
-        bottom = QWidget()
-        bl = QVBoxLayout(bottom)
+        side = QWidget()
+        bl = QVBoxLayout(side)
         bl.setContentsMargins(0, 0, 0, 0)
         brow = QHBoxLayout()
-        self.gallery_title = caption("", bold=True)
-        brow.addWidget(self.gallery_title, 1)
+        brow.addWidget(QLabel("Mistakes"))
+        brow.addStretch(1)
         self.all_button = QPushButton("All mistakes")
         self.all_button.setToolTip("Show every misclassified sample, most confident first")
         self.all_button.clicked.connect(self._on_all_button_clicked)
         brow.addWidget(self.all_button)
         bl.addLayout(brow)
+        self.gallery_title = caption("", bold=True)  # which cell or class the thumbnails are of (wraps)
+        bl.addWidget(self.gallery_title)
         self.gallery = Gallery(thumb=56)
         self.gallery.activated_data.connect(self._on_gallery_activated)
+        # one thumbnail across (and the scroll bar) at least; two at the default size (setSizes)
+        bar = self.gallery.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.gallery)
+        self._gallery_column = self.gallery.gridSize().width() + 2 * self.gallery.spacing()
+        self.gallery.setMinimumWidth(self._gallery_column + bar + 2 * self.gallery.frameWidth())
+        self.gallery.setMinimumHeight(self.gallery.gridSize().height())
         bl.addWidget(self.gallery, 1)
-        vsplit.addWidget(bottom)
-        self.gallery_box = bottom
-        # the mistakes gallery belongs to the matrix's cells: hidden under the ROC / PR tab, whose
-        # plot then has the dock's height (with it, the plot's x axis lay below a short dock's edge)
+        hsplit.addWidget(side)
+        self.gallery_box = side
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
-        vsplit.setStretchFactor(0, 3)
-        vsplit.setStretchFactor(1, 2)
-        vsplit.setSizes([420, 240])
-        lay.addWidget(vsplit, 1)
+        hsplit.setStretchFactor(0, 1)
+        hsplit.setStretchFactor(1, 0)
+        hsplit.setSizes([520, 2 * self._gallery_column + bar + 2 * self.gallery.frameWidth()])
+        hsplit.setCollapsible(0, False)
+        hsplit.setCollapsible(1, False)
+        self.side_split = hsplit
+        lay.addWidget(hsplit, 1)
         self.readout = caption(" ")
         lay.addWidget(self.readout)
         self.status = caption("")
@@ -233,19 +236,17 @@ class EvaluationView(DialogsMixin, QWidget):
     @Slot(int)
     def _on_tabs_current_changed(self, i: int) -> None:
         roc = self.tabs.widget(i) is self.curves_view
-        self.gallery_box.setVisible(not roc)
         # a tab widget is as tall as its tallest page's minimum: the hidden matrix page must not
         # hold the curves' page to its 240 px (1 overrides the children's minimum; 0 restores it)
         self.top.setMinimumHeight(1 if roc else 0)
         self.updateGeometry()
 
     def heightForWidth(self, w: int) -> int:
-        """None under the ROC / PR tab: the dock's scroll area then makes the view as tall as the
-        dock (or its minimum), not as its preferred height for the width (that put the plot's x
-        axis ~300 px below a 290 px dock's edge)."""
-        if self.tabs.currentWidget() is self.curves_view:
-            return -1
-        return super().heightForWidth(w)
+        """None: the dock's scroll area then makes the view as tall as the dock (or its minimum), not
+        as its preferred height for the width (the per-class table's rows, or the curves, put the
+        matrix's lower rows and the plot's x axis below a 290 px dock's edge); the table and the
+        gallery scroll inside."""
+        return -1
 
     def _update_enabled(self) -> None:
         busy = self._runner.is_running("evaluate")
@@ -680,10 +681,10 @@ class EvaluationView(DialogsMixin, QWidget):
             self.save_png(path)
 
     def save_png(self, path: str) -> str | None:
-        """The confusion matrix and the per-class table as shown (the curves when their tab is open)."""
+        """The open tab as shown: the confusion matrix, the per-class table or the curves."""
         if self.tabs.currentWidget() is self.curves_view:
             return self._write_png(lambda p: save_widget_png(self.curves_view, p), path, ready=bool(self.curves_view.curves))
-        return self._write_png(lambda p: save_widget_png(self.top, p), path, ready=self.confusion is not None)
+        return self._write_png(lambda p: save_widget_png(self.tabs.currentWidget(), p), path, ready=self.confusion is not None)
 
 
 def _evaluate_with_curves(m: InspectModel, split: str, progress, cancel) -> EvalResult:

@@ -32,6 +32,7 @@ from .widgets import (
     caption,
     save_widget_png,
     set_rect,
+    still_plot,
 )
 from ..state import why_nothing
 
@@ -116,10 +117,8 @@ class FiltersView(DialogsMixin, QWidget):
         self.weight_plot = self.hist.addPlot(row=0, col=0)
         self.act_plot = self.hist.addPlot(row=1, col=0)
         for p in (self.weight_plot, self.act_plot):
+            still_plot(p, dark_axes=False)  # light axes on the dark background
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.setMouseEnabled(x=False, y=False)
-            p.hideButtons()
-            p.setMenuEnabled(False)
             p.setLabel("left", "count")
         self.weight_curve = self.weight_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(70, 130, 220, 160), pen=pg.mkPen((110, 160, 240), width=1))
         self.act_curve = self.act_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(240, 150, 60, 160), pen=pg.mkPen((250, 180, 90), width=1))

@@ -25,7 +25,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from ..state import why_nothing
-from .widgets import DialogsMixin, SlantedAxis, banner, caption
+from .widgets import DialogsMixin, SlantedAxis, banner, caption, plot_pane
 
 KINDS = {"weight": "weights", "grad": "gradients", "act": "activations"}
 GRID_ROWS = 64  # value rows of the heat map
@@ -142,27 +142,15 @@ class LayerStatsView(DialogsMixin, QWidget):
         lay.addLayout(row)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.heat_widget = pg.GraphicsLayoutWidget()
-        self.heat_widget.setBackground("w")
-        self.heat_widget.setMinimumSize(200, 150)
-        self.heat_plot = self.heat_widget.addPlot()
-        self.heat_plot.setMouseEnabled(x=False, y=False)
-        self.heat_plot.hideButtons()
-        self.heat_plot.setMenuEnabled(False)
+        self.heat_widget, self.heat_plot = plot_pane((200, 150))
         self.heat_plot.setLabel("bottom", "epoch")
         self.heat_image = pg.ImageItem(axisOrder="row-major")
         self.heat_plot.addItem(self.heat_image)
         self.epoch_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(220, 60, 40, width=1.5))
         self.heat_plot.addItem(self.epoch_line, ignoreBounds=True)
         split.addWidget(self.heat_widget)
-        self.flow_widget = pg.GraphicsLayoutWidget()
-        self.flow_widget.setBackground("w")
-        self.flow_widget.setMinimumSize(200, 150)
-        self.flow_plot = self.flow_widget.addPlot(axisItems={"bottom": SlantedAxis("bottom")})
+        self.flow_widget, self.flow_plot = plot_pane((200, 150), bottom=SlantedAxis("bottom"))
         self.flow_plot.setLogMode(y=True)
-        self.flow_plot.setMouseEnabled(x=False, y=False)
-        self.flow_plot.hideButtons()
-        self.flow_plot.setMenuEnabled(False)
         self.flow_plot.setLabel("left", "gradient norm (log)")
         self.flow_plot.setTitle("Gradient flow", size=TITLE_SIZE)
         self.flow_curve = self.flow_plot.plot([], [], pen=pg.mkPen(37, 99, 235, width=2), symbol="o", symbolSize=7,
@@ -171,10 +159,6 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.flow_plot.addItem(self.flow_bad)
         for w in (self.heat_widget, self.flow_widget):
             w.ci.setContentsMargins(2, 2, 9, 2)  # 9 px on the right for the last slanted tick label
-        for p in (self.heat_plot, self.flow_plot):
-            for ax in ("left", "bottom"):
-                p.getAxis(ax).setPen(pg.mkPen(60, 60, 60))
-                p.getAxis(ax).setTextPen(pg.mkPen(30, 30, 30))
         split.addWidget(self.flow_widget)
         self.flow_widget.installEventFilter(self)  # the title follows the pane's width
         # the problems beside the plots (they scroll): below them they made the view too tall for its dock

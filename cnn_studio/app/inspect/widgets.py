@@ -1,6 +1,7 @@
 """Building blocks of the inspection views: an image canvas (pyqtgraph, one ImageItem created once,
-RGB uint8 pushed with ``setImage(autoLevels=False)``), a drawing pad, a thumbnail gallery, and the
-file-dialog and PNG helpers every view uses."""
+RGB uint8 pushed with ``setImage(autoLevels=False)``), the views' plots (:func:`still_plot`,
+:func:`plot_pane`), a drawing pad, a thumbnail gallery, and the file-dialog and PNG helpers every
+view uses."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,38 @@ from PySide6.QtWidgets import (
 
 HIGHLIGHT = QColor(255, 64, 64)
 SELECT = QColor(255, 255, 255)
+
+
+AXIS_PEN = (60, 60, 60)  # axes on the views' white plots
+AXIS_TEXT = (30, 30, 30)
+
+
+def still_plot(plot: pg.PlotItem, *, mouse: bool = False, dark_axes: bool = True) -> pg.PlotItem:
+    """A plot to read rather than explore: no "A" button, no pyqtgraph context menu, no mouse zoom
+    or pan unless ``mouse``; dark axes and tick labels (for a white background) unless not
+    ``dark_axes``."""
+    plot.setMouseEnabled(x=mouse, y=mouse)
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    if dark_axes:
+        for ax in ("left", "bottom"):
+            a = plot.getAxis(ax)
+            a.setPen(pg.mkPen(*AXIS_PEN))
+            a.setTextPen(pg.mkPen(*AXIS_TEXT))
+    return plot
+
+
+def plot_pane(min_size: tuple[int, int], bottom: pg.AxisItem | None = None, background="w") -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem]:
+    """A plot widget of the views: one :func:`still_plot` (x axis ``bottom`` if given, else one whose
+    tick labels thin out when narrow) in a widget of at least ``min_size``."""
+    from ..axes import ReadableAxis
+
+    widget = pg.GraphicsLayoutWidget()
+    widget.setBackground(background)
+    widget.setMinimumSize(*min_size)
+    plot = widget.addPlot(axisItems={"bottom": bottom if bottom is not None else ReadableAxis("bottom")})
+    still_plot(plot, dark_axes=background == "w")
+    return widget, plot
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
