@@ -30,6 +30,7 @@ import json
 import math
 import os
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
@@ -51,6 +52,15 @@ COMPILE_MIN_RUN_SECONDS = 60.0
 #: compiling is taken only when (compile + run compiled) is at least this much shorter than the eager run
 COMPILE_MIN_GAIN = 1.05
 COMPILE_PROBE_STEPS = 3  # timed compiled steps after the compiling one
+#: before paying for a compile trial, a compile is assumed to gain at most this much per step: the
+#: trial runs only when that best case over the run repays the compile time expected
+COMPILE_MAX_SPEEDUP = 2.0
+#: the compile time expected per leaf module (forward and backward graphs, C++ build) until this
+#: machine has measured its own (the last measured rates are kept in the cache file); on the 2-core
+#: EPYC here lenet5's 12 modules took 20-60 s depending on the load
+COMPILE_PRIOR_SECONDS_PER_MODULE = 2.0
+#: a candidate this much slower than the fastest after two timed rounds is not timed further
+DROP_SLOWER = 2.0
 CACHE_FILE = "speed_cache.json"
 CACHE_LIMIT = 200
 
@@ -96,6 +106,8 @@ class SpeedChoice:
     exact_resume: bool = True  # whether a resumed run repeats the uninterrupted one bit for bit
     exact_resume_note: str = ""
     fused_optimizer: bool = False  # the optimizer's fused kernel (fuse_optimizer); set by the trainer
+    warmup_seconds: float = 0.0  # a compiled run's compile before its first step (trainer_speed.py; not cached)
+    cache_note: str = ""  # the speed cache could not be read (ignored; not itself cached)
 
     @property
     def channels_last(self) -> bool:
@@ -132,7 +144,7 @@ class SpeedChoice:
         return cls(d["memory_format"], d["precision"], str(d.get("reason", "")), str(d.get("source", "setting")),
                    num("probe_seconds"), {str(k): float(v) for k, v in steps.items() if isinstance(v, (int, float))},
                    d.get("compiled") is True, num("compile_seconds"), d.get("exact_resume") is not False,
-                   str(d.get("exact_resume_note", "")), d.get("fused_optimizer") is True)
+                   str(d.get("exact_resume_note", "")), d.get("fused_optimizer") is True, num("warmup_seconds"))
 
 
 # ---- hardware and candidates ----------------------------------------------------------------------
@@ -337,39 +349,115 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
         if r == 1:  # a slow network gets fewer timed rounds (at least one): the probe stays near its budget
             round_s = time.perf_counter() - t_start
             rounds = 1 + max(1, min(steps, int(max_seconds / max(round_s, 1e-9))))
+        elif r >= 3 and len(runs) > 1:  # two timed rounds: a clearly losing candidate is not timed further
+            best = min(statistics.median(times[c]) for c in runs)
+            runs = {c: v for c, v in runs.items() if statistics.median(times[c]) <= DROP_SLOWER * best}
     return {c: statistics.median(t) for c, t in times.items() if t}, losses
+
+
+_BACKGROUND: list[threading.Thread] = []  # compile threads started here (abandoned ones may still run)
+
+
+def background_threads() -> list[threading.Thread]:
+    """The compile threads of this process still running (an abandoned compile finishes on its own, on
+    copies only); tests join them to leave nothing running."""
+    _BACKGROUND[:] = [t for t in _BACKGROUND if t.is_alive()]
+    return list(_BACKGROUND)
+
+
+def run_abandonable(fn: Callable[[], Any], cancel: Callable[[], bool] | None, poll: float = 0.05) -> tuple[bool, Any]:
+    """``fn()`` in a daemon thread, waited for while ``cancel()`` is checked every ``poll`` seconds:
+    (True, its result; its exception is raised here), or (False, None) at once when cancelled. torch
+    cannot interrupt a compile, so a cancelled one is abandoned: the thread finishes it by itself and
+    its result is dropped. ``fn`` must work on copies (nothing the caller goes on using)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name="cnn-studio-compile", daemon=True)
+    background_threads()
+    _BACKGROUND.append(thread)
+    thread.start()
+    while thread.is_alive():
+        if cancel is not None and cancel():
+            return False, None
+        thread.join(poll)
+    if "error" in box:
+        raise box["error"]
+    return True, box.get("result")
+
+
+def compiled_step_on_copy(model: nn.Module, loss_fn: Callable, make_optimizer: Callable, cand: Candidate,
+                          device: torch.device):
+    """A TrainStep over a compiled deep copy of ``model`` in ``cand``'s mode, with its own optimizer:
+    compiling it also compiles the run's model (torch.compile keeps the code per module class and
+    shape, so the run's own first compiled step finds it ready)."""
+    from .step import TrainStep
+
+    m = apply_to_model(copy.deepcopy(model), cand[0])
+    m.train()
+    opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
+    return TrainStep(compile_module(m), loss_fn, opt, autocast=autocast_context(cand, device),
+                     scaler=grad_scaler(cand[1], device))
 
 
 def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
                      cand: Candidate, steps: int, device: torch.device,
                      cancel: Callable[[], bool] | None = None) -> tuple[float, float | None]:
     """Compile a copy of the model in ``cand``'s mode and time it: (seconds of the first step, which
-    compiles, median seconds of the next ``steps``). None for the steps when cancelled after compiling.
-    Compiling itself cannot be interrupted (torch has no way to); cancel is checked around it."""
-    from .step import TrainStep
-
-    m = apply_to_model(copy.deepcopy(model), cand[0])
-    m.train()
-    opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
-    step = TrainStep(compile_module(m), loss_fn, opt, autocast=autocast_context(cand, device),
-                     scaler=grad_scaler(cand[1], device))
+    compiles, median seconds of the next ``steps``); None for the steps when cancelled. The steps run
+    in a daemon thread (:func:`run_abandonable`), so a cancel returns at once even while compiling."""
+    step = compiled_step_on_copy(model, loss_fn, make_optimizer, cand, device)
     xb = to_memory_format(x, cand[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    t_compile = 0.0
-    for r in range(steps + 1):
-        if cancel is not None and cancel():
-            return t_compile, None
-        torch.manual_seed(1000 + r)
-        sync()
-        t0 = time.perf_counter()
-        step(xb, y)
-        sync()
-        if r == 0:
-            t_compile = time.perf_counter() - t0
-        else:
-            times.append(time.perf_counter() - t0)
-    return t_compile, statistics.median(times)
+    times: list[float] = []
+    t_compile = [0.0]
+
+    def work():
+        for r in range(steps + 1):
+            if cancel is not None and cancel():
+                return
+            torch.manual_seed(1000 + r)
+            sync()
+            t0 = time.perf_counter()
+            step(xb, y)
+            sync()
+            if r == 0:
+                t_compile[0] = time.perf_counter() - t0
+            else:
+                times.append(time.perf_counter() - t0)
+
+    done, _ = run_abandonable(work, cancel)
+    if not done or len(times) < steps:
+        return t_compile[0], None
+    return t_compile[0], statistics.median(times)
+
+
+def leaf_modules(model: nn.Module) -> int:
+    return sum(1 for m in model.modules() if next(m.children(), None) is None)
+
+
+def expected_compile_seconds(model: nn.Module) -> tuple[float, str]:
+    """The compile time expected for ``model`` on this machine, and where the rate comes from: the
+    median of the rates (seconds per leaf module) this machine measured before, else the prior."""
+    rates = [r for r in _read_cache()[2] if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
+    n = max(leaf_modules(model), 1)
+    if rates:
+        return statistics.median(rates) * n, f"{len(rates)} compile(s) measured here"
+    return COMPILE_PRIOR_SECONDS_PER_MODULE * n, f"{COMPILE_PRIOR_SECONDS_PER_MODULE:.0f} s per module assumed"
+
+
+def worth_a_compile_trial(eager_step: float, run_steps: int, expected_compile: float,
+                          max_speedup: float = COMPILE_MAX_SPEEDUP, min_gain: float = COMPILE_MIN_GAIN) -> bool:
+    """Whether timing a compile can pay: at the best speedup a compile is assumed to reach, the run's
+    saving covers the compile expected (a trial that loses costs its compile; one that wins is kept,
+    as the run reuses its compiled code). Pure."""
+    saving = run_steps * eager_step * (1.0 - 1.0 / max_speedup)
+    return saving >= min_gain * expected_compile
 
 
 def decide_compile(eager_step: float, compile_seconds: float, compiled_step: float, run_steps: int,
@@ -401,27 +489,49 @@ def _cache_path():
     return studio_home() / CACHE_FILE
 
 
-def read_cache() -> dict:
+def _read_cache() -> tuple[dict, str | None, list]:
+    """(entries, why the file could not be read or None, measured compile rates)."""
+    path = _cache_path()
     try:
-        data = json.loads(_cache_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None, []
+    except OSError as e:
+        return {}, f"{path}: {e.strerror or type(e).__name__}", []
+    except ValueError:  # not UTF-8 text
+        return {}, f"{path} is not a text file", []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}, f"{path} is not valid JSON", []
     entries = data.get("entries") if isinstance(data, dict) else None
-    return entries if isinstance(entries, dict) else {}
+    if not isinstance(entries, dict):
+        return {}, f"{path} has no entries table", []
+    rates = data.get("compile_rates")
+    return entries, None, rates if isinstance(rates, list) else []
 
 
-def write_cache(key: str, choice: SpeedChoice) -> None:
-    """Add one entry (the oldest dropped past CACHE_LIMIT); written atomically; a failure only costs a probe next time."""
-    entries = read_cache()
-    entries.pop(key, None)
-    entries[key] = {**choice.to_dict(), "saved": time.time()}
-    while len(entries) > CACHE_LIMIT:
-        entries.pop(next(iter(entries)))
+def read_cache() -> dict:
+    return _read_cache()[0]
+
+
+def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float | None = None) -> None:
+    """Add one entry (the oldest dropped past CACHE_LIMIT) and/or a measured compile rate (seconds per
+    leaf module; the last 8 kept); written atomically; a failure only costs a probe next time."""
+    entries, _, rates = _read_cache()
+    if key is not None and choice is not None:
+        entries.pop(key, None)
+        entries[key] = {**{k: v for k, v in choice.to_dict().items() if k not in ("cache_note", "warmup_seconds")},
+                        "saved": time.time()}
+        while len(entries) > CACHE_LIMIT:
+            entries.pop(next(iter(entries)))
+    if compile_rate is not None and math.isfinite(compile_rate) and compile_rate > 0:
+        rates = [*rates, compile_rate][-8:]
     path = _cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps({"version": 1, "entries": entries, "compile_rates": rates}, indent=1), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
@@ -456,12 +566,15 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         mf, prec = cands[0]
         text = f"{label(cands[0])}{' compiled' if want_compile else ''} as set"
         return SpeedChoice(mf, prec, "; ".join([text, *notes]), "setting", compiled=want_compile).settle(device)
-    key = None
+    key, cache_note = None, ""
     if key_parts is not None:
         key = cache_key({**key_parts, "device": str(device), "threads": torch.get_num_threads(),
                          "torch": torch.__version__, "speed": speed, "precision": precision,
                          **({"run_steps": _magnitude(run_steps)} if may_compile else {})})
-        hit = SpeedChoice.from_dict(read_cache().get(key))
+        entries, unreadable, _ = _read_cache()
+        if unreadable:
+            cache_note = f"the speed cache {unreadable}: ignored, probing again (the file is rewritten)"
+        hit = SpeedChoice.from_dict(entries.get(key))
         if hit is not None:
             hit.source = "reused"
             hit.reason = f"reused: {hit.reason}"
@@ -489,9 +602,14 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         parts.append("compiled as set")
     elif may_compile:
         eager_step = step_seconds.get(best) or min(step_seconds.values())
+        expected, basis = expected_compile_seconds(model)
         if run_steps is None or run_steps * eager_step < COMPILE_MIN_RUN_SECONDS:
             run_text = f"about {run_steps * eager_step:.0f} s" if run_steps is not None else "of unknown length"
             parts.append(f"not compiled: the run ({run_text}) is too short to repay a compile")
+        elif not worth_a_compile_trial(eager_step, run_steps, expected):
+            parts.append(f"not compiled: even {COMPILE_MAX_SPEEDUP:.0f}x faster steps would save less over the run "
+                         f"(about {run_steps * eager_step:.0f} s eager) than the {expected:.0f} s compile expected "
+                         f"({basis}), so no compile was tried")
         else:
             try:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -506,11 +624,14 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                                        time.perf_counter() - t0).settle(device)
                 compiled, text = decide_compile(eager_step, compile_s, compiled_step, run_steps)
                 parts.append(text)
+                if compile_measure_fn is measure_compiled:  # a real compile: this machine's rate, for the next estimate
+                    write_cache(None, None, compile_s / max(leaf_modules(model), 1))
                 step_seconds = {**step_seconds, (*best[:2], "compile"): compiled_step}
     choice = SpeedChoice(best[0], best[1], "; ".join([*parts, *notes]), "probe", time.perf_counter() - t0,
                          {label(c): s for c, s in step_seconds.items()}, compiled, compile_s).settle(device)
     if key is not None:
         write_cache(key, choice)
+    choice.cache_note = cache_note
     return choice
 
 

@@ -17,7 +17,6 @@ seams.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import threading
@@ -47,12 +46,12 @@ from .optim import (
 )
 from .freeze import apply_node_options
 from .rundir import RunDir, new_run_path
-from .speed import autocast_context
-from .step import TrainStep, prepare_batch
+from .step import prepare_batch
 from .threads import CpuMeter, ThreadTuner
 from .errors import TrainingError  # noqa: F401 - raised here, and imported from here by callers
 from .trainer_records import RecordsMixin
 from .trainer_resume import ResumeMixin
+from .trainer_speed import SpeedMixin
 
 
 def _finite(v) -> float | None:
@@ -77,7 +76,7 @@ def _with_layer_stats(config: TrainConfig, callbacks: Iterable[Callback]) -> lis
     return [LayerStats(config.layer_stats_every), *callbacks]
 
 
-class Trainer(ResumeMixin, RecordsMixin):
+class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
     """Train a graph on a data set.
 
     graph: a core ``Graph`` (or its config dict). data: a loaded ``DatasetBundle`` or a
@@ -243,49 +242,6 @@ class Trainer(ResumeMixin, RecordsMixin):
         aug = getattr(self.data_config, "augment", None) if self.data_config is not None else None
         return aug if aug is not None and aug.enabled() else None
 
-    def _choose_speed(self) -> None:
-        """Memory format and precision (speed.py): the checkpoint's when resuming (no re-probe), else the
-        settings' only mode or a short timed probe on copies (cached); applied to the model."""
-        from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer, graph_hash
-
-        # choose_mode's own measure function (tests may swap it), announced to the callbacks first: it
-        # is called only when a probe really runs (not for one allowed mode, a cache hit or a short run)
-        inner = (choose_mode.__kwdefaults__ or {}).get("measure_fn")
-
-        def measure_announced(*args, **kwargs):
-            for cb in self.callbacks.callbacks:  # an optional hook (the app's "choosing..." text)
-                hook = getattr(cb, "on_speed_probe", None)
-                if hook is not None:
-                    hook(self)
-            return inner(*args, **kwargs)
-
-        cfg, b = self.config, self.bundle
-        choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
-        if choice is not None:
-            choice.source = "resumed"  # (a run recorded before fused optimizers keeps the default one)
-        else:
-            n = min(cfg.batch_size, len(b.train.y))
-            ds = b.train.dataset
-            xb = b.normalize(torch.stack([ds[i][0] for i in range(n)]).to(self.device))
-            y = b.train.y[:n].to(self.device)
-            target = loss_target("mse", y, int(b.num_classes)) if self.model.loss_type == "mse" else y
-            choice = choose_mode(
-                self.model, (xb, target), self.model.make_loss().to(self.device),
-                lambda params: fuse_optimizer(build_optimizer(params, cfg)),  # the probe steps as the run will
-                self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
-                run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
-                key_parts={"graph": graph_hash(self.graph.to_config()), "batch": n, "input": list(b.input_shape())},
-                measure_fn=measure_announced,
-            )
-            choice.fused_optimizer = True  # tried for every new run (fuse_optimizer keeps the default where it cannot)
-        choice.settle(self.device)
-        apply_to_model(self.model, choice.memory_format)
-        self._speed = choice
-        if choice.source != "setting" or (cfg.speed, cfg.precision) != ("eager", "fp32"):
-            self.state.notes.append(f"speed: {choice.reason}" + (" (the mode recorded when the run started)" if choice.source == "resumed" else ""))
-        if not choice.exact_resume:
-            self.state.notes.append(f"resume: not bit-exact in this mode ({choice.exact_resume_note})")
-
     def _setup(self) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.device)
@@ -298,23 +254,17 @@ class Trainer(ResumeMixin, RecordsMixin):
         self._load_data()
         b = self.bundle
         self.model.to(self.device)
-        self._choose_speed()  # before DDP wraps the model and the optimizer is built
-        if self.device.type == "cuda" and self._speed.precision in ("fp16", "bf16"):
-            self._amp = True  # CUDA autocast (fp16 with a GradScaler, bf16 without)
+        self._choose_speed()  # before DDP wraps the model and the optimizer is built (trainer_speed.py)
         self.train_model = self._wrap_model(self.model)
         self.criterion = self.model.make_loss().to(self.device)
         self.optimizer = build_optimizer(trainable_parameters(self.model), cfg)
-        if self._speed.fused_optimizer:
-            from .speed import fuse_optimizer
-
-            self.optimizer = fuse_optimizer(self.optimizer)  # one kernel for all parameters (speed.py)
-            self._speed.fused_optimizer = bool(self.optimizer.defaults.get("fused"))
+        self._setup_speed()  # fused optimizer, CUDA autocast, fp16 GradScaler
+        self._compile_warmup()  # a compiled run compiles here, abandoned at once by a stop request
         self._shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         self._aug_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self._batches = self._make_train_iterator(b.train, cfg.batch_size, self._shuffle_gen)
         nb = len(self._batches)
         self.scheduler = build_scheduler(self.optimizer, cfg, nb)
-        self.scaler = torch.amp.GradScaler("cuda") if (self._amp and not self._speed.bf16) else None  # fp16 needs it
         aug_cfg = self._augment_config()
         if aug_cfg is not None:
             from ..data import Augmenter
@@ -338,6 +288,8 @@ class Trainer(ResumeMixin, RecordsMixin):
             torch.manual_seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
             random.seed(cfg.seed)
+        # the random state a stop before this session's first step records (an abandoned compile may still draw)
+        self._rng_start, self._rng_start_step = ckpt.capture_global_rng(), st.global_step
         if st.epoch >= cfg.epochs and self._finish_only is None:
             raise TrainingError(
                 f"this run already has {st.epoch} epoch(s) and asks for {cfg.epochs} in total; ask for more epochs to continue it"
@@ -600,24 +552,7 @@ class Trainer(ResumeMixin, RecordsMixin):
 
     _last_val_seconds = 0.0
     _paused_s = 0.0
-    _train_step: TrainStep | None = None
 
-    def _make_step(self) -> TrainStep:
-        """The step of this run's mode (step.py): autocast for bf16 / CUDA AMP, the GradScaler for fp16,
-        the compiled module for speed "compile" (eager again if compiling fails on the first step)."""
-        speed = self._speed
-        if self._amp:
-            autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16 if (speed is not None and speed.bf16) else torch.float16)
-        else:
-            autocast = autocast_context(speed, self.device) if speed is not None else contextlib.nullcontext()
-        model, fallback = self.train_model, None
-        if speed is not None and speed.compiled:
-            from .speed import compile_module
-
-            model, fallback = compile_module(self.train_model), self.train_model
-        self._train_step = TrainStep(model, self.criterion, self.optimizer, autocast=autocast, scaler=self.scaler,
-                                     check_loss=self._sync_every_batch, fallback=fallback)
-        return self._train_step
     #: read the loss back after every batch (catches NaN before its step; free on CPU). None: on CPU only.
     #: False on CPU runs the accelerator code path (device-side sums, NaN caught at the next sync).
     sync_loss_every_batch: bool | None = None

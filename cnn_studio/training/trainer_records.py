@@ -55,7 +55,11 @@ class RecordsMixin:
         }
 
     def _checkpoint_payload(self, epoch: int, batch: int) -> dict:
-        rng = ckpt.capture_global_rng()
+        start = getattr(self, "_rng_start", None)
+        if start is not None and self.state.global_step == self._rng_start_step:
+            rng = dict(start)  # no step this session (stopped while compiling): the state it started from
+        else:
+            rng = ckpt.capture_global_rng()
         rng["shuffle"] = (self._epoch_shuffle_state if batch > 0 else self._shuffle_gen.get_state()).clone()
         rng["augment"] = self._aug_gen.get_state().clone()
         b = self.bundle
