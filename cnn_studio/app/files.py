@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox, QStyle
 
-from ..core.errors import ProjectFileError
+from ..core.errors import ProjectFileError, StudioError
 from ..core.graph import Graph
 from ..core.project import SUFFIX, load_project
 from .autosave import find_orphans
@@ -41,10 +41,37 @@ def _imported_weights_path(onnx_path: Path) -> Path:
     return folder / f"{stem}-{digest.hexdigest()[:12]}.safetensors"
 
 
+def _open_onnx_job(path: Path):
+    """The worker-thread part of File > Open of a .onnx (app/inspect/jobs.py job): import it, write
+    its weights to the studio home. Returns (OnnxImport, weights path)."""
+
+    def job(progress, cancel):
+        from ..compiler.export import export_safetensors
+        from ..compiler.onnx_import import OnnxImportCancelled, OnnxImportError, import_onnx
+
+        imp = import_onnx(path, cancel=cancel, progress=progress)
+        if cancel.is_set():
+            raise OnnxImportCancelled(path.name)
+        progress(95, 100, f"writing the weights of {path.name}…")
+        try:
+            weights = _imported_weights_path(path)
+            export_safetensors(imp.state, weights, {"name": imp.graph.name, "graph": imp.graph.to_config(), "source": path.name})
+        except StudioError:
+            raise
+        except Exception as e:  # a write failure of the weights (full disk, read-only home) and the like
+            raise OnnxImportError(f"{path.name}: its weights cannot be written ({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
+        return imp, weights
+
+    return job
+
+
 class ProjectFiles(QObject):
+    onnx_finished = Signal(bool)  # File > Open of a .onnx ended: True when the model was opened
+
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
+        self.onnx_opening: str | None = None  # the .onnx being imported, while it is
         S = QStyle.StandardPixmap
         K = QKeySequence.StandardKey
         act = window._act
@@ -98,9 +125,16 @@ class ProjectFiles(QObject):
         return answer == Btn.Discard
 
     # ------------------------------------------------------------------ new / open
+    def _still_opening(self) -> bool:
+        """A .onnx is being imported: no other network replaces the document meanwhile."""
+        if self.onnx_opening is None:
+            return False
+        self.window.show_message(f"{Path(self.onnx_opening).name} is being opened; wait for it, or cancel it")
+        return True
+
     def new_file(self) -> bool:
         w = self.window
-        if not w.editing_enabled or not self.maybe_save():
+        if self._still_opening() or not w.editing_enabled or not self.maybe_save():
             return False
         graph = w.choose_new_network()
         if graph is None:
@@ -113,7 +147,7 @@ class ProjectFiles(QObject):
     def open_file(self, path: str | Path | None = None) -> bool:
         """Open a project. A file that fails to load shows the loader's message and leaves the
         current network untouched."""
-        if not self.window.editing_enabled:
+        if not self.window.editing_enabled or self._still_opening():
             return False
         if path is None:
             if not self.maybe_save():
@@ -149,46 +183,73 @@ class ProjectFiles(QObject):
         return True
 
     def open_onnx(self, path, asked: bool = False) -> bool:
-        """An ONNX model (compiler/onnx_import.py) as a new, unsaved document. Its weights are
-        written to ``<studio home>/imported/<name>-<hash>.safetensors``, named in the graph's
-        ``meta.initial_weights`` (kept when the project is saved, and applied again when it is
-        opened), attached for File > Export, and the next run (F5) starts from them
-        (:meth:`start_from_weights`).
-        A file that cannot be imported shows the importer's message (every unsupported operator)
-        and leaves the current network untouched. ``asked``: the unsaved-changes question was put."""
-        from PySide6.QtCore import Qt
-        from PySide6.QtWidgets import QApplication
+        """An ONNX model (compiler/onnx_import.py) as a new, unsaved document. The import (parse,
+        weights, the onnxruntime check) runs in File > Export's worker thread under its non-modal
+        progress dialog, whose Cancel stops it and leaves the current network as it was. The
+        unsaved-changes question comes first (``asked``: it was put already); if the network is
+        edited or replaced while the import runs, it is asked again at the end. Returns True when
+        the import started; :attr:`onnx_finished` tells how it ended.
 
+        The model's weights are written to ``<studio home>/imported/<name>-<hash>.safetensors``,
+        named in the graph's ``meta.initial_weights`` (kept when the project is saved, and applied
+        again when it is opened), attached for File > Export, and the next run (F5) starts from them
+        (:meth:`start_from_weights`). A file that cannot be imported shows the importer's message
+        (every unsupported operator)."""
         w = self.window
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            from ..compiler.onnx_import import OnnxImportError, import_onnx
-
-            imp = import_onnx(path)
-            weights = _imported_weights_path(Path(path))
-            from ..compiler.export import export_safetensors
-
-            export_safetensors(imp.state, weights, {"name": imp.graph.name, "graph": imp.graph.to_config(), "source": Path(path).name})
-        except (OnnxImportError, ProjectFileError) as e:
-            QApplication.restoreOverrideCursor()
-            w.inform("Cannot open ONNX model", str(e))
+        exchange = w.exchange
+        name = Path(path).name
+        if exchange.busy:
+            w.show_message(f"Cannot open {name} now: an import or export is running; wait for it, or cancel it")
             return False
-        except Exception as e:  # a write failure of the weights (full disk, read-only home) and the like
-            QApplication.restoreOverrideCursor()
-            w.inform("Cannot open ONNX model", f"{Path(path).name}: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+        if not asked and not self.maybe_save():
             return False
-        QApplication.restoreOverrideCursor()
+        exchange._prepare_torch("onnx")  # torch and onnx are first imported in the GUI thread
+        from ..compiler import onnx_import  # noqa: F401
+
+        snapshot = self._document_snapshot()
+        self.onnx_opening = str(path)
+        exchange._start(f"Opening {name}", _open_onnx_job(Path(path)),
+                        lambda result: self._onnx_done(path, result, snapshot), lambda m, d: self._onnx_failed(path, m))
+        return True
+
+    def _document_snapshot(self) -> tuple:
+        doc = self.document
+        return self.window.state.generation, doc.undo_stack.index(), doc.modified
+
+    def _onnx_failed(self, path, message: str) -> None:
+        self.onnx_opening = None
+        self.window.activateWindow()  # the progress dialog had the keyboard; the window takes it back
+        if message.startswith("cancelled"):
+            self.window.show_message(f"Opening {Path(path).name} was cancelled; the network is unchanged")
+        else:
+            self.window.inform("Cannot open ONNX model", message)
+        self.onnx_finished.emit(False)
+
+    def _onnx_done(self, path, result, snapshot) -> None:
+        self.onnx_opening = None
+        self.window.activateWindow()  # the progress dialog had the keyboard (F5 goes to the window)
+        ok = self._show_onnx(path, result, snapshot)
+        self.onnx_finished.emit(ok)
+
+    def _show_onnx(self, path, result, snapshot) -> bool:
+        imp, weights = result
+        w = self.window
+        name = Path(path).name
+        if not w.editing_enabled:  # a run started while the model was read
+            w.inform("Cannot open ONNX model", f"{name} was read, but the network is locked while a run goes; stop it and open the file again.")
+            return False
+        if self._document_snapshot() != snapshot and not self.maybe_save():  # edited meanwhile: ask again
+            w.show_message(f"{name} not opened: the current network was kept")
+            return False
         graph = imp.graph
         graph.meta["imported_from"] = str(Path(path).resolve())
         graph.meta["initial_weights"] = str(weights)
-        if not asked and not self.maybe_save():  # asked: the question was put before the file dialog
-            return False
         self.document.replace(graph, None, modified=True)
         w.recovery.discard()
         QTimer.singleShot(0, w.fit_readable)
-        w.show_message(f"Opened {Path(path).name} as a new network ({len(graph.nodes)} layers); its weights start "
+        w.show_message(f"Opened {name} as a new network ({len(graph.nodes)} layers); its weights start "
                        "training (F5), and File > Export uses them")
-        w.exchange.attached = (w.state.generation, imp.state, f"{Path(path).name} (the ONNX model's weights)")
+        w.exchange.attached = (w.state.generation, imp.state, f"{name} (the ONNX model's weights)")
         self.start_from_weights(str(weights))
         self.add_recent(str(Path(path).resolve()))
         return True
@@ -267,7 +328,7 @@ class ProjectFiles(QObject):
 
     def revert(self) -> bool:
         doc = self.document
-        if doc.path is None or not doc.modified:
+        if doc.path is None or not doc.modified or self._still_opening():
             return False
         answer = self.window.ask("Revert", f"Discard your changes and reload '{doc.path.name}'?", Btn.Yes | Btn.Cancel, Btn.Cancel)
         if answer != Btn.Yes:

@@ -32,10 +32,17 @@ from ..core.layout import apply_layout
 from .onnx_ops import BATCH, Act, Builder, Unsupported
 from .onnx_read import OnnxImportError, attrs, check_order, load_model, opset_of, value_shape
 
-__all__ = ["OnnxImport", "OnnxImportError", "import_onnx", "verify_with_onnxruntime"]
+__all__ = ["OnnxImport", "OnnxImportCancelled", "OnnxImportError", "import_onnx", "verify_with_onnxruntime"]
 
 #: outputs of the imported network and onnxruntime may differ by this much (relative to the outputs' scale)
 TOLERANCE = 1e-4
+
+
+class OnnxImportCancelled(OnnxImportError):
+    """``cancel`` was set: the import stopped between two steps; nothing was returned."""
+
+    def __init__(self, label: str = "") -> None:
+        super().__init__(f"cancelled{f': {label} was not imported' if label else ''}")
 
 
 @dataclass
@@ -49,11 +56,16 @@ class OnnxImport:
 
 
 def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: tuple[int, int, int] | None = None,
-                verify: bool = True) -> OnnxImport:
+                verify: bool = True, cancel=None, progress=None) -> OnnxImport:
     """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message
-    (also for anything unforeseen in a malformed file: never a traceback)."""
+    (also for anything unforeseen in a malformed file: never a traceback).
+
+    For a caller in a worker thread (the app's File > Open): ``cancel`` (a ``threading.Event``) is
+    looked at between the steps (reading, every few dozen operators, compiling, the onnxruntime
+    check) and stops the import with :class:`OnnxImportCancelled`; ``progress(done, total, message)``
+    hears of each step."""
     try:
-        return _import(path, name, input_shape, verify)
+        return _import(path, name, input_shape, verify, _Steps(Path(path).name, cancel, progress))
     except OnnxImportError:
         raise
     except MemoryError:
@@ -65,14 +77,32 @@ def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: t
                               "the file is malformed, or CNN Studio misreads it") from None
 
 
-def _import(path, name, input_shape, verify) -> OnnxImport:
+class _Steps:
+    """The cancel checks and progress reports of one import (both optional)."""
+
+    TOTAL = 100
+
+    def __init__(self, label: str, cancel, progress) -> None:
+        self.label, self.cancel, self.progress = label, cancel, progress
+
+    def __call__(self, done: int, message: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise OnnxImportCancelled(self.label)
+        if self.progress is not None:
+            self.progress(done, self.TOTAL, message)
+
+
+def _import(path, name, input_shape, verify, step: _Steps | None = None) -> OnnxImport:
     """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message.
 
     ``input_shape`` (C, H, W) is needed only when the file leaves those axes symbolic.
     ``verify`` compares the result with onnxruntime on a random input (skipped when it is absent)."""
     p = Path(path)
+    step = step or _Steps(p.name, None, None)
+    step(0, f"reading {p.name}…")
     model = load_model(p)
     label = p.name
+    step(10, f"building the network of {label}…")
     check_order(model, label)
     g = model.graph
     init_names = {t.name for t in g.initializer}
@@ -99,7 +129,10 @@ def _import(path, name, input_shape, verify) -> OnnxImport:
         consumers[o.name] = consumers.get(o.name, 0) + 1
     b.consumers = consumers
     b.graph_output = g.output[0].name
-    for n in g.node:
+    n_nodes = max(len(g.node), 1)
+    for i, n in enumerate(g.node):
+        if i % 32 == 31:
+            step(10 + 60 * i // n_nodes, f"building the network of {label}: operator {i + 1} of {n_nodes}…")
         if n.domain not in ("", "ai.onnx"):
             b.unsupported(n, f"operator of the '{n.domain}' domain")
             continue
@@ -119,8 +152,10 @@ def _import(path, name, input_shape, verify) -> OnnxImport:
     b.finish(g.output[0].name, label)
     apply_layout(graph)
     result = OnnxImport(graph, b.state, p, list(b.notes), log_softmax_dropped=b.log_softmax_dropped)
+    step(70, f"compiling the network of {label}…")
     net = _check_compiles(result, label)
     if verify:
+        step(80, f"checking {label} against onnxruntime…")
         result.max_diff = verify_with_onnxruntime(result, model, inp.name, chw, batch, net)
         if result.max_diff is None:
             result.notes.append("not compared with onnxruntime (not installed)")
