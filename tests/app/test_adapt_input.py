@@ -161,3 +161,43 @@ def test_reading_the_data_for_f5_keeps_the_window_responsive(window, qtbot, tmp_
     assert window.training.train() is False  # the user cancelled the question that followed
     assert seen == {"released_by_the_gui_timer": True} and presses == [False]
     assert len(window.answers.asked) == 1 and "1x28x28" in window.answers.asked[0][1]
+
+
+def test_a_classifier_in_a_shared_block_is_given_its_own_copy_in_the_same_undoable_fit(window, qtbot, tmp_path):
+    """The class layer sits in a block two instances share: Yes copies the block for the classifier's
+    instance and sets 4 classes there only (the hidden use keeps 10); one Undo takes back both."""
+    from cnn_studio.core import blocks
+    from cnn_studio.core.graph import Graph, chain
+
+    g = Graph("grouped")
+    chain(g, [("input", {"channels": 1, "height": 28, "width": 28}, "input"), ("conv2d", {"out_channels": 4, "kernel_size": 3}, "c1"),
+              ("relu", {}, "r1"), ("maxpool2d", {"kernel_size": 2}, "pool"), ("flatten", {}, "flat"),
+              ("dropout", {"p": 0.1}, "d1"), ("linear", {"out_features": 10}, "l1"), ("relu", {}, "r2"),
+              ("dropout", {"p": 0.1}, "d2"), ("linear", {"out_features": 10}, "l2"), ("cross_entropy", {}, "loss")])
+    blocks.group(g, ["d1", "l1"], "Dense", instance_id="dense1")
+    blocks.group(g, ["d2", "l2"], "Tmp", instance_id="dense2")
+    g.nodes["dense2"].config["block"] = "Dense"
+    blocks.remove_definition(g, "Tmp")
+    window.document.replace(g, None)
+    before = window.graph.to_config()
+    _choose_source(window, qtbot, _idx_digits(tmp_path / "digits"))
+    window.answers.replies = [B.Cancel]
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    title, text = window.answers.asked[-1]
+    assert "Block 'Dense' is shared by 2 instances: 'dense2' now uses its own copy" in text
+    assert "Yes: fit the network" in text and window.graph.to_config()["nodes"] == before["nodes"]  # Cancel: nothing changed
+    window.answers.replies = [B.Yes]
+    assert window.training.panel.settings is not None
+    from cnn_studio.app.training import fit_data
+
+    assert fit_data.fit_data_to_network(window.training) is True
+    graph = window.graph
+    copy_name = graph.nodes["dense2"].config["block"]
+    assert copy_name != "Dense" and graph.nodes["dense1"].config["block"] == "Dense"
+    assert graph.blocks[copy_name].graph.nodes["l1"].config["out_features"] == 4
+    assert graph.blocks["Dense"].graph.nodes["l1"].config["out_features"] == 10
+    assert window.analysis.ok
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    after_undo = window.graph.to_config()
+    assert after_undo["nodes"] == before["nodes"] and after_undo.get("blocks") == before.get("blocks")

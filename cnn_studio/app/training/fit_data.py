@@ -3,7 +3,9 @@ network to the data (Input and, when it differs too, the class count: one undoab
 core/adapt.py, which also re-applies a template's rule for the new input, e.g. LeNet-5's C1 padding),
 or train on converted copies of the images (the conversion is stated; offered only when the class
 counts agree), or do not train. Never convert silently. A class count alone that differs is offered
-the same fit (the last layer's units).
+the same fit (the last layer's units). A class layer inside a block other instances share gets its
+own copy of that block first (``core.adapt.unshare_class_layer``, as ``cnn-studio train`` does), in
+the same one-step edit.
 
 The question goes through ``window.ask`` (tests replace it). The built-in ``shapes`` set is drawn
 at whatever size the network takes, so only its class count is compared.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from ...core.adapt import errors_after, plan_adaptation
+from ...core.adapt import apply_adaptation, errors_after, plan_adaptation, unshare_class_layer
 
 B = QMessageBox.StandardButton
 
@@ -119,6 +121,18 @@ def fit_data_to_network(feature) -> bool:
     plan = plan_adaptation(graph, data_shape or input_shape, data_classes)
     if not plan.needed:
         return True
+    unshared: list[str] = []
+    if plan.problems and plan.classes_differ:
+        # the class layer sits in a block other instances share: on a copy, give its way its own
+        # definitions (as `cnn-studio train` does), and offer that as part of the one edit
+        work = graph.copy()
+        unshared = unshare_class_layer(work)
+        if unshared:
+            trial = plan_adaptation(work, data_shape or input_shape, data_classes)
+            if trial.problems:
+                unshared = []
+            else:
+                plan, graph = trial, work
     fits = not plan.problems
     after = errors_after(graph, plan) if fits else []
     what = []
@@ -129,7 +143,8 @@ def fit_data_to_network(feature) -> bool:
     text = "; ".join(what).capitalize() + "."
     options = []
     if fits:
-        options.append("Yes: fit the network to the data (one edit; Undo restores it):\n" + plan.describe()
+        options.append("Yes: fit the network to the data (one edit; Undo restores it):\n"
+                       + "".join(f"{n[0].upper()}{n[1:]};\n" for n in unshared) + plan.describe()
                        + (f"\n(After this edit the network reports: {after[0]})" if after else ""))
     else:
         options.append("The network cannot be fitted automatically: " + "; ".join(plan.problems))
@@ -141,7 +156,10 @@ def fit_data_to_network(feature) -> bool:
     buttons = (B.Yes if fits else B.NoButton) | (B.No if convertible else B.NoButton) | B.Cancel
     answer = window.ask("The data does not fit the network", text + "\n\n" + "\n\n".join(options), buttons, B.Yes if fits else B.Cancel)
     if answer == B.Yes and fits:
-        _push_fit(window, plan)
+        if unshared:
+            _push_unshared_fit(window, graph, plan)
+        else:
+            _push_fit(window, plan)
         a = window.analysis
         if not a.ok:
             first = a.errors[0]
@@ -168,3 +186,18 @@ def _push_fit(window, plan) -> None:
     # a class layer inside a block (MobileNetV2's classifier/1) is set in its definition, in the same macro
     steps += [InnerSetConfigCommand(graph, block, nid, cfg) for (block, nid), cfg in plan.inner_configs(graph).items()]
     window.document.push(Macro("Fit the network to the data", steps))
+
+
+def _push_unshared_fit(window, work, plan) -> None:
+    """The fit of a class layer whose shared blocks were copied first: ``work`` is the window's graph
+    with those copies made; the edit goes in as one snapshot of the whole graph (definitions included),
+    so one Undo takes back the copies and the new class count together."""
+    import copy
+
+    from ..block_commands import SnapshotStep
+    from ..commands import Macro
+
+    apply_adaptation(work, plan)
+    graph = window.graph
+    text = "Fit the network to the data"
+    window.document.push(Macro(text, [SnapshotStep(graph, graph.to_config(), copy.deepcopy(work.to_config()), text)]))
