@@ -15,8 +15,11 @@ threads, torch version and settings, so the next run of the same network skips t
 Compiling is a second stage: under ``speed="auto"`` the eager winner is compiled on a copy and
 timed only when the run is long enough (``COMPILE_MIN_RUN_SECONDS`` at the eager speed) to repay a
 compile, and it is taken when its measured compile time plus the run's steps at the compiled speed
-beat the run at the eager speed (:func:`decide_compile`, pure). ``speed="compile"`` compiles
-without timing. fp16 is CUDA AMP with a GradScaler; on other devices fp16 trains in fp32 and says so.
+beat the run at the eager speed (:func:`decide_compile`, pure); the trial itself is skipped when even
+a ``COMPILE_MAX_SPEEDUP`` step could not repay the compile expected (:func:`worth_a_compile_trial`,
+rates measured on this machine kept in the cache). ``speed="compile"`` compiles without timing.
+Compiles run on copies in a daemon thread (:func:`run_abandonable`), so a cancel returns at once.
+fp16 is CUDA AMP with a GradScaler; on other devices fp16 trains in fp32 and says so.
 
 Qt-free; the decisions (:func:`decide`, :func:`decide_compile`) are pure so they can be tested on
 synthetic timings and losses.
