@@ -77,6 +77,7 @@ def render(out: str, width: int = 1440, height: int = 900, mode: str = "light", 
     window.fit_readable()
     if select:
         window.select_nodes([select])
+        _pump(500)  # the Inspector lays out its form over a few events (a grab sooner squashed it)
     with tempfile.TemporaryDirectory() as folder:
         if train_epochs > 0 and train_briefly(window, train_epochs, folder) is None:
             print("screenshot: the run did not finish", file=sys.stderr)

@@ -19,12 +19,13 @@ from ..axes import ReadableAxis
 # one colour per run (matplotlib's tab10): distinguishable, the same in every plot
 RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
-# plot key: (title, metrics.csv column, y label)
+# plot key: (metrics.csv column, title, y label); the titles are short, the y label says which
+# metric: "Validation accuracy" was cut on a plot of the ~170 px two across have beside the curves
 PLOTS = (
-    ("train_loss", "Training loss", "loss"),
-    ("val_loss", "Validation loss", "loss"),
-    ("train_accuracy", "Training accuracy", "accuracy"),
-    ("val_accuracy", "Validation accuracy", "accuracy"),
+    ("train_loss", "Training", "loss"),
+    ("val_loss", "Validation", "loss"),
+    ("train_accuracy", "Training", "accuracy"),
+    ("val_accuracy", "Validation", "accuracy"),
 )
 DIFF_BRUSH = QColor(255, 214, 102, 110)  # a row whose values differ between the runs
 
@@ -57,6 +58,7 @@ class CompareView(QWidget):
             pi.setTitle(title)
             pi.setLabel("bottom", "epoch")
             pi.setLabel("left", ylabel)
+            pi.getAxis("left").enableAutoSIPrefix(False)  # accuracies read 0.3..0.9, not "(x0.001)" 300..900
             pi.showGrid(x=True, y=True, alpha=0.2)
             # small enough that the view fits beside Training curves (its group) in a 1024 px window
             pw.setMinimumSize(110, 90)
@@ -81,6 +83,9 @@ class CompareView(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        # the curves first (two plots across need ~340 px to show their titles and axes), then the
+        # table: from the plots' size hints (pyqtgraph's 640 px) the table was left ~60 px
+        split.setSizes([350, 150])
         lay.addWidget(split, 1)
         self.run_names: list[str] = []
         self.diff_rows: list[str] = []
