@@ -41,6 +41,33 @@ def _imported_weights_path(onnx_path: Path) -> Path:
     return folder / f"{stem}-{digest.hexdigest()[:12]}.safetensors"
 
 
+#: data files the Data panel reads (its file chooser's filter); a dropped folder is always data
+DATA_SUFFIXES = (".npz", ".csv", ".gz", ".bin")
+CAN_DROP = ("a project (.cnnstudio), an ONNX model (.onnx), or training data (an image folder with one "
+            "subfolder per class, a folder of IDX or CIFAR files, a .csv or .npz file)")
+
+
+def drop_kind(path: str) -> str:
+    """What a file dropped on the window is: ``project``, ``onnx``, ``data``, ``python`` or ``other``."""
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(SUFFIX):
+        return "project"
+    if name.endswith(".onnx"):
+        return "onnx"
+    if p.is_dir() or name.endswith(DATA_SUFFIXES) or "-ubyte" in name:
+        return "data"
+    if name.endswith(".py"):
+        return "python"
+    return "other"
+
+
+def dropped_paths(mime) -> list[str]:
+    if mime is None or not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
 def _open_onnx_job(path: Path):
     """The worker-thread part of File > Open of a .onnx (app/inspect/jobs.py job): import it, write
     its weights to the studio home. Returns (OnnxImport, weights path)."""
@@ -299,6 +326,37 @@ class ProjectFiles(QObject):
         if isinstance(init, str) and init and self.start_from_weights(init):  # an imported model's weights
             w.show_message(f"Opened {path}; the next run starts from {Path(init).name}")
         return True
+
+    # ------------------------------------------------------------------ files dropped on the window
+    def drag_enter(self, event) -> None:
+        """Any local file or folder may be dropped (what cannot be opened is said on the drop)."""
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def drop(self, event) -> None:
+        """A project or an ONNX model opens as File > Open does (the unsaved-changes question
+        first); a data folder or file goes to the Data panel (``window.folder_dropped``, as before);
+        anything else gets one status-bar line saying what can be dropped. Several files: the first
+        that can be opened; dialogs run after the drop has returned to the window system."""
+        paths = dropped_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        w = self.window
+        kinds = [(p, drop_kind(p)) for p in paths]
+        path, kind = next(((p, k) for p, k in kinds if k in ("project", "onnx", "data")), kinds[0])
+        if kind in ("project", "onnx"):
+            QTimer.singleShot(0, lambda: w.open_file(path))
+        elif kind == "data":
+            w.folder_dropped.emit(path)
+        elif kind == "python":
+            w.show_message(f"{Path(path).name} is Python code: File > Import > PyTorch Code… brings in an nn.Module "
+                           f"class from it; drop {CAN_DROP}", 12_000)
+        else:
+            w.show_message(f"Cannot open {Path(path).name} by dropping it; drop {CAN_DROP}", 12_000)
 
     # ------------------------------------------------------------------ save / revert
     def save(self) -> bool:

@@ -76,15 +76,6 @@ def release_clipboard() -> None:
         cb.setText(text)
 
 
-def data_paths_from_mime(mime) -> list[str]:
-    """Local folders or data files (not project files) dropped on the window: a data set to import."""
-    from .canvas.view import project_paths_from_mime
-
-    if mime is None or not mime.hasUrls() or project_paths_from_mime(mime):
-        return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-
-
 class MainWindow(QMainWindow):
     selection_changed = Signal(list)
     folder_dropped = Signal(str)  # a data folder or file dropped on the window
@@ -556,26 +547,10 @@ class MainWindow(QMainWindow):
 
     # ================================================================== window events
     def dragEnterEvent(self, event) -> None:
-        from .canvas.view import project_paths_from_mime
-
-        if project_paths_from_mime(event.mimeData()) or data_paths_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self.files.drag_enter(event)  # files.py: what a dropped file opens as
 
     def dropEvent(self, event) -> None:
-        from .canvas.view import project_paths_from_mime
-
-        paths = project_paths_from_mime(event.mimeData())
-        data = data_paths_from_mime(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.open_file(paths[0]))
-        elif data:
-            event.acceptProposedAction()
-            self.folder_dropped.emit(data[0])
-        else:
-            event.ignore()
+        self.files.drop(event)
 
     def closeEvent(self, event) -> None:
         if not self._closing_ok and not self.maybe_save():
