@@ -114,8 +114,8 @@ class SpeedMixin:
         self._announce_probe()  # the app says "choosing / preparing" while this runs
         xb, target = self._probe_sample()
         xb = xb.contiguous(memory_format=torch.channels_last) if speed.channels_last and xb.dim() == 4 else xb
-        cfg = self.config
-        step = compiled_step_on_copy(self.train_model, self.criterion, lambda p: build_optimizer(p, cfg),
+        # (the optimizer is not compiled: a stateless one keeps the copy's memory to the weights and gradients)
+        step = compiled_step_on_copy(self.train_model, self.criterion, lambda p: torch.optim.SGD(p, lr=0.0),
                                      (speed.memory_format, speed.precision), self.device)
         step.autocast = self._autocast()
         step.scaler = grad_scaler("fp16", self.device) if self.scaler is not None else None
