@@ -19,25 +19,9 @@ from PySide6.QtWidgets import QApplication, QScrollArea, QStyle, QStyleOptionVie
 
 from cnn_studio.app.visibility import on_screen
 
-from test_layout import _close, _settle, _window
+from test_layout import _close, _settle, windows  # noqa: F401 - windows is a fixture
 
 SIZES = [(1280, 800), (1440, 900)]
-
-
-@pytest.fixture
-def windows(qtbot):
-    made = []
-
-    def make(size):
-        w = _window(qtbot, size)
-        made.append(w)
-        _settle()
-        return w
-
-    yield make
-    for w in made:
-        if w.isVisible():
-            _close(w)
 
 
 # ------------------------------------------------------------------------------ palette
@@ -67,6 +51,7 @@ def _cut_palette_rows(pal) -> list[str]:
 
 def test_the_palette_at_its_least_width_shows_every_entry_and_header_whole(windows):
     w = windows((1280, 800))
+    _settle()
     dock = w.docks["Layers"]
     w.resizeDocks([dock], [40], Qt.Orientation.Horizontal)  # as narrow as the user can drag it
     _settle()
@@ -85,6 +70,7 @@ def test_a_layout_saved_before_with_a_narrow_palette_does_not_cut_it(windows):
     """A state saved by the previous layout version (5), with the palette dragged to its least width
     of then, is not restored over the new arrangement; the palette comes back whole."""
     a = windows((1280, 800))
+    _settle()
     a.palette_widget.tree.setMinimumWidth(0)  # the palette as narrow as version 5 let it be
     _settle()
     a.resizeDocks([a.docks["Layers"]], [90], Qt.Orientation.Horizontal)
@@ -95,6 +81,7 @@ def test_a_layout_saved_before_with_a_narrow_palette_does_not_cut_it(windows):
     a._save_window_state = lambda: None  # closing keeps the old-version state as the one saved
     _close(a)
     b = windows((1280, 800))
+    _settle()
     assert not b.dock_layout.restored
     assert b.docks["Layers"].width() >= b.palette_widget.minimumSizeHint().width()
     assert not _cut_palette_rows(b.palette_widget)
@@ -108,6 +95,7 @@ def _dock_bars(w) -> list[QTabBar]:
 @pytest.mark.parametrize("size", SIZES)
 def test_every_dock_tab_is_in_view_without_scroll_arrows(windows, size):
     w = windows(size)
+    _settle()
     w.docks["Issues"].setWindowTitle("Issues (99)")  # the widest title the Issues tab takes
     _settle()
     tabbed = set()
@@ -129,6 +117,7 @@ def test_every_dock_tab_is_in_view_without_scroll_arrows(windows, size):
 
 def test_the_run_views_share_the_curves_group_and_f5_shows_curves_and_maps(windows):
     w = windows((1280, 800))
+    _settle()
     group = {w.docks["Training curves"], *w.tabifiedDockWidgets(w.docks["Training curves"])}
     assert {w.docks["Runs"], w.docks["Compare runs"]} <= group
     assert w.docks["Feature maps"] not in group
@@ -185,14 +174,20 @@ def test_readable_axis_labels_never_run_together(qapp, lo, span, length):
         assert len(rects) >= 3  # thinned only where needed
 
 
-def test_the_training_curves_at_their_least_width_keep_their_epoch_labels_apart(qtbot):
+def _narrowest_curves(qtbot, height: int):
+    """The app's training curves view at its least width."""
     from cnn_studio.app.training.curves import RunCurves
 
     view = RunCurves()
     qtbot.addWidget(view)
-    view.resize(view.minimumSizeHint().width(), 320)
+    view.resize(view.minimumSizeHint().width(), height)
     view.show()
     qtbot.waitExposed(view)
+    return view
+
+
+def test_the_training_curves_at_their_least_width_keep_their_epoch_labels_apart(qtbot):
+    view = _narrowest_curves(qtbot, 320)
     for epochs in (1, 7, 100, 2500):
         view.begin_run(float(epochs))
         view.redraw()
@@ -204,13 +199,7 @@ def test_the_training_curves_at_their_least_width_keep_their_epoch_labels_apart(
 
 
 def test_the_curves_line_naming_the_run_wraps_in_a_narrow_dock(qtbot):
-    from cnn_studio.app.training.curves import RunCurves
-
-    view = RunCurves()
-    qtbot.addWidget(view)
-    view.resize(view.minimumSizeHint().width(), 360)
-    view.show()
-    qtbot.waitExposed(view)
+    view = _narrowest_curves(qtbot, 360)
     text = "lenet5_relu · run lenet5_relu-20261202-155441 · best weights"
     view.source_banner.setText(text)
     view.source_banner.setVisible(True)
@@ -225,6 +214,7 @@ def test_the_curves_line_naming_the_run_wraps_in_a_narrow_dock(qtbot):
 # ------------------------------------------------------------------------------ Evaluation
 def test_the_mistakes_gallery_stays_on_screen_under_the_roc_tab(windows, qtbot):
     w = windows((1280, 800))
+    _settle()
     dock = w.docks["Evaluation"]
     dock.raise_()
     _settle()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem, QTabBar
+from PySide6.QtWidgets import QTabBar
 
 from test_layout import _close, _settle, _window
+from test_layout_fit import _cut_palette_rows
 
 SIZES = [(1280, 800), (1440, 900)]
 
@@ -67,25 +68,9 @@ def test_a_tab_bar_made_when_the_user_tabs_docks_together_does_not_elide(sized):
 def test_palette_entries_are_distinct_and_not_cut(sized, size):
     w = sized(size)
     pal = w.palette_widget
-    tree = pal.tree
     texts = [it.text(0) for it in pal.items.values()]
     assert len(texts) == len(set(texts)), sorted(t for t in texts if texts.count(t) > 1)
-    fm = tree.fontMetrics()
-    style = tree.style()
-    for type_id, it in pal.items.items():
-        tree.scrollToItem(it)
-        _settle()
-        opt = QStyleOptionViewItem()
-        opt.initFrom(tree.viewport())
-        opt.rect = tree.visualItemRect(it)
-        opt.text = it.text(0)
-        opt.icon = it.icon(0)
-        opt.decorationSize = tree.iconSize()
-        opt.features = QStyleOptionViewItem.ViewItemFeature.HasDisplay | QStyleOptionViewItem.ViewItemFeature.HasDecoration
-        room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, tree).width()
-        # the style keeps a focus-frame margin on each side of the text
-        margin = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, tree) + 1)
-        assert fm.horizontalAdvance(it.text(0)) <= room - margin, (type_id, it.text(0), room)
+    assert not _cut_palette_rows(pal), _cut_palette_rows(pal)  # entries and headers
     # the full title still finds the entry and heads its tooltip
     pal.search.setText("global adaptive max")
     assert pal.visible_types() == ["adaptive_maxpool2d"]
