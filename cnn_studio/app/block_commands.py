@@ -10,7 +10,6 @@ command holding on to one would act on a stale graph after an undo/redo of an ea
 """
 from __future__ import annotations
 
-import copy
 
 from ..core import block_library, blocks
 from ..core.block_spec import BLOCK_TYPE
@@ -28,11 +27,11 @@ class SnapshotStep(Step):
         super().__init__(text)
         self.graph, self.before, self.after = graph, before, after
 
-    def redo(self) -> None:
-        self.graph.replace_with(copy.deepcopy(self.after))
+    def redo(self) -> None:  # replace_with copies what it loads (Graph._load), so the snapshots stay intact
+        self.graph.replace_with(self.after)
 
     def undo(self) -> None:
-        self.graph.replace_with(copy.deepcopy(self.before))
+        self.graph.replace_with(self.before)
 
 
 def _snapshot(graph: Graph, text: str, change) -> tuple[Macro, object]:

@@ -92,10 +92,14 @@ class CanvasScene(InnerEditMixin, QGraphicsScene):
         self._cancel_link()
         # forget the items before deleting them: clear() emits selectionChanged, whose listeners may
         # re-analyse (a structural undo of a block op) and would reach deleted items through the dicts
+        # ... but keep the Python side of the items alive until clear() is done: a wrapper collected
+        # before its item is deleted comes back from selectedItems() without its attributes
+        old = list(self.node_items.values()) + list(self.edge_items.values())
         self.node_items.clear()
         self.edge_items.clear()
         self._highlight = None
         self.clear()
+        del old
         entered = list(self.edit_path)
         self._valid_edit_path()
         if self.edit_path:
