@@ -58,11 +58,28 @@ def narrow(name: str, shape, classes: int = 3):
 
     g = templates.build(name, shape, classes)
     last = g.in_edges(g.output_node().id)[0].src
-    for nid, node in list(g.nodes.items()):
-        if node.type == "conv2d":
-            g.set_param(nid, "out_channels", 4)
-        elif node.type == "linear" and nid != last:
-            g.set_param(nid, "out_features", 8)
+
+    def shrink(graph, top: bool) -> None:
+        for nid, node in list(graph.nodes.items()):
+            if node.type == "conv2d":
+                graph.set_param(nid, "out_channels", 4)
+                if node.config.get("groups", 1) > 1:  # depthwise stays depthwise
+                    graph.set_param(nid, "groups", 4)
+            elif node.type == "linear" and not (top and nid == last):
+                graph.set_param(nid, "out_features", 8)
+
+    shrink(g, True)
+    seen: set[int] = set()
+
+    def definitions(graph) -> None:  # block definitions (ResNet stages, inverted residuals), shared by their uses
+        for bname in list(graph.blocks):
+            d = graph.blocks[bname]
+            if id(d) not in seen:
+                seen.add(id(d))
+                shrink(d.graph, False)
+                definitions(d.graph)
+
+    definitions(g)
     return g
 
 
