@@ -425,7 +425,9 @@ class InnerEditMixin:
             self._run(inner, cmd)
             return new
 
-        new = self.inner_edit("Add a layer", change)
+        from ...core.block_spec import is_known_type, spec_for
+
+        new = self.inner_edit(f"Add {spec_for(type_id).title if is_known_type(type_id) else type_id}", change)
         if new is not None:
             self.select_nodes([new])
         return new
