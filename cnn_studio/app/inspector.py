@@ -447,7 +447,7 @@ class InspectorWidget(QScrollArea):
         # a block's settings are its inner layers' (the block rows below), so it says nothing here
         if not spec.params and spec.type_id != "block":
             self.params_form.addRow(QLabel("<i>This layer has no settings.</i>", self._body))
-        self.id_edit.setReadOnly(self.read_only or self.inner is not None)
+        self.id_edit.setReadOnly(self.read_only)
         self.help.setText(f"<p style='color:{self.palette().placeholderText().color().name()}'>{_esc(spec.help)}</p>")
         self._update_info()
 
@@ -582,13 +582,20 @@ class InspectorWidget(QScrollArea):
         if new == old or self.read_only:
             self.id_edit.setText(old)
             return
+        inner = self.inner
         self._writing = True
         try:
-            ok = self.document.try_edit(lambda: RenameNodeCommand(self.document.graph, old, new))
+            if inner is not None:  # a layer inside a block: renamed in its definition, ports kept on it
+                ok = self.document.try_edit(lambda: _inner_rename_command(self.document.graph, inner[0], old, new))
+            else:
+                ok = self.document.try_edit(lambda: RenameNodeCommand(self.document.graph, old, new))
         finally:
             self._writing = False
         if ok is None:
             self.id_edit.setText(old)
+            return
+        if inner is not None:
+            self.show_inner(inner[0], new, inner[1])
             return
         self.node_id = new
         self.selection = [new]
@@ -605,3 +612,17 @@ class InspectorWidget(QScrollArea):
 
 def _esc(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _inner_rename_command(graph, block: str, old: str, new: str):
+    """One undo step renaming layer ``old`` of definition ``block`` (every use of it): the inner id is
+    the module name in every instance, so state_dict keys follow. Refusals are GraphEditError."""
+    from ..core import blocks
+    from ..core.errors import GraphEditError
+    from .block_commands import _snapshot
+
+    if block not in graph.blocks or old not in graph.blocks[block].graph.nodes:
+        raise GraphEditError(f"block '{block}' has no layer '{old}'")
+    macro, _ = _snapshot(graph, f"Rename '{old}' to '{new}' in block '{block}'",
+                         lambda g: blocks.rename_inner_node(g, block, old, new))
+    return macro
