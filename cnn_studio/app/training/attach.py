@@ -108,8 +108,11 @@ class TrainingFeature(QObject):
         self._run_message: str | None = None
         self._on_document_graph_replaced()
         self._on_state_source_changed(window.state.source)
-        # torch loads in a background thread once the window has painted (never on the start-up path)
-        QTimer.singleShot(1500, self.panel.settings, self.panel.settings.probe_devices)
+        # torch loads in a background thread once the window has painted (never on the start-up path):
+        # 1.5 s after the event loop first runs, not after construction (a slow, loaded start-up would
+        # otherwise reach the probe in its first event pass)
+        settings = self.panel.settings
+        QTimer.singleShot(0, settings, lambda: QTimer.singleShot(1500, settings, settings.probe_devices))
 
     # ------------------------------------------------------------------ settings <-> project
     def settings_dict(self) -> dict:
