@@ -414,13 +414,13 @@ def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn
     """Compile a copy of the model in ``cand``'s mode and time it: (seconds of the first step, which
     compiles, median seconds of the next ``steps``); None for the steps when cancelled. The steps run
     in a daemon thread (:func:`run_abandonable`), so a cancel returns at once even while compiling."""
-    step = compiled_step_on_copy(model, loss_fn, make_optimizer, cand, device)
     xb = to_memory_format(x, cand[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times: list[float] = []
     t_compile = [0.0]
 
-    def work():
+    def work():  # (torch.compile itself too: its first import of inductor takes seconds)
+        step = compiled_step_on_copy(model, loss_fn, make_optimizer, cand, device)
         for r in range(steps + 1):
             if cancel is not None and cancel():
                 return

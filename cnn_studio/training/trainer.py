@@ -446,6 +446,8 @@ class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
         """One pass over the training batches from ``start``; returns "done", "stopped" or "nan"."""
         cfg, st = self.config, self.state
         model, opt = self.train_model, self.optimizer
+        if self._stop.is_set():  # (before the step is made: a stop during a compile wraps nothing for torch.compile)
+            return "stopped"
         step = self._train_step if self._train_step is not None else self._make_step()
         normalize = self.bundle.normalize
         augment, aug_gen = self._augmenter, self._aug_gen

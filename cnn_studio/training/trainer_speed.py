@@ -114,15 +114,21 @@ class SpeedMixin:
         self._announce_probe()  # the app says "choosing / preparing" while this runs
         xb, target = self._probe_sample()
         xb = xb.contiguous(memory_format=torch.channels_last) if speed.channels_last and xb.dim() == 4 else xb
-        # (the optimizer is not compiled: a stateless one keeps the copy's memory to the weights and gradients)
-        step = compiled_step_on_copy(self.train_model, self.criterion, lambda p: torch.optim.SGD(p, lr=0.0),
-                                     (speed.memory_format, speed.precision), self.device)
-        step.autocast = self._autocast()
-        step.scaler = grad_scaler("fp16", self.device) if self.scaler is not None else None
+        autocast = self._autocast()
+        scaler = grad_scaler("fp16", self.device) if self.scaler is not None else None
+        copy_of = self.train_model
+
+        def warm():  # in the daemon thread: torch.compile's first import of inductor takes seconds too
+            # (the optimizer is not compiled: a stateless one keeps the copy's memory to the weights and gradients)
+            step = compiled_step_on_copy(copy_of, self.criterion, lambda p: torch.optim.SGD(p, lr=0.0),
+                                         (speed.memory_format, speed.precision), self.device)
+            step.autocast, step.scaler = autocast, scaler
+            step(xb, target)
+
         t0 = time.perf_counter()
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                done, _ = run_abandonable(lambda: step(xb, target), self._stop.is_set)
+                done, _ = run_abandonable(warm, self._stop.is_set)
         except Exception as e:  # noqa: BLE001 - any compiler failure: the run trains eagerly
             text = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             self.state.notes.append(f"torch.compile failed while compiling ({text}); training eagerly instead")
