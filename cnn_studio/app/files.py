@@ -21,7 +21,12 @@ from ..core.project import SUFFIX, load_project
 from .autosave import find_orphans
 
 MAX_RECENT = 8
-FILE_FILTER = f"CNN Studio projects (*{SUFFIX});;ONNX models (*.onnx);;All files (*)"  # open and save dialogs
+#: File > Open's filters: first everything Open accepts (its default), then each type alone
+OPEN_FILTER = (f"All supported (*{SUFFIX} *.onnx);;CNN Studio projects (*{SUFFIX});;ONNX models (*.onnx);;"
+               "All files (*)")
+#: File > Save / Save As: a project is saved only as a project file
+SAVE_FILTER = f"CNN Studio projects (*{SUFFIX})"
+FILE_FILTER = OPEN_FILTER  # the old name (the Open dialog's)
 Btn = QMessageBox.StandardButton
 
 
