@@ -40,7 +40,7 @@ from .canvas import CanvasScene, CanvasView
 from .document import Document
 from .editor import NetworkEditor
 from .edits import NODES_MIME
-from .files import FILE_FILTER, MAX_RECENT, ProjectFiles  # noqa: F401 (MAX_RECENT: the window's old name)
+from .files import FILE_FILTER, MAX_RECENT, OPEN_FILTER, SAVE_FILTER, ProjectFiles  # noqa: F401 (MAX_RECENT, FILE_FILTER: old names)
 from .icons import app_icon
 from .inspector import InspectorWidget
 from .layout import DockLayout
@@ -355,12 +355,12 @@ class MainWindow(QMainWindow):
         box.exec()
 
     def get_open_path(self) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_dir(), FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_dir(), OPEN_FILTER)
         return path or None
 
     def get_save_path(self) -> str | None:
         start = str(Path(self._last_dir()) / (self.document.display_name() + SUFFIX))
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, FILE_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, SAVE_FILTER)
         if path and not path.endswith(SUFFIX):
             path += SUFFIX
         return path or None
