@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
             setattr(self, name, getattr(self.editor, name))
         self.act_quit = self._act("&Quit", self.close, K.Quit, "Close the window")
 
-        self.act_fit = self._act("&Fit to View", lambda: self.view.fit(), "Ctrl+0", "Show the whole network")
+        self.act_fit = self._act("&Fit to View", lambda: self.view.fit(), "Ctrl+0", "Show the whole network (zoomed out as far as it takes)")
         self.act_zoom_in = self._act("Zoom &In", self.view.zoom_in, [QKeySequence(K.ZoomIn).toString() or "Ctrl++", "Ctrl+="])
         self.act_zoom_out = self._act("Zoom &Out", self.view.zoom_out, K.ZoomOut)
         self.act_about = self._act("&About CNN Studio", self.about)

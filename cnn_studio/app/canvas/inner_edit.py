@@ -187,9 +187,9 @@ class InnerEditMixin:
         came_from = self.edit_path[depth] if depth < len(self.edit_path) else None
         self.edit_path = self.edit_path[:depth]
         self._rebuild()
-        self.edit_path_changed.emit(list(self.edit_path))
-        if came_from is not None:
+        if came_from is not None:  # selected first: the view centres on the card just left
             self.select_nodes([came_from])
+        self.edit_path_changed.emit(list(self.edit_path))
 
     def leave_block(self) -> bool:
         if not self.edit_path:

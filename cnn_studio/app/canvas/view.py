@@ -15,12 +15,12 @@ from ...core.project import SUFFIX
 from ..edits import LAYER_MIME
 from .scene import CanvasScene
 
-ZOOM_MIN, ZOOM_MAX = 0.15, 3.0
+ZOOM_MIN, ZOOM_MAX = 0.1, 3.0
 READABLE_ZOOM = 0.8  # a network that opens: card text reads comfortably
-# Fit to View goes no lower: card titles stay readable (about 7 px high). Fitting ResNet-18 whole
-# into a short canvas gave 15 %, where no card could be read; below this the view shows the input
-# end of the network at this zoom instead, and the wheel or Ctrl- zoom out further.
-FIT_MIN_ZOOM = 0.6
+# Fit to View (Ctrl+0) shows the whole network, however small that makes it (down to ZOOM_MIN): it
+# is what the user asked for. Opening a network (fit(readable=True)) goes no lower than
+# READABLE_ZOOM and shows the input end of a large network instead.
+FIT_MIN_ZOOM = ZOOM_MIN
 
 
 def layer_type_from_mime(mime) -> str | None:
@@ -131,10 +131,10 @@ class CanvasView(QGraphicsView):
         self.set_zoom(self.zoom() / 1.25)
 
     def fit(self, readable: bool = False) -> None:
-        """Show every layer (at most at 100 %), at no less than FIT_MIN_ZOOM (READABLE_ZOOM with
-        ``readable``, used when a network opens) so card text can be read. A network larger than
-        the view at that zoom shows its input end first: the top, and the input's column when it
-        is too wide as well."""
+        """Show every layer (at most at 100 %, at least at ZOOM_MIN). With ``readable`` (a network
+        that opens, a block entered or left) go no lower than READABLE_ZOOM: a network larger than
+        the view at that zoom shows its input end first (the top, and the input's column when it
+        is too wide as well)."""
         rect = self.scene().itemsBoundingRect()
         if rect.isNull():
             return
