@@ -16,27 +16,123 @@ from .block_spec import BLOCK_TYPE
 from .graph import Graph, Node
 
 
+@dataclass(frozen=True)
+class ParamCounts:
+    """A network's (or one node's) parameters in parts that add up: ``trainable`` weights the
+    optimizer updates, ``frozen`` weights of frozen layers (Trainable off), and ``buffers``: batch
+    norm running statistics, never trained (the analysis' ``non_trainable``)."""
+    trainable: int
+    frozen: int
+    buffers: int
+
+    @property
+    def total(self) -> int:
+        return self.trainable + self.frozen + self.buffers
+
+    def parts(self) -> str:
+        """"21,289,802 trainable, 110,784 frozen, 17,024 buffers (running statistics)"; the
+        trainable part always, the others when not 0."""
+        out = [f"{self.trainable:,} trainable"]
+        if self.frozen:
+            out.append(f"{self.frozen:,} frozen")
+        if self.buffers:
+            out.append(f"{self.buffers:,} buffers (running statistics)")
+        return ", ".join(out)
+
+    def text(self) -> str:
+        """"21,417,610 parameters: 21,289,802 trainable, 110,784 frozen, 17,024 buffers (running
+        statistics)"; "62,006 parameters, all trainable" when nothing is frozen and no buffers."""
+        if not self.frozen and not self.buffers:
+            return f"{self.total:,} parameters" + (", all trainable" if self.total else "")
+        return f"{self.total:,} parameters: {self.parts()}"
+
+
 def parameter_counts(graph: Graph, analysis=None) -> tuple[int, int]:
     """(trainable, frozen) parameter counts from the analysis' trainable parameters per node (batch
-    norm running statistics are never trained and are in neither); nodes without a shape count 0."""
+    norm running statistics are never trained and are in neither); nodes without a shape count 0,
+    and so does a block instance whose inside could not be worked out (as the analysis' totals), so
+    trainable + frozen is always the analysis' ``trainable_params``."""
     from .analysis import analyze
 
     a = analysis if analysis is not None else analyze(graph)
     counts = [0, 0]
-
-    def walk(g: Graph, infos: dict, frozen_above: bool) -> None:
-        # inside a block instance, the definition's layers count by their own option or the instance's
-        for nid, info in infos.items():
-            node = g.nodes.get(nid)
-            frozen = frozen_above or (node is not None and node.frozen)
-            block = getattr(info, "block", None)
-            if node is not None and block is not None and node.config.get("block") in graph.blocks:
-                walk(graph.blocks[node.config["block"]].graph, block.nodes, frozen)
-            else:
-                counts[1 if frozen else 0] += int(info.trainable or 0)
-
-    walk(graph, a.nodes, False)
+    for nid, info in a.nodes.items():
+        t, f = _node_split(graph, graph.nodes.get(nid), info, False)
+        counts[0] += t
+        counts[1] += f
     return counts[0], counts[1]
+
+
+def param_counts(graph: Graph, analysis=None) -> ParamCounts:
+    """The whole network's :class:`ParamCounts` (total: the analysis' ``total_params``)."""
+    from .analysis import analyze
+
+    a = analysis if analysis is not None else analyze(graph)
+    trainable, frozen = parameter_counts(graph, a)
+    return ParamCounts(trainable, frozen, a.non_trainable_params)
+
+
+def path_param_counts(graph: Graph, paths, analysis=None) -> ParamCounts:
+    """:class:`ParamCounts` of the nodes at ``paths`` (top-level ids, or paths into blocks; a block
+    instance with everything inside it), frozen by their own option or an instance around them;
+    a path under another of ``paths`` is counted once, with it."""
+    from .analysis import analyze
+
+    a = analysis if analysis is not None else analyze(graph)
+    counts = [0, 0, 0]
+    paths = list(dict.fromkeys(paths))
+    for path in paths:
+        if any(path.startswith(p + "/") for p in paths):
+            continue
+        loc = locate(graph, path, a)
+        if loc is None or loc.info is None:
+            continue
+        t, f = _node_split(graph, loc.node, loc.info, loc.frozen_by is not None)
+        counts[0] += t
+        counts[1] += f
+        counts[2] += int(loc.info.non_trainable or 0)
+    return ParamCounts(*counts)
+
+
+def _node_split(graph: Graph, node, info, frozen_above: bool, depth: int = 0) -> tuple[int, int]:
+    """(trainable, frozen) of one node's trainable parameters (``info.trainable``); a block instance
+    whose analysis went through is split by the layers inside it (their own option or an instance
+    around them); one that failed has ``info.trainable`` 0, like the analysis counts it."""
+    frozen = frozen_above or (node is not None and node.frozen)
+    block = getattr(info, "block", None)
+    if (node is not None and block is not None and info.output_shape is not None and depth < 64
+            and node.config.get("block") in graph.blocks):
+        g = graph.blocks[node.config["block"]].graph
+        t = f = 0
+        for nid in block.order:
+            dt, df = _node_split(graph, g.nodes.get(nid), block.nodes[nid], frozen, depth + 1)
+            t, f = t + dt, f + df
+        return t, f
+    n = int(info.trainable or 0)
+    return (0, n) if frozen else (n, 0)
+
+
+def path_has_weights(graph: Graph, path: str) -> bool:
+    """Whether the node at ``path`` has weights a Trainable option could act on: its layer type's
+    ``has_weights``, or for a block instance, any layer inside its definition (nested too)."""
+    loc = locate(graph, path)
+    if loc is None:
+        return False
+    seen: set[str] = set()
+
+    def weighted(node, depth: int) -> bool:
+        if node.type != BLOCK_TYPE:
+            try:
+                return bool(node.spec.has_weights)
+            except Exception:  # a type the catalogue doesn't know: leave its options shown
+                return True
+        name = node.config.get("block")
+        if name not in graph.blocks or name in seen or depth > 64:
+            return False
+        seen.add(name)
+        return any(weighted(n, depth + 1) for n in graph.blocks[name].graph.nodes.values())
+
+    return weighted(loc.node, 0)
 
 
 def frozen_ids(graph: Graph) -> list[str]:
