@@ -197,6 +197,22 @@ class EpochAxis(ReadableAxis):
         return super().boundingRect().adjusted(-END_LABEL_MARGIN, 0, END_LABEL_MARGIN, 0)
 
 
+class TimedView(pg.GraphicsLayoutWidget):
+    """The plots' view, timing its own paints (``paint_s``: a moving average of the seconds one
+    paint takes). Qt paints it in C++ with the GIL held (PySide6 does not release it), so every
+    paint stalls the training thread; the frame rate follows this cost (TrainingPlots.frame_s)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.paint_s: float | None = None
+
+    def paintEvent(self, ev):  # noqa: N802 - Qt's name
+        t0 = time.perf_counter()
+        super().paintEvent(ev)
+        dt = time.perf_counter() - t0
+        self.paint_s = dt if self.paint_s is None else 0.8 * self.paint_s + 0.2 * dt
+
+
 class TrainingPlots(QWidget):
     """Four plots in a 2x2 grid sharing the x axis (epochs, fractional during an epoch)."""
 
@@ -231,7 +247,7 @@ class TrainingPlots(QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.readout)
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedView()
         self.view.ci.layout.setContentsMargins(2, 2, END_LABEL_MARGIN, 2)
         self.view.setMinimumSize(PLOTS_MIN_W, 160)  # two plots side by side stay readable
         lay.addWidget(self.view, 1)
@@ -485,16 +501,31 @@ class TrainingPlots(QWidget):
     # most 1/EARLY_FRAME frames a frame-time, and nothing waits more than LATE_FRAME frames.
     EARLY_FRAME = 0.5
     LATE_FRAME = 1.5
+    # Frames are spaced so that painting takes at most this share of the time (a paint holds the
+    # GIL, which the training thread needs between its ops), but never further than MAX_FRAME_S.
+    # At ~1 ms a paint (an idle machine) that is the fps given; on a busy machine, where a paint
+    # is preempted midway and takes 5-10 ms, fewer frames.
+    PAINT_SHARE = 0.02
+    MAX_FRAME_S = 1.0
+
+    @property
+    def frame_s(self) -> float:
+        """Seconds between frames now: 1/fps, or longer when a paint costs more than PAINT_SHARE of it."""
+        paint = self.view.paint_s
+        if paint is None:
+            return self._frame_s
+        return max(self._frame_s, min(self.MAX_FRAME_S, paint / self.PAINT_SHARE))
 
     def _data_changed(self) -> None:
         if not on_screen(self):
             return  # drawn when the dock's tab comes forward (on_dock_shown / showEvent)
         now = time.monotonic()
-        if now - self._last_frame >= self.EARLY_FRAME * self._frame_s:
+        frame_s = self.frame_s
+        if now - self._last_frame >= self.EARLY_FRAME * frame_s:
             self.timer.stop()
             self.redraw()
         elif not self.timer.isActive():
-            wait = self._last_frame + self.LATE_FRAME * self._frame_s - now
+            wait = self._last_frame + self.LATE_FRAME * frame_s - now
             self.timer.start(max(1, int(math.ceil(wait * 1000))))
 
     @Slot()
