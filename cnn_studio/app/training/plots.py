@@ -3,7 +3,8 @@ learning rate and samples/s, with a crosshair read-out.
 
 Data arrive through plain method calls from the GUI thread (the worker's signals are queued to it);
 they land in bounded :class:`Series` buffers. Frames are driven by the data: new data draw at once
-when the last frame is at least half a frame old (``fps`` frames a second), sooner ones wait for
+when the last frame is at least half a frame old (``fps`` frames a second, fewer when a paint
+costs more than ``PAINT_SHARE`` of a frame: see ``TrainingPlots.frame_s``), sooner ones wait for
 the next data or, if none come, a single-shot timer; only the curves whose data changed are
 redrawn. So the cost of plotting does not grow with the run's length or the batch rate, a frame
 shares the GUI thread's wake-up with the data it shows (each wake-up of the GUI thread preempts the
