@@ -487,8 +487,13 @@ def _cmd_train(args, dist_info) -> int:
         if cfg.init_from and main and getattr(args, "init_from", None):  # the key report first, before anything is loaded or a folder made
             from .training.init_weights import init_report
 
-            print("\n".join(init_report(graph, cfg.init_from).lines()))
-        trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config, overwrite=args.overwrite)
+            print("\n".join(init_report(graph, cfg.init_from).lines(partial=bool(cfg.init_partial))))
+        from .training.init_weights import InitWeightsMismatch
+
+        try:
+            trainer = trainer_cls(graph, bundle, cfg, run_dir=args.out, callbacks=cbs, data_config=data_config, overwrite=args.overwrite)
+        except InitWeightsMismatch as e:  # the command line's way out: --init-partial (not the config key)
+            raise InitWeightsMismatch(e.reason, "cli") from None
 
     interrupted = threading.Event()
 

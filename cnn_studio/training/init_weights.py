@@ -21,6 +21,29 @@ class InitWeightsError(StudioError):
     """``init_from`` names weights that cannot be read or do not fit the network."""
 
 
+#: how each front end loads only the tensors that fit (InitWeightsMismatch names only its own)
+PARTIAL_HINTS = {
+    "api": "set init_partial=True in the training config",
+    "cli": "add --init-partial",
+    "app": "use Network > Initialise from weights… (its Apply loads the tensors that fit)",
+}
+
+
+class InitWeightsMismatch(InitWeightsError):
+    """A strict ``init_from`` refused: the file does not fit the network, and nothing was loaded.
+    ``str()`` names the Python API's way out (``init_partial``); :meth:`for_front_end` another's
+    (the command line's ``--init-partial``, the app's Network > Initialise from weights…)."""
+
+    def __init__(self, reason: str, front_end: str = "api") -> None:
+        self.reason = reason
+        super().__init__(self.for_front_end(front_end))
+
+    def for_front_end(self, front_end: str) -> str:
+        hint = PARTIAL_HINTS.get(front_end, PARTIAL_HINTS["api"])
+        return (f"cannot start from these weights: {self.reason}; nothing was loaded. To load only the tensors that "
+                f"fit and leave the others at their initial values, {hint}")
+
+
 def weights_path(source: str | os.PathLike) -> Path:
     """The file ``source`` stands for: a run folder gives its best checkpoint (else its last one)."""
     path = Path(source).expanduser()
@@ -56,15 +79,19 @@ class InitReport:
         return (f"{len(self.matched)} of {self.total} matched, {len(self.missing)} missing, {len(self.mismatched)} with "
                 f"another shape, {len(self.unexpected)} unused from the file")
 
-    def lines(self, limit: int = 20) -> list[str]:
-        """The report as text lines: counts, then each list (at most ``limit`` entries each)."""
+    def lines(self, limit: int = 20, partial: bool = True) -> list[str]:
+        """The report as text lines: counts, then each list (at most ``limit`` entries each).
+        ``partial``: the matching tensors are to be loaded, the others keep their initial values (as
+        the lists say); False: a strict load, refused unless everything fits, so nothing is said to
+        be left anywhere."""
         def fmt(s) -> str:
             return "x".join(map(str, s)) or "scalar"
 
+        left = " (left at their initial values)" if partial and self.matched else ""
         out = [f"weights: {self.path}", self.counts()]
         sections = (
-            ("another shape (left at their initial values)", [f"{k}: file {fmt(a)}, network {fmt(b)}" for k, a, b in self.mismatched]),
-            ("missing from the file (left at their initial values)", self.missing),
+            (f"another shape{left}", [f"{k}: file {fmt(a)}, network {fmt(b)}" for k, a, b in self.mismatched]),
+            (f"missing from the file{left}", self.missing),
             ("in the file but not in the network (unused)", self.unexpected),
         )
         for title, items in sections:
@@ -125,7 +152,6 @@ def apply_init_weights(model: nn.Module, source: str | os.PathLike, partial: boo
     try:
         state = adapt_state_dict(model, read_weights_file(path), str(path))
     except ModelImportError as e:
-        raise InitWeightsError(f"cannot start from these weights: {e}; to load only the tensors that fit and leave the "
-                               "others at their initial values, use init_partial (cnn-studio train --init-partial)") from None
+        raise InitWeightsMismatch(str(e)) from None
     model.load_state_dict(state, strict=True)
     return f"initialised from the weights in '{path}' ({len(state)} tensors, all keys and shapes matched)"

@@ -174,8 +174,9 @@ class _Runner(QObject):
                 trainer.request_stop()
             summary = trainer.fit()
             self.finished.emit(dict(summary or {}))
-        except StudioError as e:
-            self.failed.emit(str(e), traceback.format_exc())
+        except StudioError as e:  # a refused init_from names the app's way out, not the command line's
+            message = e.for_front_end("app") if hasattr(e, "for_front_end") else str(e)
+            self.failed.emit(message, traceback.format_exc())
         except Exception as e:  # anything else is a bug or an environment problem: show, don't crash
             self.failed.emit(f"Training failed: {type(e).__name__}: {e}", traceback.format_exc())
 
