@@ -126,9 +126,14 @@ def cmd_summary(args) -> int:
     shape = parse_shape(args.input) if args.input else None
     graph = load_model_arg(args.model, shape, args.classes)
     a = analyze(graph)
+    from .core.trainable import param_counts
+
+    counts = param_counts(graph, a)  # frozen layers apart, as the app and `train` count them
     if args.json:
         d = a.to_dict()
         d["name"] = graph.name
+        # total_params = trainable_params + frozen_params + non_trainable_params (running statistics)
+        d["trainable_params"], d["frozen_params"] = counts.trainable, counts.frozen
         print(json.dumps(d))
         return 0 if a.ok else EXIT_BAD_INPUT
     from .core.block_report import block_tree
@@ -149,7 +154,7 @@ def cmd_summary(args) -> int:
             print("  ".join("-" * w for w in widths))
     print()
     print(f"Network '{graph.name}': input {fmt_shape(a.input_shape)}, output {fmt_shape(a.output_shape)}")
-    print(f"Parameters: {_fmt_int(a.total_params)} ({_fmt_int(a.trainable_params)} trainable, {_fmt_int(a.non_trainable_params)} non-trainable)")
+    print(counts.text())  # "21,417,610 parameters: 21,289,802 trainable, 110,784 frozen, 17,024 buffers (...)", as the app
     print(f"MACs per sample: {_fmt_macs(a.total_macs)} ({_fmt_int(a.total_macs)})")
     print(f"Activation memory per sample: {a.activation_bytes / 2**20:.2f} MiB")
     for issue in a.issues:

@@ -21,7 +21,7 @@ def test_summary_prints_the_block_tree(tmp_path, capsys):
     assert out[i + 4].startswith("      0 ") and "Convolution" in out[i + 4] and "8x4x4" in out[i + 4]  # three levels in
     a = analyze(g)
     assert f"{a.nodes['layer1'].params:,}" in out[first.index("layer1")]
-    assert f"Parameters: {a.total_params:,}" in "\n".join(out)
+    assert f"{a.total_params:,} parameters" in "\n".join(out)
     assert main(["summary", str(path), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     layer2 = next(x for x in d["layers"] if x["id"] == "layer2")
