@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 1x28x28 (Python: required; ONNX: only when the file leaves it open)")
     s.add_argument("--class", dest="class_name", metavar="NAME", help="Python: the nn.Module class, buildable with no arguments")
     s.add_argument("--name", help="network name (default: the model's or class name)")
+    s.add_argument("--from-operators", action="store_true",
+                   help="ONNX: build the network from the file's operators even when the file carries the CNN Studio design "
+                        "it was exported from (by default that design, with its blocks, is restored where it provably "
+                        "computes the same outputs)")
     s.set_defaults(func=cmd_import)
 
 
@@ -74,7 +78,7 @@ def cmd_import_onnx(args) -> int:
     if weights is not None and weights.resolve() == out.resolve():
         raise UsageError("--weights-out must differ from the project file")
     shape = parse_shape(args.input) if args.input else None
-    imp = import_onnx(args.file, name=args.name, input_shape=shape)
+    imp = import_onnx(args.file, name=args.name, input_shape=shape, design=not getattr(args, "from_operators", False))
     graph = imp.graph
     graph.meta["imported_from"] = os.path.abspath(args.file)
     existed = weights is not None and weights.exists()

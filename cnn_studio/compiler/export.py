@@ -575,6 +575,11 @@ def export(
         pools = {nid: n.config.get("output_size") for nid, n in source.graph.nodes.items() if n.type in ("adaptive_avgpool2d", "adaptive_maxpool2d")}
         if pools:  # the TorchScript exporter writes one whose output divides the map as plain pooling
             meta = {**meta, "adaptive_pools": pools}
+        # the design itself (blocks, frozen layers, dropout, loss): import restores it where the file's
+        # operators and weights still compute it (compiler/onnx_design.py checks that numerically)
+        from ..core.project import dumps
+
+        meta = {**meta, "design": dumps(source.graph)}
         info = export_onnx(source.model(), path, source.input_shape, opset=opset, exporter=exporter, metadata=meta)
         files = [info.path]
         notes.append(f"ONNX opset {info.opset}, {info.exporter} exporter, input 'input' (batch dynamic), output 'logits'")

@@ -31,6 +31,7 @@ from ..core.graph import Graph
 from ..core.layout import apply_layout
 from .onnx_ops import BATCH, Act, Builder, Unsupported
 from .onnx_read import OnnxImportError, attrs, check_order, load_model, opset_of, value_shape
+from .onnx_design import restore_design, stored_design
 
 __all__ = ["OnnxImport", "OnnxImportCancelled", "OnnxImportError", "import_onnx", "verify_with_onnxruntime"]
 
@@ -56,16 +57,20 @@ class OnnxImport:
 
 
 def import_onnx(path: str | os.PathLike, name: str | None = None, input_shape: tuple[int, int, int] | None = None,
-                verify: bool = True, cancel=None, progress=None) -> OnnxImport:
+                verify: bool = True, cancel=None, progress=None, design: bool = True) -> OnnxImport:
     """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message
     (also for anything unforeseen in a malformed file: never a traceback).
 
     For a caller in a worker thread (the app's File > Open): ``cancel`` (a ``threading.Event``) is
     looked at between the steps (reading, every few dozen operators, compiling, the onnxruntime
     check) and stops the import with :class:`OnnxImportCancelled`; ``progress(done, total, message)``
-    hears of each step."""
+    hears of each step.
+
+    ``design``: a file of CNN Studio's own export carries its design (blocks, frozen layers, dropout);
+    it is used where it provably computes what the file's operators do (``onnx_design.py``); False
+    keeps the graph read from the operators."""
     try:
-        return _import(path, name, input_shape, verify, _Steps(Path(path).name, cancel, progress))
+        return _import(path, name, input_shape, verify, _Steps(Path(path).name, cancel, progress), design)
     except OnnxImportError:
         raise
     except MemoryError:
@@ -92,7 +97,7 @@ class _Steps:
             self.progress(done, self.TOTAL, message)
 
 
-def _import(path, name, input_shape, verify, step: _Steps | None = None) -> OnnxImport:
+def _import(path, name, input_shape, verify, step: _Steps | None = None, design: bool = True) -> OnnxImport:
     """Build the graph and weights of an ONNX file; raises :class:`OnnxImportError` with one message.
 
     ``input_shape`` (C, H, W) is needed only when the file leaves those axes symbolic.
@@ -159,6 +164,13 @@ def _import(path, name, input_shape, verify, step: _Steps | None = None) -> Onnx
         result.max_diff = verify_with_onnxruntime(result, model, inp.name, chw, batch, net)
         if result.max_diff is None:
             result.notes.append("not compared with onnxruntime (not installed)")
+        if design and stored_design(model) is not None:
+            step(90, f"checking the CNN Studio design stored in {label}…")
+            restored = restore_design(result, model, inp.name, chw, batch)
+            if restored is not None:
+                if name:
+                    restored.graph.name = name
+                return restored
     return result
 
 
