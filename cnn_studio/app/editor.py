@@ -6,9 +6,9 @@ toolbar, context menu) and keeps thin delegates (``window.undo``, ``window.copy`
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QMimeData, QObject, QTimer
-from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QStyle
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QStyle
 
 from .edits import NODES_MIME, parse_payload, payload_to_json
 
@@ -38,6 +38,15 @@ class NetworkEditor(QObject):
         self.act_delete = act("&Delete", self.delete_selection, [QKeySequence(K.Delete).toString() or "Del", "Backspace"], "Delete the selected layers and links")
         self.act_select_all = act("Select &All", self.select_all, K.SelectAll)
         self.act_layout = act("Auto &Layout", self.auto_layout, "Ctrl+L", "Arrange the layers top to bottom (one undo step)")
+        # Esc goes up a level from a block's inside wherever the focus is in the window (Inspector,
+        # palette search...), enabled only while a block is entered so Esc means nothing new
+        # elsewhere. A window shortcut does not fire while a popup, completer, menu or dialog is
+        # active (they are other windows), so those keep their own Esc.
+        self.escape_up = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)
+        self.escape_up.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.escape_up.setEnabled(False)
+        self.escape_up.activated.connect(self.go_up)
+        window.scene.edit_path_changed.connect(lambda path: self.escape_up.setEnabled(bool(path)))
 
     @property
     def scene(self):
@@ -103,6 +112,35 @@ class NetworkEditor(QObject):
         if payload is None:
             return []
         return self.scene.paste_payload(payload)
+
+    # ------------------------------------------------------------------ levels
+    @staticmethod
+    def _pending_editor(widget) -> QLineEdit | None:
+        """The focused text field with a typed change not yet taken (not a search field), if any."""
+        edit = widget if isinstance(widget, QLineEdit) else (widget.findChild(QLineEdit) if isinstance(widget, QAbstractSpinBox) else None)
+        if edit is None or edit.isReadOnly() or edit.isClearButtonEnabled() or not edit.isModified():
+            return None
+        return edit
+
+    def go_up(self) -> bool:
+        """Esc: cancel a link being drawn; else let a field with a pending edit take it (focus goes
+        to the canvas, so the field commits through editingFinished, as on any focus change, and
+        the next Esc goes up); else leave the entered block for the level above."""
+        scene = self.scene
+        if not scene.edit_path:
+            return False
+        if scene._link is not None:
+            scene._cancel_link()
+            return False
+        view = self.window.view
+        edit = self._pending_editor(QApplication.focusWidget())
+        if edit is not None:
+            edit.setModified(False)
+            view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return False
+        scene.leave_block()
+        view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
 
     # ------------------------------------------------------------------ layers
     def auto_layout(self) -> bool:

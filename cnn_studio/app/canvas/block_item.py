@@ -23,7 +23,8 @@ from ...core.trainable import block_frozen_counts
 from ...core.layout import layered_positions
 from .. import fmt, theme
 from .card_style import paint_card
-from .items import NODE_H, NODE_W, PAD, RADIUS, NodeItem, _fonts, bezier
+from .items import NODE_H, NODE_W, PAD, RADIUS, NodeItem, _fonts
+from .routing import route
 
 BLOCK_H = 84.0  # collapsed card: one line more than a layer card
 HEADER = BLOCK_H  # expanded frame: the header strip (the collapsed card's lines) above the inner cards
@@ -169,25 +170,28 @@ class BlockItem(NodeItem):
                 p = places[nid]
                 item.setPos(QPointF(p.x() - cx, -self._h / 2 + HEADER + MARGIN + p.y()))
             pen = QPen(theme.colours().edge, 1.6)
+            self._card_rects = {nid: it.mapRectToParent(it.shape().boundingRect()) for nid, it in self.inner_items.items()}
             for e in d.graph.edges:
                 a, b = self.inner_items.get(e.src), self.inner_items.get(e.dst)
                 if a is not None and b is not None:
-                    self._link(a.output_anchor(), b.input_anchor(e.dst_port), pen)
+                    self._link(a.output_anchor(), b.input_anchor(e.dst_port), pen, (e.src, e.dst))
             dashed = QPen(theme.colours().muted, 1.2, Qt.PenStyle.DashLine)
             for i, targets in enumerate(d.inputs):
                 for nid, port in targets:
                     if nid in self.inner_items:
                         start = self.input_offset(i, len(d.inputs)) + QPointF(0, HEADER)  # below the header's text
-                        self._link(start, self.inner_items[nid].input_anchor(port), dashed)
+                        self._link(start, self.inner_items[nid].input_anchor(port), dashed, (nid,))
             if d.output in self.inner_items:
-                self._link(self.inner_items[d.output].output_anchor(), QPointF(0, self._h / 2), dashed)
+                self._link(self.inner_items[d.output].output_anchor(), QPointF(0, self._h / 2), dashed, (d.output,))
         self._sync_ports()
         if self.info is not None:
             self._apply_inner_info()
         self.update()
 
-    def _link(self, p0: QPointF, p1: QPointF, pen: QPen) -> None:
-        item = QGraphicsPathItem(bezier(p0, p1), self)
+    def _link(self, p0: QPointF, p1: QPointF, pen: QPen, ends=()) -> None:
+        """An inner link, around the frame's other cards (routing.py) as links on the canvas are."""
+        rects = [r for nid, r in self._card_rects.items() if nid not in ends]
+        item = QGraphicsPathItem(route(p0, p1, rects), self)
         item.setPen(pen)
         item.setZValue(0.5)
         item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)

@@ -18,6 +18,7 @@ from ...core.block_spec import spec_for
 from .. import fmt, theme
 from ..icons import category_colour, icon_path
 from .card_style import RADIUS, paint_card
+from .routing import bezier, route
 
 NODE_W = 196.0
 NODE_H = 66.0
@@ -289,6 +290,9 @@ class NodeItem(QGraphicsObject):
     # ------------------------------------------------------------------ interaction
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "card_rects"):
+                scene.forget_card_rects()
             for e in self.edges:
                 e.update_path()
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
@@ -340,7 +344,9 @@ class EdgeItem(QGraphicsItem):
         p0 = self.src.output_anchor()
         p1 = self.dst.input_anchor(self.edge.dst_port)
         self.prepareGeometryChange()
-        self._path = bezier(p0, p1)
+        scene = self.scene()  # around the other cards (routing.py); plain until the item is in a scene
+        rects = scene.card_rects(self.src, self.dst) if scene is not None and hasattr(scene, "card_rects") else ()
+        self._path = route(p0, p1, rects)
         stroker = QPainterPathStroker()
         stroker.setWidth(self.HIT_WIDTH)
         stroker.setCapStyle(Qt.PenCapStyle.RoundCap)
@@ -437,16 +443,6 @@ class LinkDragItem(QGraphicsItem):
         painter.setPen(QPen(colour, 2.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-
-
-def bezier(p0: QPointF, p1: QPointF) -> QPainterPath:
-    """A top-to-bottom cubic: leaves p0 downwards and enters p1 from above."""
-    dy = max(30.0, abs(p1.y() - p0.y()) * 0.5)
-    if p1.y() < p0.y():  # going back up: swing wide so the curve stays readable
-        dy = max(60.0, abs(p1.y() - p0.y()) * 0.4 + 40)
-    path = QPainterPath(p0)
-    path.cubicTo(p0 + QPointF(0, dy), p1 - QPointF(0, dy), p1)
-    return path
 
 
 def describe(spec, config: dict) -> str:

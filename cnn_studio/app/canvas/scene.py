@@ -62,6 +62,12 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
         self._rect_timer.setSingleShot(True)
         self._rect_timer.setInterval(0)
         self._rect_timer.timeout.connect(self.update_scene_rect)
+        self._card_rects = None
+        self._bulk = False
+        self._reroute_timer = QTimer(self)
+        self._reroute_timer.setSingleShot(True)
+        self._reroute_timer.setInterval(0)
+        self._reroute_timer.timeout.connect(self.reroute_links)
         self._rebuild()
 
     @property
@@ -80,6 +86,7 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
         return handler
 
     def close(self) -> None:
+        self._reroute_timer.stop()
         for name, fn in self._handlers:
             self.top.events.disconnect(name, fn)
         self._handlers.clear()
@@ -103,18 +110,45 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
         del old
         entered = list(self.edit_path)
         self._valid_edit_path()
-        if self.edit_path:
-            self._rebuild_inner()
-        else:
-            for node in self.graph.nodes.values():
-                self._on_graph_node_added(node)
-            for e in self.graph.edges:
-                self._on_graph_edge_added(e)
-        self._apply_analysis(self.document.analysis)
-        self.apply_block_offsets()
+        self._bulk = True
+        try:
+            if self.edit_path:
+                self._rebuild_inner()
+            else:
+                for node in self.graph.nodes.values():
+                    self._on_graph_node_added(node)
+                for e in self.graph.edges:
+                    self._on_graph_edge_added(e)
+            self._apply_analysis(self.document.analysis)
+            self.apply_block_offsets()
+        finally:
+            self._bulk = False
+        self.reroute_links()
         self.update_scene_rect()
         if self.edit_path != entered:  # an undo (or Open) took the entered block away: the breadcrumb follows
             self.edit_path_changed.emit(list(self.edit_path))
+
+    # ------------------------------------------------------------------ link routing (routing.py)
+    def forget_card_rects(self) -> None:
+        self._card_rects = None
+
+    def card_rects(self, *exclude) -> list[QRectF]:
+        """The scene rectangles of the cards shown (an expanded frame is one), but ``exclude``:
+        what a link is routed around. Cached until a card moves or the cards change."""
+        cache = getattr(self, "_card_rects", None)
+        if cache is None:
+            cache = self._card_rects = [(it, it.mapRectToScene(it.shape().boundingRect())) for it in self.node_items.values()]
+        return [r for it, r in cache if it not in exclude]
+
+    def reroute_links(self) -> None:
+        """Recompute every link's path against the cards as they now stand (after a rebuild, a
+        card added, removed or moved, a frame expanded)."""
+        self._card_rects = None
+        if getattr(self, "_bulk", False):
+            return  # _rebuild routes once at its end
+        self._reroute_timer.stop()
+        for item in self.edge_items.values():
+            item.update_path()
 
     def apply_block_offsets(self) -> None:
         """Make room for expanded blocks without moving the model: an expanded frame is HEIGHT taller
@@ -138,7 +172,13 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
             p = QPointF(x, y + dy)
             if item.pos() != p:
                 item.setPos(p)
+        self.reroute_links()
         self._rect_timer.start()
+
+    def schedule_reroute(self) -> None:
+        """Reroute every link once the current burst of changes is over (a commit of many moves)."""
+        self._card_rects = None
+        self._reroute_timer.start()
 
     def _on_graph_graph_reset(self) -> None:
         self._rebuild()
@@ -163,6 +203,7 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
         self.node_items[node.id] = item
         if self.expanded_blocks:
             self.apply_block_offsets()
+        self.schedule_reroute()
         self._rect_timer.start()
 
     def _on_graph_node_removed(self, node) -> None:
@@ -171,6 +212,7 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
             if self._highlight is item:
                 self._highlight = None
             self.removeItem(item)
+        self.schedule_reroute()
         self._rect_timer.start()
 
     def _on_graph_node_changed(self, node) -> None:
@@ -188,6 +230,7 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
                 item.setPos(p)
             if any(isinstance(i, BlockItem) and i.expanded for i in self.node_items.values()):
                 self.apply_block_offsets()
+        self.schedule_reroute()
         self._rect_timer.start()
 
     def _on_graph_edge_added(self, edge: Edge) -> None:
@@ -199,6 +242,8 @@ class CanvasScene(InnerEditMixin, LinkMixin, QGraphicsScene):
         item.set_label(fmt_shape(info.output_shape) if info and info.output_shape else "")
         self.addItem(item)
         self.edge_items[edge] = item
+        if not getattr(self, "_bulk", False):
+            item.update_path()  # now in the scene: around the cards
         self._update_port_state(dst)
         self._update_port_state(src)
 

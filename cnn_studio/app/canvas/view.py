@@ -15,7 +15,7 @@ from ...core.project import SUFFIX
 from ..edits import LAYER_MIME
 from .scene import CanvasScene
 
-ZOOM_MIN, ZOOM_MAX = 0.1, 3.0
+ZOOM_MIN, ZOOM_MAX = 0.03, 3.0  # 3 %: Fit to View holds a flat ResNet-18 (7,000 px tall) in a short canvas
 READABLE_ZOOM = 0.8  # a network that opens: card text reads comfortably
 # Fit to View (Ctrl+0) shows the whole network, however small that makes it (down to ZOOM_MIN): it
 # is what the user asked for. Opening a network (fit(readable=True)) goes no lower than
@@ -64,9 +64,11 @@ class CanvasView(QGraphicsView):
         whole, readable (centred on the block just left)."""
         self._place_breadcrumb()
         self.fit(readable=True)
-        sel = self.scene().selected_node_ids()
+        from .items import NodeItem
+
+        sel = [i for i in self.scene().selectedItems() if isinstance(i, NodeItem)]  # inner levels too
         if len(sel) == 1:
-            self.center_on_node(sel[0])
+            self.centerOn(sel[0])
 
     def contextMenuEvent(self, event) -> None:
         if not self.context_actions:
