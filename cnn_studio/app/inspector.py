@@ -463,10 +463,12 @@ class InspectorWidget(QScrollArea):
         n = len(self.selection)
         if n > 1:
             a = self.document.analysis
-            params = sum(a.nodes[i].params for i in self.selection if i in a.nodes)
+            from ..core.trainable import path_param_counts
+
+            params = path_param_counts(self.document.graph, [i for i in self.selection if i in a.nodes], a)
             macs = sum(a.nodes[i].macs for i in self.selection if i in a.nodes)
             self.title.setText(f"{n} layers selected")
-            self.stats.setText(f"Together: {fmt.full(params)} parameters, {fmt.count(macs)} MACs")
+            self.stats.setText(f"Together: {params.text()}; {fmt.count(macs)} MACs")
         else:
             self.title.setText("No layer selected")
             self.stats.setText("")
@@ -515,7 +517,7 @@ class InspectorWidget(QScrollArea):
         rows = [
             ("Input", ins),
             ("Output", fmt.shape(info.output_shape) if info.output_shape else "?"),
-            ("Parameters", f"{fmt.full(info.params)}" + (f" ({fmt.full(info.trainable)} trainable, {fmt.full(info.non_trainable)} fixed)" if info.non_trainable else "")),
+            ("Parameters", _params_row(self.document.graph, a, self.inner[1] if self.inner is not None else self.node_id, info)),
             ("MACs", f"{fmt.full(info.macs)} ({fmt.count(info.macs)})" if info.macs else "0"),
             ("Receptive field", fmt.rf_long(info)),
             ("Activations", fmt.mem(info.activation_bytes)),
@@ -608,6 +610,18 @@ class InspectorWidget(QScrollArea):
             ed.setEnabled(not on)
         self.id_edit.setReadOnly(on)
         self.training_box.set_read_only(on)
+
+
+def _params_row(graph, analysis, path: str, info) -> str:
+    """The Parameters row: the total and, when not all of it trains, its parts that add up
+    (trainable, frozen, buffers; frozen by the layer's own option or a block around it, inner
+    layers of a block instance included: core/trainable.py)."""
+    from ..core.trainable import ParamCounts, path_param_counts
+
+    c = path_param_counts(graph, [path], analysis)
+    if c.total != info.params:  # the path no longer leads to this info: its own numbers
+        c = ParamCounts(info.trainable, 0, info.non_trainable)
+    return fmt.full(c.total) + (f": {c.parts()}" if c.frozen or c.buffers else "")
 
 
 def _esc(s: str) -> str:

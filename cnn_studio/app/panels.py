@@ -110,7 +110,7 @@ class SummaryModel(QAbstractTableModel):
             return row[7]
         return None
 
-    def set_analysis(self, analysis) -> None:
+    def set_analysis(self, analysis, graph=None) -> None:
         # the block tree (core/block_report.py): a block instance's row carries its totals and is
         # followed by its inner layers, indented one level per nesting; a row selects its top-level node
         from ..core.block_report import block_tree
@@ -122,7 +122,7 @@ class SummaryModel(QAbstractTableModel):
         for r in tree:
             i = _info_at(analysis, r.path)
             title = r.title if r.block is not None else (get_spec(r.type).title if has_spec(r.type) else r.type)
-            params_tip = f"{i.params:,} ({i.trainable:,} trainable, {i.non_trainable:,} fixed)"
+            params_tip = _params_tip(graph, analysis, r.path, i)
             label = "\u2003" * r.depth + ("\u25be " if r.block is not None else "") + r.id
             rows.append((label, title, fmt.shape(i.output_shape) if i.output_shape else "?", fmt.full(i.params), fmt.count(i.macs) if i.macs else "0", fmt.rf(i), r.type, params_tip))
         self.errors = {i.node_id for i in analysis.errors if i.node_id}
@@ -191,7 +191,7 @@ class SummaryWidget(QWidget):
         self._on_document_analysis_changed(document.analysis)
 
     def _on_document_analysis_changed(self, a) -> None:
-        self.model.set_analysis(a)
+        self.model.set_analysis(a, self.document.graph)
         self.totals.setText(totals_text(a, self.document.graph))
 
     def _on_table_clicked(self, index: QModelIndex) -> None:
@@ -200,15 +200,24 @@ class SummaryWidget(QWidget):
             self.node_requested.emit(nid)
 
 
-def totals_text(a, graph=None) -> str:
-    """The Summary's totals line; with the graph, parameters of frozen layers are counted apart."""
-    from ..core.trainable import parameter_counts
+def _params_tip(graph, analysis, path: str, info) -> str:
+    """A Summary row's Parameters tooltip: its parts, frozen layers apart (core/trainable.py)."""
+    from ..core.trainable import ParamCounts, path_param_counts
 
-    trainable, frozen = parameter_counts(graph, a) if graph is not None else (a.trainable_params, 0)
+    c = path_param_counts(graph, [path], analysis) if graph is not None else ParamCounts(info.trainable, 0, info.non_trainable)
+    return c.text() if c.total == info.params else ParamCounts(info.trainable, 0, info.non_trainable).text()
+
+
+def totals_text(a, graph=None) -> str:
+    """The Summary's totals line; its parameters named in parts that add up (core/trainable.py:
+    trainable, frozen layers' with the graph, batch norm running statistics)."""
+    from ..core.trainable import ParamCounts, param_counts
+
+    counts = param_counts(graph, a) if graph is not None else ParamCounts(a.trainable_params, 0, a.non_trainable_params)
     parts = [
         f"Input {fmt.shape(a.input_shape) if a.input_shape else '-'}",
         f"Output {fmt.shape(a.output_shape) if a.output_shape else '-'}",
-        f"{fmt.full(a.total_params)} parameters ({fmt.full(trainable)} trainable" + (f", {fmt.full(frozen)} frozen)" if frozen else ")"),
+        counts.text(),
         f"{fmt.count(a.total_macs)} MACs",
         f"activations {fmt.mem(a.activation_bytes)} per sample",
     ]

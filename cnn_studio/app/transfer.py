@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayou
 from ..core.errors import GraphEditError
 from ..core.graph import LR_MULT_MAX, check_node_training
 from ..core.block_spec import BLOCK_TYPE
-from ..core.trainable import instance_paths, locate, parameter_counts, path_layer_counts, unfreeze_targets
+from ..core.trainable import instance_paths, locate, param_counts, path_has_weights, path_layer_counts, unfreeze_targets
 from . import fmt
 
 TRAINING_OPTION_MERGE_ID = 7303
@@ -182,6 +182,14 @@ class TrainingOptionsBox(QWidget):
             w.blockSignals(True)
         # the state of the layers with weights (inside blocks too); a selection without any (an
         # activation alone) shows its own option
+        if not any(path_has_weights(graph, loc.path) for loc in locs):  # a Dropout, an activation: nothing to train
+            for w in (self.trainable, self.lr_mult):
+                w.setEnabled(False)
+                w.blockSignals(False)
+            what = f"{locs[0].node.spec.title} '{locs[0].node.id}' has" if len(locs) == 1 else "These layers have"
+            self.note.setText(f"{what} no weights: Trainable and LR multiplier don't apply.")
+            self.note.show()
+            return
         frozen, weighted = path_layer_counts(graph, [loc.path for loc in locs], self.document.analysis)
         if weighted == 0:
             frozen, weighted = sum(loc.node.frozen or loc.frozen_by is not None for loc in locs), len(locs)
@@ -206,14 +214,20 @@ class TrainingOptionsBox(QWidget):
             by = held[0].frozen_by
             notes.append(f"Frozen with block '{by}' around it: make that block trainable (select its card) to train "
                          + ("this layer." if len(held) == 1 else "these layers."))
-        shared = {loc.block for loc in locs if loc.block is not None}  # options set in a definition
-        if frozen:  # Trainable on would also unfreeze layers inside the definitions of selected blocks
-            shared |= {b for b, _ in unfreeze_targets(graph, [loc.path for loc in locs]) if b is not None}
-        for block in sorted(shared):
+        # the note names the definition a field really edits (a layer inside one), and only when shared
+        edited = {loc.block for loc in locs if loc.block is not None}
+        for block in sorted(edited):
             uses = len(instance_paths(graph, block))
             if uses > 1:
                 notes.append(f"Applies to all {uses} uses of {block} (its definition is shared; Network > Blocks > "
                              "Make unique to change one alone).")
+        if frozen:  # Trainable on also unfreezes layers inside the definitions of selected blocks
+            sel = [loc.path for loc in locs]
+            for block in sorted({b for b, _ in unfreeze_targets(graph, sel) if b is not None} - edited):
+                uses = instance_paths(graph, block)
+                if any(not any(p == s or p.startswith(s + "/") for s in sel) for p in uses):  # used elsewhere too
+                    notes.append(f"Trainable on also makes the frozen layers inside {block} train in all {len(uses)} of its "
+                                 "uses (its definition is shared; Network > Blocks > Make unique to change one alone).")
         self.note.setText(" ".join(notes))
         self.note.setVisible(bool(notes))
 
@@ -262,14 +276,13 @@ class TrainingOptionsBox(QWidget):
 
 
 def params_status(graph, analysis) -> tuple[str, str]:
-    """The status bar's parameter text and tooltip: total, and trainable/frozen when any is frozen."""
-    trainable, frozen = parameter_counts(graph, analysis)
+    """The status bar's parameter text (total, and frozen when any is) and tooltip: the parts that
+    add up (trainable, frozen, buffers), as the Summary's totals line names them."""
+    counts = param_counts(graph, analysis)
     text = f"{fmt.count(analysis.total_params)} params"
-    tip = f"{analysis.total_params:,} parameters ({trainable:,} trainable"
-    if frozen:
-        text += f" ({fmt.count(frozen)} frozen)"
-        tip += f", {frozen:,} frozen"
-    return text, tip + ")"
+    if counts.frozen:
+        text += f" ({fmt.count(counts.frozen)} frozen)"
+    return text, counts.text()
 
 
 class TransferFeature(QObject):
