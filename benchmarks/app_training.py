@@ -34,7 +34,11 @@ curves wait behind their tab. Three figures (issue 5):
 
 In a mode other than eager/fp32 both sides choose their mode the same way (a probe, or the setting);
 the samples/s compared are the epochs' own training figures, so the probe and a compile in the first
-(warm-up) epoch are outside both.
+(warm-up) epoch are outside both. Each pair prints, per side, the mode chosen (memory format,
+precision, compiled) and how (probe, reused from the speed cache both sides share, setting), the
+probe's per-step timings, probe and compile seconds, training seconds without and with the probe,
+and the CPU threads, so a difference of choice shows; ``--probe-each-run`` forgets the cache before
+every run, so each side probes for itself.
 """
 from __future__ import annotations
 
