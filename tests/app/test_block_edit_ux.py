@@ -193,3 +193,25 @@ def test_fit_to_view_shows_the_whole_resnet34(make_window):
     QTest.keyClick(small, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert small.view.zoom() <= 1.0 + 1e-9
     assert small.view.visible_scene_rect().contains(small.scene.itemsBoundingRect().adjusted(2, 2, -2, -2))
+
+
+def test_esc_in_a_dialog_is_the_dialogs_not_a_level_up(make_window, qtbot):
+    from PySide6.QtWidgets import QDialog, QLineEdit
+
+    window = make_window(templates.build("resnet34", (3, 64, 64), 10))
+    _enter(window, "layer2")
+    dlg = QDialog(window)
+    QLineEdit(dlg).setFocus()
+    dlg.show()
+    dlg.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dlg)
+    QTest.keyClick(QApplication.focusWidget() or dlg, Qt.Key.Key_Escape)
+    QApplication.processEvents()
+    assert not dlg.isVisible()  # the dialog took Esc (rejected)
+    assert window.scene.edit_path == ["layer2"]
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.view.setFocus()
+    key(window, Qt.Key.Key_Escape)
+    assert window.scene.edit_path == []
+    dlg.deleteLater()
