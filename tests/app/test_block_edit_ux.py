@@ -5,8 +5,8 @@ inside another card, ResNet-34 inside Basic64, a flat ResNet-18 at the top level
 frame); Fit to View shows the whole network; leaving a block keeps its card selected and in view."""
 from __future__ import annotations
 
-from app_helpers import click, key, node_pos, vp
-from PySide6.QtCore import QRectF, Qt
+from app_helpers import click, drop, key, mouse_drag, node_pos, vp
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -91,7 +91,6 @@ def test_flat_resnet18_skips_and_an_expanded_frame_route_around_cards(make_windo
     adds = [n for n in window.graph.nodes.values() if n.type == "add"]
     assert adds  # the flat template has skip connections at the top level
     assert _links_behind_cards(scene) == []
-    # moving a card onto a straight link reroutes that link once the move is committed
     # inside an expanded frame of ResNet-34 too
     w2 = make_window(templates.build("resnet34", (3, 64, 64), 10))
     w2.scene.expanded_blocks.add("layer1")
@@ -215,3 +214,27 @@ def test_esc_in_a_dialog_is_the_dialogs_not_a_level_up(make_window, qtbot):
     key(window, Qt.Key.Key_Escape)
     assert window.scene.edit_path == []
     dlg.deleteLater()
+
+
+def test_a_card_dragged_onto_a_detour_pushes_it_further_out(make_window):
+    window = make_window(templates.build("resnet34", (3, 64, 64), 10))
+    scene = window.scene
+    _enter(window, "layer1")
+    _enter(window, "0")
+    skip = next(e for e in scene.edge_items if e.src == in_id(0) and scene.node_items[e.dst].type_id == "add")
+    side = scene.edge_items[skip].path().pointAtPercent(0.5)  # on the detour, right of the column
+    right = max(_card(c).right() for c in scene.node_items.values())
+    free = QPointF(right + 400, side.y())
+    window.view.centerOn(QPointF((side.x() + free.x()) / 2, side.y()))
+    QApplication.processEvents()
+    drop(window, "dropout", vp(window, free))
+    QApplication.processEvents()
+    new = next(n for n in scene.node_items if n.startswith("dropout"))
+    mouse_drag(window, node_pos(window, new), vp(window, side), steps=8)
+    QApplication.processEvents()
+    assert _card(scene.node_items[new]).contains(side)  # the card now sits where the detour ran
+    assert _links_behind_cards(scene) == []  # ... and the detour went round it
+    window.undo()
+    window.undo()
+    QApplication.processEvents()
+    assert new not in scene.node_items and _links_behind_cards(scene) == []
