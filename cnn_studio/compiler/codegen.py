@@ -26,6 +26,7 @@ import keyword
 import re
 
 from ..core.analysis import Analysis, analyze
+from ..core.block_spec import BLOCK_TYPE
 from ..core.errors import GraphError
 from ..core.graph import Graph, is_valid_id
 from ..core.layers import fmt_shape
@@ -153,6 +154,85 @@ def _float_list(values) -> list[float] | None:
     return [float(v) for v in values]
 
 
+def training_options(graph: Graph, analysis: Analysis) -> tuple[list[str], dict[str, float]]:
+    """The network's per-node training options as the exported module's ``FROZEN`` (submodule
+    paths, ``"layer1.conv1"``, whose parameters CNN Studio's trainer keeps fixed) and ``LR_MULT``
+    (path -> learning-rate multiplier; nested ones multiply), by training/freeze.py's rules: a
+    layer inside a block is frozen when it or an instance around it is, a definition's option
+    applies in every instance of it. Nodes the code writes no module for (input, add) are left out."""
+    frozen: list[str] = []
+    mults: dict[str, float] = {}
+
+    def walk(g: Graph, infos: dict, prefix: str) -> None:
+        for nid, node in g.nodes.items():
+            info = infos.get(nid)
+            if info is None:
+                continue
+            is_block = node.type == BLOCK_TYPE and getattr(info, "block", None) is not None
+            if not is_block and (not has_layer(node.type) or isinstance(get_layer(node.type), LossLayer)
+                                 or constructor(node.type, info.config, info.input_shapes) is None):
+                continue
+            path = prefix + module_name(nid)
+            if node.frozen:
+                frozen.append(path)  # everything under it is frozen: its inner options do not matter
+                continue
+            if node.lr_mult != 1.0:
+                mults[path] = float(node.lr_mult)
+            if is_block:
+                walk(graph.blocks[info.config["block"]].graph, info.block.nodes, path + ".")
+
+    walk(graph, analysis.nodes, "")
+    return frozen, mults
+
+
+def options_class_lines(frozen: list[str]) -> tuple[list[str], list[str]]:
+    """(lines ending ``__init__``, a ``train`` method) that apply FROZEN as CNN Studio's trainer does;
+    none when nothing is frozen."""
+    if not frozen:
+        return [], []
+    init = [
+        "        # frozen in CNN Studio (Inspector: Trainable off): these layers keep their weights",
+        "        for name in FROZEN:",
+        "            self.get_submodule(name).requires_grad_(False)",
+    ]
+    method = [
+        "",
+        "    def train(self, mode: bool = True):",
+        '        """As CNN Studio\'s trainer: batch norm inside a FROZEN layer stays in eval mode (uses its',
+        '        running statistics and does not update them) while the rest trains; FROZEN_BN_EVAL = False',
+        '        lets it update them."""',
+        "        super().train(mode)",
+        "        if FROZEN_BN_EVAL:",
+        "            for name in FROZEN:",
+        "                for m in self.get_submodule(name).modules():",
+        "                    if isinstance(m, nn.modules.batchnorm._BatchNorm):",
+        "                        m.eval()",
+        "        return self",
+    ]
+    return init, method
+
+
+def _options_constants(frozen: list[str], mults: dict[str, float]) -> list[str]:
+    if not frozen and not mults:
+        return [
+            "# CNN Studio's training options: no layer is frozen and none has a learning-rate multiplier",
+            "# (build the optimizer from param_groups(model, lr) and it follows these if you set some).",
+            "FROZEN = []",
+            "LR_MULT = {}",
+            "FROZEN_BN_EVAL = True",
+        ]
+    return [
+        "# CNN Studio's training options (Inspector: Trainable, LR multiplier), applied as its trainer",
+        "# applies them: the parameters of FROZEN layers (submodule paths) get requires_grad False in",
+        "# __init__ and stay out of the optimizer; their batch norm stays in eval mode in train() while",
+        "# FROZEN_BN_EVAL is True; LR_MULT scales a layer's learning rate (nested ones multiply).",
+        "# Build the optimizer from param_groups(model, lr) to train as CNN Studio does.",
+        f"FROZEN = {_fmt_list(frozen, per_line=4)}",
+        f"LR_MULT = {{{', '.join(f'{k!r}: {_lit(v)}' for k, v in mults.items())}}}",
+        "FROZEN_BN_EVAL = True",
+    ]
+
+
 def generate_python(
     graph: Graph,
     *,
@@ -162,8 +242,11 @@ def generate_python(
     std=None,
     analysis: Analysis | None = None,
     source_note: str = "",
+    options: tuple[list[str], dict[str, float]] | None = None,
 ) -> str:
-    """Source code of a standalone module defining the network of ``graph``."""
+    """Source code of a standalone module defining the network of ``graph``. ``options``: the
+    (FROZEN, LR_MULT) to write, default :func:`training_options` of ``graph`` (the block writer
+    passes those of the network before its blocks were inlined)."""
     if graph.blocks:  # block definitions become nn.Module classes (codegen_blocks.py)
         from .codegen_blocks import generate_python_blocks
 
@@ -210,6 +293,8 @@ def generate_python(
         else:  # a node written as an expression (add: a + b, concat: torch.cat)
             fwd_lines.append(f"        {var[nid]} = {forward_expression(node.type, info.config, srcs, None)}{shape_note}")
     fwd_lines.append(f"        return {var[result_id]}")
+    frozen, mults = options if options is not None else training_options(graph, a)
+    opt_init, opt_method = options_class_lines(frozen)
 
     total = a.total_params
     header = [
@@ -235,6 +320,10 @@ def generate_python(
     else:
         header.append("Normalisation: not recorded (MEAN and STD are None); feed what the network was trained on.")
     header.append(f"Parameters: {total:,} ({a.trainable_params:,} trainable, {a.non_trainable_params:,} non-trainable buffers).")
+    if frozen or mults:
+        parts = ([f"{len(frozen)} frozen layer{'s' if len(frozen) != 1 else ''} (FROZEN)"] if frozen else []) + (
+            [f"{len(mults)} learning-rate multiplier{'s' if len(mults) != 1 else ''} (LR_MULT)"] if mults else [])
+        header.append(f"Training options: {' and '.join(parts)}; train with torch.optim.SGD(param_groups(model, lr), ...).")
     if source_note:
         header.append(doc_text(source_note))
     header.append('"""')
@@ -247,15 +336,18 @@ def generate_python(
         f"CLASS_NAMES = {_fmt_list(list(class_names) if class_names else None)}",
         f"MEAN = {_fmt_list(mean_l)}",
         f"STD = {_fmt_list(std_l)}",
+        *_options_constants(frozen, mults),
         "",
         "",
         f"class {cls}(nn.Module):",
         "    def __init__(self):",
         "        super().__init__()",
         *init_lines,
+        *opt_init,
         "",
         f"    def forward(self, {var[in_node.id]}: torch.Tensor) -> torch.Tensor:",
         *fwd_lines,
+        *opt_method,
         "",
         "",
         _MAIN.replace("{cls}", cls),
@@ -275,6 +367,22 @@ _MAIN = '''def load_weights(model: nn.Module, path: str) -> nn.Module:
             state = state["model"]  # a CNN Studio checkpoint
     model.load_state_dict(state, strict=True)
     return model
+
+
+def param_groups(model: nn.Module, lr: float) -> list[dict]:
+    """The optimizer's parameter groups as CNN Studio trains this network: frozen parameters
+    (requires_grad False) left out, each layer's rate ``lr`` times the LR_MULT of every layer around
+    it. Use as ``torch.optim.SGD(param_groups(model, 0.01), lr=0.01, momentum=0.9)``."""
+    groups: dict[float, list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        mult = 1.0
+        for path, m in LR_MULT.items():
+            if name.startswith(path + "."):
+                mult *= m
+        groups.setdefault(mult, []).append(p)
+    return [{"params": ps, "lr": lr * m} for m, ps in groups.items()]
 
 
 if __name__ == "__main__":
@@ -327,7 +435,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from {module} import INPUT_SHAPE, MEAN, STD, {cls}, load_weights
+from {module} import INPUT_SHAPE, MEAN, STD, {cls}, load_weights, param_groups
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -433,10 +541,13 @@ def main():
                               sampler=train_sampler, num_workers=args.workers, drop_last=False)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, sampler=val_sampler, num_workers=args.workers)
 
+    # frozen layers (FROZEN in {module}.py) stay out of the optimizer; LR_MULT scales their layers' rates
+    lr = args.lr or (0.01 if args.optimizer == "sgd" else 0.001)
+    groups = param_groups(bare, lr)
     if args.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=args.lr or 0.01, momentum=args.momentum, weight_decay=args.weight_decay)
+        opt = torch.optim.SGD(groups, lr=lr, momentum=args.momentum, weight_decay=args.weight_decay)
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr or 0.001, weight_decay=args.weight_decay)
+        opt = torch.optim.Adam(groups, lr=lr, weight_decay=args.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     log(f"{len(train_set)} training / {len(val_set)} validation images, {len(classes)} classes, "
         f"{world} process(es) on {device}")

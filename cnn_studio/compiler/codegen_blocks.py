@@ -145,7 +145,8 @@ class _Writer:
 
 def generate_python_blocks(graph: Graph, *, class_name: str | None = None, analysis: Analysis | None = None, **kwargs) -> str:
     """Source of a standalone module for a graph with blocks (same keywords as generate_python)."""
-    from .codegen import class_name_for, constructor, forward_expression, generate_python, python_identifier, reading_order, variable_names
+    from .codegen import (class_name_for, constructor, forward_expression, generate_python, options_class_lines, python_identifier,
+                          reading_order, training_options, variable_names)
 
     a = analysis or analyze(graph)
     a.raise_for_errors()
@@ -159,7 +160,8 @@ def generate_python_blocks(graph: Graph, *, class_name: str | None = None, analy
     for nid in graph.nodes:
         if not is_valid_id(nid):
             raise GraphError(f"node id {nid!r} is not a valid name; use letters, digits and _ (rename the node)")
-    flat_text = generate_python(flatten(graph), class_name=cls, **kwargs)
+    options = training_options(graph, a)  # by the block paths (layer1.conv1), not the inlined ids
+    flat_text = generate_python(flatten(graph), class_name=cls, options=options, **kwargs)
     head, sep, rest = flat_text.partition(f"\nclass {cls}(nn.Module):\n")
     tail_at = rest.find("\n\n\ndef load_weights(")
     if not sep or tail_at < 0:  # pragma: no cover - the flat writer's layout changed
@@ -192,14 +194,17 @@ def generate_python_blocks(graph: Graph, *, class_name: str | None = None, analy
             fwd.append(f"        {var[nid]} = {forward_expression(node.type, info.config, srcs, call)}{note}")
     result_id = graph.in_edges(out_node.id)[0].src
     fwd.append(f"        return {var[result_id]}")
+    opt_init, opt_method = options_class_lines(options[0])
     main = [
         f"class {cls}(nn.Module):",
         "    def __init__(self):",
         "        super().__init__()",
         *init,
+        *opt_init,
         "",
         f"    def forward(self, {var[in_node.id]}: torch.Tensor) -> torch.Tensor:",
         *fwd,
+        *opt_method,
     ]
     blocks_text = "\n\n".join(writer.classes)
     return head + "\n" + blocks_text + "\n\n" + "\n".join(main) + tail

@@ -296,7 +296,8 @@ def test_generated_names_must_be_identifiers():
 
 
 # Module-level statements the generator writes, in order: nothing else may appear.
-_EXPECTED_BODY = ["Expr", "Import", "ImportFrom", "Assign", "Assign", "Assign", "Assign", "ClassDef", "FunctionDef", "If"]
+# docstring, imports, INPUT_SHAPE CLASS_NAMES MEAN STD FROZEN LR_MULT FROZEN_BN_EVAL, the class, load_weights, param_groups, __main__
+_EXPECTED_BODY = ["Expr", "Import", "ImportFrom", *["Assign"] * 7, "ClassDef", "FunctionDef", "FunctionDef", "If"]
 
 
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
