@@ -183,6 +183,10 @@ class TrainingOptionsBox(QWidget):
         # the state of the layers with weights (inside blocks too); a selection without any (an
         # activation alone) shows its own option
         if not any(path_has_weights(graph, loc.path) for loc in locs):  # a Dropout, an activation: nothing to train
+            self.trainable.setText("Trainable")
+            self.trainable.setTristate(False)
+            self.trainable.setChecked(not all(loc.node.frozen for loc in locs))
+            self.lr_mult.setValue(locs[0].node.lr_mult)
             for w in (self.trainable, self.lr_mult):
                 w.setEnabled(False)
                 w.blockSignals(False)

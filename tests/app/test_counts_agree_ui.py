@@ -112,6 +112,7 @@ def test_layers_without_weights_have_no_training_options(make_window):
     _show_and_click(window, "classifier_0")
     assert box.isVisible() and not box.trainable.isEnabled() and not box.lr_mult.isEnabled()
     assert box.note.isVisible() and "Dropout 'classifier_0' has no weights" in box.note.text()
+    assert box.trainable.isChecked() and box.lr_mult.value() == 1.0  # its own (default) options, shown as they are
     _show_and_click(window, "classifier_1")  # the Fully connected after it: options back
     assert box.trainable.isEnabled() and box.lr_mult.isEnabled() and "no weights" not in box.note.text()
     # inside a block (ResNet-34's Basic64, entered): its ReLU likewise
