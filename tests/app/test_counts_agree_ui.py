@@ -126,3 +126,14 @@ def test_layers_without_weights_have_no_training_options(make_window):
     assert "has no weights" in box2.note.text()
     _show_and_click(window2, "conv1")
     assert box2.trainable.isEnabled() and "no weights" not in box2.note.text()
+
+
+def test_a_multi_selection_names_its_parts_together(make_window):
+    window = make_window(templates.build("resnet34", (3, 32, 32), 10))
+    _show_and_click(window, "conv1")
+    window.view.centerOn(window.scene.node_items["bn1"])
+    QApplication.processEvents()
+    click(window, node_pos(window, "bn1"), CTRL)
+    QApplication.processEvents()
+    assert sorted(window.inspector.selection) == ["bn1", "conv1"]
+    assert "Together: 9,664 parameters: 9,536 trainable, 128 buffers (running statistics)" in window.inspector.stats.text()
