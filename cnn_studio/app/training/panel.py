@@ -253,8 +253,10 @@ class TrainingSettings(QWidget):
         fp16.setToolTip("" if cuda else FP16_OFF_TIP)
 
     def probe_devices(self) -> DeviceProbe:
-        """List real devices in the background (imports torch off the GUI thread)."""
-        if self._probe is None:
+        """List real devices in the background (imports torch off the GUI thread). Not after
+        :meth:`shutdown`: a start-up timer that fires while the window is being torn down must not
+        start a thread that nobody waits for."""
+        if self._probe is None and not getattr(self, "_shut_down", False):
             self._probe = DeviceProbe(self)
             self._probe.found.connect(self._on_probe_found)
             self._probe.bf16.connect(self._on_probe_bf16)
@@ -279,6 +281,7 @@ class TrainingSettings(QWidget):
         self._update_applicable()
 
     def shutdown(self) -> None:
+        self._shut_down = True
         if self._probe is not None:
             self._probe.quit()
             self._probe.wait()
