@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import unicodedata
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -77,8 +78,21 @@ def _size(n: int) -> str:
 
 
 def natural_key(name: str) -> list:
-    """Sort key that orders '2' before '10' (class folders named by number sort as numbers)."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+    """Sort key that orders '2' before '10' (class folders named by number sort as numbers).
+
+    A run of digits compares as a number without int() (a 5,000-digit name exceeds Python's
+    int-string limit, and '²' is isdigit() but no int): by its length without leading zeros, then
+    its digits (every Unicode decimal digit, as ``\\d`` matches, by its value). re.split with one
+    group alternates text, digits, text..., so each position always holds the same kind."""
+    parts = re.split(r"(\d+)", name)
+    key: list = []
+    for i, t in enumerate(parts):
+        if i % 2:
+            digits = "".join(str(unicodedata.decimal(c, 0)) for c in t).lstrip("0")
+            key.append((len(digits), digits))
+        else:
+            key.append(t.lower())
+    return key
 
 
 def to_uint8(x: np.ndarray, what: str, fix: str = "") -> np.ndarray:
