@@ -60,14 +60,19 @@ def checkpoint_epoch(path: Path) -> int | None:
         return None
 
 
-def repair_run(run_dir: str | os.PathLike | RunDir, payload: dict | None = None) -> Repair:
-    """Finish the bookkeeping of the epoch last.pt committed (see the module docstring)."""
+def repair_run(run_dir: str | os.PathLike | RunDir, payload: dict | None = None, write: bool = True) -> Repair:
+    """Finish the bookkeeping of the epoch last.pt committed (see the module docstring).
+    ``write=False`` (a torchrun worker rank, which must not write or probe the folder's lock): only
+    ``finish`` is worked out, the same way, so every rank takes the same decision."""
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     out = Repair()
-    if not rd.last_checkpoint.is_file() or rd.is_locked():
+    if not rd.last_checkpoint.is_file() or (write and rd.is_locked()):
         return out
     if payload is None:
         payload = ckpt.load_checkpoint(rd.last_checkpoint)
+    if not write:
+        out.finish = _unfinished_end(rd, payload)
+        return out
     prog = payload["progress"]
     done = int(prog["epoch"])
     best_epoch = (payload.get("best") or {}).get("epoch")
@@ -84,16 +89,23 @@ def repair_run(run_dir: str | os.PathLike | RunDir, payload: dict | None = None)
     if not current.startswith(expected):
         rd.rewrite_metrics(history)
         out.notes.append(f"metrics.csv lacked rows of the checkpointed epochs; rewrote it ({len(history)} epoch(s))")
-    ended = run_ended(payload)
-    if ended is not None:
-        try:
-            summary = rd.read_summary()
-        except StudioError:
-            summary = None
-        if (summary is None or summary.get("stop_reason") not in ("finished", "early_stopping")
-                or summary.get("epochs_completed") != done):
-            out.finish = ended
+    out.finish = _unfinished_end(rd, payload)
     return out
+
+
+def _unfinished_end(rd: RunDir, payload: dict) -> str | None:
+    """How the run ended at last.pt when its summary.json does not say so yet, else None."""
+    ended = run_ended(payload)
+    if ended is None:
+        return None
+    try:
+        summary = rd.read_summary()
+    except StudioError:
+        summary = None
+    if (summary is None or summary.get("stop_reason") not in ("finished", "early_stopping")
+            or summary.get("epochs_completed") != int(payload["progress"]["epoch"])):
+        return ended
+    return None
 
 
 def recover_run(run_dir: str | os.PathLike) -> list[str]:

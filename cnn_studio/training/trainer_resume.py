@@ -187,11 +187,17 @@ class ResumeMixin:
         rd = RunDir(run_dir)
         if not rd.path.is_dir():
             raise TrainingError(f"run folder '{rd.path}' does not exist")
-        if rd.is_locked():
+        from .distributed import torchrun_env
+
+        env = torchrun_env()
+        writer = env is None or env["rank"] == 0  # under torchrun only rank 0 writes (and locks) the folder
+        if writer and rd.is_locked():  # a worker rank must not probe: its probe lock could beat rank 0's lock,
+            # or see rank 0's, and refuse a resume that is not contended
             raise TrainingError(f"the run in '{rd.path}' is being trained now (by another process or window); "
                                 "wait for it to end or stop it first")
         payload = ckpt.load_checkpoint(rd.last_checkpoint)
-        repair = repair_run(rd, payload)  # best.pt and metrics.csv of the epoch last.pt committed
+        # best.pt and metrics.csv of the epoch last.pt committed (rank 0 only: one writer)
+        repair = repair_run(rd, payload, write=writer)
         train = dict(payload["train"])
         train.update(overrides)
         if epochs is not None:
