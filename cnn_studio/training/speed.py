@@ -229,8 +229,16 @@ def fuse_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         return optimizer
 
 
+QUIET_LOGGERS = ("torch.utils.cpp_extension",)  # "No CUDA runtime is found, using CUDA_HOME=..." when inductor loads on a CPU
+
+
 def compile_module(module: nn.Module) -> nn.Module:
-    """torch.compile with static shapes (a different batch size runs eagerly in TrainStep, no recompile)."""
+    """torch.compile with static shapes (a different batch size runs eagerly in TrainStep, no recompile).
+    Loggers that print build-environment warnings irrelevant to the user's run are kept to errors."""
+    import logging
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     return torch.compile(module, dynamic=False)
 
 
