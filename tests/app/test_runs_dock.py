@@ -275,7 +275,12 @@ def test_continue_a_run_to_more_epochs_gives_the_same_bits_as_an_uninterrupted_r
     # the row follows: two epochs done, and the views show the continued run
     qtbot.waitUntil(lambda: _cell(view, one, 6) == "2/2", timeout=30_000)
     assert w.state.source.run_dir == str(one)
-    # asking for no more epochs than done is one clear message
+    # asking for no more epochs than done is one clear message (once the worker has released the run
+    # folder: run_finished comes a moment before the trainer's lock is gone, and meanwhile the run is
+    # rightly reported as being written)
+    from cnn_studio.training.rundir import RunDir
+
+    qtbot.waitUntil(lambda: not RunDir(one).is_locked(), timeout=30_000)
     feat.ask_epochs = lambda *a: 2
     _click_row(qtbot, view, one)
     assert not feat.continue_run(str(one), epochs=2)
