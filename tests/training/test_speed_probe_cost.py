@@ -5,7 +5,6 @@ dropped early, and the cache (reuse, re-probe on another batch or graph, a corru
 ignored). No wall-clock assertions."""
 import json
 import threading
-import time
 
 import pytest
 import torch
@@ -179,29 +178,32 @@ def test_auto_skips_the_compile_trial_it_cannot_repay_and_learns_the_machines_ra
 
 
 class _SlowInChannelsLast(nn.Module):
-    """A conv whose forward sleeps for channels_last input (a mode that clearly loses)."""
+    """A conv whose step costs 50 units of a fake clock for channels_last input, 1 otherwise (a mode
+    that clearly loses, without any real time in the test)."""
 
-    def __init__(self):
+    def __init__(self, tick):
         super().__init__()
+        self.tick = tick  # a function: deepcopy (the probe copies the model per mode) keeps it shared
         self.conv = nn.Conv2d(3, 4, 3)
         self.fc = nn.Linear(4, 2)
 
     def forward(self, x):
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            time.sleep(0.05)
+        slow = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        self.tick(0.05 if slow else 0.001)
         return self.fc(self.conv(x).mean((2, 3)))
 
 
-def test_a_clearly_losing_candidate_is_dropped_after_two_timed_rounds():
+def test_a_clearly_losing_candidate_is_dropped_after_two_timed_rounds(monkeypatch):
     torch.manual_seed(0)
     x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 2, (4,))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # (two threads on a busy 2-core machine make any step take a scheduler slice)
-    try:
-        times, losses = sp.measure(_SlowInChannelsLast(), x, y, nn.CrossEntropyLoss(), torch.optim.SGD, [NCHW, CL], 6,
-                                   CPU, max_seconds=1e9)
-    finally:
-        torch.set_num_threads(threads)
+    clock = [0.0]
+    monkeypatch.setattr(sp.time, "perf_counter", lambda: clock[0])  # the probe's timer reads the fake clock
+    def tick(dt):
+        clock[0] += dt
+
+    times, losses = sp.measure(_SlowInChannelsLast(tick), x, y, nn.CrossEntropyLoss(), torch.optim.SGD, [NCHW, CL], 6,
+                               CPU, max_seconds=1e9)
+    monkeypatch.undo()
     assert {c: len(v) for c, v in losses.items()} == {NCHW: 6, CL: 2}
     assert sp.decide(times, losses, "fp32", 6)[0] == NCHW
 
