@@ -56,18 +56,15 @@ def restore_design(result, model, input_name: str, chw, batch):
         return refuse(f"it has problems: {a.errors[0]}")
     if tuple(a.input_shape or ()) != tuple(chw):
         return refuse(f"its input is {a.input_shape}, the file's is {tuple(chw)}")
-    state = _weights_by_name(design, model, result.state)
-    if isinstance(state, str):
-        return refuse(state)
+    found = _weights_by_name(design, model, result.state)
+    if isinstance(found, str):
+        return refuse(found)
+    net, state = found
     from .onnx_import import OnnxImport, OnnxImportError, verify_with_onnxruntime
 
     candidate = OnnxImport(design, state, result.path, [n for n in result.notes],
                            log_softmax_dropped=result.log_softmax_dropped)
     try:
-        from .model import compile_model
-
-        with torch.device("meta"):
-            net = compile_model(design)
         net.load_state_dict(state, strict=True, assign=True)
         diff = verify_with_onnxruntime(candidate, model, input_name, chw, batch, net)
     except OnnxImportError:
@@ -82,10 +79,10 @@ def restore_design(result, model, input_name: str, chw, batch):
     return candidate
 
 
-def _weights_by_name(design, model, flat_state: dict) -> dict | str:
-    """The design's state_dict from what the operator import read (its keys are the module paths
-    joined with '_': ``weights.torchvision_key``), else from the file's initialisers of the same
-    name; same shapes; or why not."""
+def _weights_by_name(design, model, flat_state: dict):
+    """(the design compiled on the meta device, its state_dict) from what the operator import read
+    (its keys are the module paths joined with '_': ``weights.torchvision_key``), else from the
+    file's initialisers of the same name; same shapes; or why not (a string)."""
     from onnx import numpy_helper
 
     from .model import compile_model
@@ -113,4 +110,4 @@ def _weights_by_name(design, model, flat_state: dict) -> dict | str:
         state[key] = torch.from_numpy(numpy_helper.to_array(t).copy()).to(ref.dtype)
     if missing:
         return f"{len(missing)} of its weights are not in the file under their names ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
-    return state
+    return net, state
