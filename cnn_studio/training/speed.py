@@ -553,14 +553,16 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 speed: str = "auto", precision: str = "fp32", *, key_parts: dict | None = None,
                 steps: int = PROBE_STEPS, cancel: Callable[[], bool] | None = None,
                 run_steps: int | None = None, measure_fn: Callable = measure,
-                compile_measure_fn: Callable = measure_compiled) -> SpeedChoice:
+                compile_measure_fn: Callable = measure_compiled,
+                on_probe: Callable[[], None] | None = None) -> SpeedChoice:
     """The mode to train ``model`` in: the only allowed one, a cached choice, or the probe's.
 
     sample: one training batch (x, target) on ``device``. key_parts: what identifies the case for
     the cache (graph hash, batch, threads...; None: no cache). run_steps: the optimizer steps the run
     will take (None: unknown); a run too short to repay the probe keeps NCHW fp32, and compiling is
     only tried under auto when the run is known to be long enough. The model, any optimizer and
-    torch's random state are left as they were. ``measure_fn`` / ``compile_measure_fn`` (signatures
+    torch's random state are left as they were. ``on_probe()`` is called just before a probe really
+    runs (not for one allowed mode, a cache hit or a short run). ``measure_fn`` / ``compile_measure_fn`` (signatures
     of :func:`measure` / :func:`measure_compiled`) let tests give synthetic timings and losses."""
     if speed not in SPEEDS:
         raise ValueError(f"unknown speed {speed!r}; choose one of {', '.join(SPEEDS)}")
@@ -594,6 +596,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     if run_steps is not None and probe_steps > PROBE_SHARE * run_steps:
         return SpeedChoice(*BASELINE, f"NCHW fp32{' compiled' if want_compile else ''}: the run's {run_steps} steps are "
                            f"too few to repay a {probe_steps}-step speed probe", "setting", compiled=want_compile).settle(device)
+    if on_probe is not None:
+        on_probe()
     t0 = time.perf_counter()
     x, y = sample
     try:

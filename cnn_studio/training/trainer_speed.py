@@ -31,14 +31,6 @@ class SpeedMixin:
         settings' only mode or a short timed probe on copies (cached); applied to the model."""
         from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer, graph_hash
 
-        # choose_mode's own measure function (tests may swap it), announced to the callbacks first: it
-        # is called only when a probe really runs (not for one allowed mode, a cache hit or a short run)
-        inner = (choose_mode.__kwdefaults__ or {}).get("measure_fn")
-
-        def measure_announced(*args, **kwargs):
-            self._announce_probe()
-            return inner(*args, **kwargs)
-
         cfg, b = self.config, self.bundle
         choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
         if choice is not None:
@@ -52,7 +44,7 @@ class SpeedMixin:
                 run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": int(xb.shape[0]),
                            "input": list(b.input_shape())},
-                measure_fn=measure_announced,
+                on_probe=self._announce_probe,  # only when a probe really runs
             )
             choice.fused_optimizer = True  # tried for every new run (fuse_optimizer keeps the default where it cannot)
         choice.settle(self.device)
