@@ -235,12 +235,12 @@ class ProjectFiles(QObject):
             return False
         if not asked and not self.maybe_save():
             return False
-        exchange._prepare_torch("onnx")  # torch and onnx are first imported in the GUI thread
+        exchange.prepare_torch("onnx")  # torch and onnx are first imported in the GUI thread
         from ..compiler import onnx_import  # noqa: F401
 
         snapshot = self._document_snapshot()
         self.onnx_opening = str(path)
-        exchange._start(f"Opening {name}", _open_onnx_job(Path(path)),
+        exchange.start_job(f"Opening {name}", _open_onnx_job(Path(path)),
                         lambda result: self._onnx_done(path, result, snapshot), lambda m, d: self._onnx_failed(path, m))
         return True
 

@@ -134,7 +134,7 @@ class ExchangeFeature(QObject):
         what = "last saved weights (training)" if live else f"{weights} weights"
         return src.run_dir, weights, not live, f"trained: run {src.run_name}, {what} (the run's network)"
 
-    def _prepare_torch(self, fmt: str | None = None) -> None:
+    def prepare_torch(self, fmt: str | None = None) -> None:
         """Import what the job will use in the GUI thread (once; a wait cursor meanwhile)."""
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -171,7 +171,7 @@ class ExchangeFeature(QObject):
             self._progress_dialog = dlg
         return self._progress_dialog
 
-    def _start(self, title: str, job, on_done, on_failed) -> None:
+    def start_job(self, title: str, job, on_done, on_failed) -> None:
         dlg = self._dialog()
         dlg.reset()
         dlg.setWindowTitle(title)
@@ -260,8 +260,8 @@ class ExchangeFeature(QObject):
             w.document.graph.to_config(), run_dir or None, run_weights or "best",
             attached[0] if attached else None, attached[1] if attached else "", recover=recover,
         )
-        self._prepare_torch(fmt)
-        self._start(f"Exporting {Path(req.path).name}", export_job(req, choice), lambda out: self._export_done(req, out), self._export_failed)
+        self.prepare_torch(fmt)
+        self.start_job(f"Exporting {Path(req.path).name}", export_job(req, choice), lambda out: self._export_done(req, out), self._export_failed)
         return True
 
     def _export_done(self, req: ExportRequest, out) -> None:
@@ -306,8 +306,8 @@ class ExchangeFeature(QObject):
             progress(0, 1, f"writing the report of {Path(run_dir).name}…")
             return str(write_report(run_dir, path))
 
-        self._prepare_torch()
-        self._start(f"Report of {src.run_name}", job, self._report_done, lambda m, d: m == "cancelled" or w.inform("Cannot write the report", m, Icon.Warning))
+        self.prepare_torch()
+        self.start_job(f"Report of {src.run_name}", job, self._report_done, lambda m, d: m == "cancelled" or w.inform("Cannot write the report", m, Icon.Warning))
         return True
 
     def _report_done(self, path: str) -> None:
@@ -336,8 +336,8 @@ class ExchangeFeature(QObject):
         if not SHAPE_RE.match(shape):
             w.inform("Cannot import", f"'{shape}' is not an input shape; give channels x height x width, e.g. 3x32x32.")
             return False
-        self._prepare_torch()
-        self._start(f"Importing {cls} from {Path(path).name}", import_code_job(path, cls, shape), self._code_done, self._code_failed)
+        self.prepare_torch()
+        self.start_job(f"Importing {cls} from {Path(path).name}", import_code_job(path, cls, shape), self._code_done, self._code_failed)
         return True
 
     def _code_done(self, imp) -> None:
@@ -375,9 +375,9 @@ class ExchangeFeature(QObject):
         if not w.document.analysis.ok:
             w.inform("Cannot import weights", "The network has errors (see Issues); fix them first.")
             return False
-        self._prepare_torch()
+        self.prepare_torch()
         gen = w.state.generation
-        self._start(f"Importing {Path(path).name}", import_weights_job(w.document.graph.to_config(), path), lambda rep: self._weights_done(gen, rep), self._weights_failed)
+        self.start_job(f"Importing {Path(path).name}", import_weights_job(w.document.graph.to_config(), path), lambda rep: self._weights_done(gen, rep), self._weights_failed)
         return True
 
     def _weights_done(self, generation: int, rep) -> None:
