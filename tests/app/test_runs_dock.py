@@ -276,8 +276,8 @@ def test_continue_a_run_to_more_epochs_gives_the_same_bits_as_an_uninterrupted_r
     qtbot.waitUntil(lambda: _cell(view, one, 6) == "2/2", timeout=30_000)
     assert w.state.source.run_dir == str(one)
     # asking for no more epochs than done is one clear message (once the worker has released the run
-    # folder: run_finished comes a moment before the trainer's lock is gone, and meanwhile the run is
-    # rightly reported as being written)
+    # folder: run_finished comes a moment before the trainer's lock is gone; Continue reads the run's
+    # state then, not the list's last scan, which may have seen it locked)
     from cnn_studio.training.rundir import RunDir
 
     qtbot.waitUntil(lambda: not RunDir(one).is_locked(), timeout=30_000)

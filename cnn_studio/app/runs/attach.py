@@ -396,6 +396,9 @@ class RunsFeature(QObject):
             w.inform("Cannot continue now", "A run is going: wait for it to end or stop it first.")
             return False
         path = run_path(info)
+        from ...core.runs import read_run
+
+        info = read_run(path)  # now, not the list's last scan: a run that just ended was "running" then
         if not getattr(info, "can_resume", False):
             why = field(info, "message", default="") or field(info, "status", default="")
             w.inform("Cannot continue this run", f"The run '{field(info, 'name', default='')}' cannot be continued: {why or 'it has no last checkpoint'}.")
