@@ -166,6 +166,25 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
             self._last_plain = clock()
             self._fit_start(trainer)
 
+        def on_speed_probe(self, trainer):  # a timed speed probe (or a compile) starts: say so before it runs
+            if getattr(self, "_probe_said", False):  # (a compiled run's warm-up announces itself again)
+                return
+            self._probe_said = True
+            self._clear()
+            self._write("choosing the fastest way to run this network (a few timed steps per mode; Ctrl+C stops)\n")
+
+        def on_speed_progress(self, trainer, info):
+            from .training.speed import progress_text
+
+            text = progress_text(info)
+            if info.get("stage") == "compiling":  # seconds to minutes: always its own line
+                self._clear()
+                self._write(text + "\n")
+            elif self.tty and text:  # the timing rounds: the refreshing line only
+                self._clear()
+                self._write(text[: 119])
+                self._width = min(len(text), 119)
+
         def on_batch_end(self, trainer, m):
             if not m["synced"]:
                 return

@@ -324,11 +324,14 @@ def apply_to_model(model: nn.Module, memory_format: str) -> nn.Module:
 # ---- the probe --------------------------------------------------------------------------------------
 def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
             cands: list[Candidate], steps: int, device: torch.device,
-            cancel: Callable[[], bool] | None = None, max_seconds: float = PROBE_SECONDS) -> tuple[dict, dict]:
+            cancel: Callable[[], bool] | None = None, max_seconds: float = PROBE_SECONDS,
+            progress: Callable[[dict], None] | None = None) -> tuple[dict, dict]:
     """Time ``steps`` training steps of each candidate on deep copies, interleaved round by round (a
     busy machine's slow moments then hit every candidate alike); one warm-up step each first.
     Returns (candidate -> median seconds per step, candidate -> loss per timed step). Every
-    candidate's step r runs from the same random state, so dropout draws alike."""
+    candidate's step r runs from the same random state, so dropout draws alike. ``progress(info)``
+    is called before each step: {"stage": "timing", "mode": the candidate's label, "round", "rounds",
+    "modes": candidates still timed, "fraction": 0..1 of the probe done}."""
     from .step import TrainStep
 
     runs = {}
@@ -344,9 +347,12 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
     rounds, t_start = steps + 1, time.perf_counter()
     r = 0
     while r < rounds:
-        for cand, (step, xb) in runs.items():
+        for i, (cand, (step, xb)) in enumerate(runs.items()):
             if cancel is not None and cancel():
                 return {}, {}
+            if progress is not None:
+                progress({"stage": "timing", "mode": label(cand), "round": r, "rounds": rounds, "modes": len(runs),
+                          "fraction": min(1.0, (r + i / len(runs)) / rounds)})
             torch.manual_seed(1000 + r)
             sync()
             t0 = time.perf_counter()
@@ -554,7 +560,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 steps: int = PROBE_STEPS, cancel: Callable[[], bool] | None = None,
                 run_steps: int | None = None, measure_fn: Callable = measure,
                 compile_measure_fn: Callable = measure_compiled,
-                on_probe: Callable[[], None] | None = None) -> SpeedChoice:
+                on_probe: Callable[[], None] | None = None,
+                on_progress: Callable[[dict], None] | None = None) -> SpeedChoice:
     """The mode to train ``model`` in: the only allowed one, a cached choice, or the probe's.
 
     sample: one training batch (x, target) on ``device``. key_parts: what identifies the case for
@@ -562,7 +569,9 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     will take (None: unknown); a run too short to repay the probe keeps NCHW fp32, and compiling is
     only tried under auto when the run is known to be long enough. The model, any optimizer and
     torch's random state are left as they were. ``on_probe()`` is called just before a probe really
-    runs (not for one allowed mode, a cache hit or a short run). ``measure_fn`` / ``compile_measure_fn`` (signatures
+    runs (not for one allowed mode, a cache hit or a short run); ``on_progress(info)`` as it goes: the
+    timing rounds (:func:`measure`'s ``progress``) and {"stage": "compiling", "mode", "expected_s"}
+    before a compile trial. ``measure_fn`` / ``compile_measure_fn`` (signatures
     of :func:`measure` / :func:`measure_compiled`) let tests give synthetic timings and losses."""
     if speed not in SPEEDS:
         raise ValueError(f"unknown speed {speed!r}; choose one of {', '.join(SPEEDS)}")
@@ -602,7 +611,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     x, y = sample
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the run's RNG untouched
-            step_seconds, losses = measure_fn(model, x, y, loss_fn, make_optimizer, cands, steps, device, cancel)
+            step_seconds, losses = measure_fn(model, x, y, loss_fn, make_optimizer, cands, steps, device, cancel,
+                                              **({"progress": on_progress} if on_progress is not None and _takes(measure_fn, "progress") else {}))
     except (RuntimeError, ValueError, TypeError) as e:  # a mode this network or device cannot run: the plain one
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         return SpeedChoice(*BASELINE, f"NCHW fp32: the speed probe failed ({text[:120]})", "setting",
@@ -626,6 +636,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                          f"(about {run_steps * eager_step:.0f} s eager) than the {expected:.0f} s compile expected "
                          f"({basis}), so no compile was tried")
         else:
+            if on_progress is not None:
+                on_progress({"stage": "compiling", "mode": label(best), "expected_s": expected})
             try:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     compile_s, compiled_step = compile_measure_fn(model, x, y, loss_fn, make_optimizer, best,
@@ -648,6 +660,34 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         write_cache(key, choice)
     choice.cache_note = cache_note
     return choice
+
+
+def progress_text(info: dict) -> str:
+    """One line for the speed probe's progress (:func:`measure`'s / :func:`choose_mode`'s ``progress``
+    info), as the app's status line and the command line's progress show it."""
+    stage, mode = info.get("stage"), str(info.get("mode") or "")
+    if stage == "timing":
+        rounds = int(info.get("rounds") or 0)
+        step = min(int(info.get("round") or 0) + 1, max(rounds, 1))
+        modes = int(info.get("modes") or 0)
+        return (f"Choosing the fastest way: timing {mode} (round {step} of {rounds}"
+                + (f", {modes} modes left" if modes > 1 else "") + ")")
+    if stage == "compiling":
+        expected = info.get("expected_s")
+        about = f"about {float(expected):.0f} s expected" if isinstance(expected, (int, float)) and expected >= 1 else "a few seconds"
+        return f"Compiling the network for {mode} ({about})"
+    return ""
+
+
+def _takes(fn: Callable, name: str) -> bool:
+    """Whether ``fn`` accepts the keyword ``name`` (a measure function without ``progress`` still works)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _magnitude(n: int | None) -> int | None:

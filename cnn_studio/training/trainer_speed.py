@@ -45,6 +45,7 @@ class SpeedMixin:
                 key_parts={"graph": graph_hash(self.graph.to_config()), "batch": int(xb.shape[0]),
                            "input": list(b.input_shape())},
                 on_probe=self._announce_probe,  # only when a probe really runs
+                on_progress=self._probe_progress,
             )
             choice.fused_optimizer = True  # tried for every new run (fuse_optimizer keeps the default where it cannot)
         choice.settle(self.device)
@@ -62,6 +63,12 @@ class SpeedMixin:
             hook = getattr(cb, "on_speed_probe", None)
             if hook is not None:
                 hook(self)
+
+    def _probe_progress(self, info: dict) -> None:
+        for cb in self.callbacks.callbacks:  # an optional hook: which mode the probe times now, or a compile
+            hook = getattr(cb, "on_speed_progress", None)
+            if hook is not None:
+                hook(self, info)
 
     def _probe_sample(self):
         """One training batch (the first ``batch_size`` images, normalised) and its loss target, on the device."""
@@ -104,6 +111,11 @@ class SpeedMixin:
         from .speed import compiled_step_on_copy, grad_scaler, run_abandonable
 
         self._announce_probe()  # the app says "choosing / preparing" while this runs
+        from .speed import expected_compile_seconds, label
+
+        self._probe_progress({"stage": "compiling", "mode": label((speed.memory_format, speed.precision, "compile")),
+                              # the probe's compile left its code ready: this one is short
+                              "expected_s": None if speed.compile_seconds else expected_compile_seconds(self.train_model)[0]})
         xb, target = self._probe_sample()
         xb = xb.contiguous(memory_format=torch.channels_last) if speed.channels_last and xb.dim() == 4 else xb
         autocast = self._autocast()

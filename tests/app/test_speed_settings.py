@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from cnn_studio.app.training.panel import PROBE_TEXT
+from cnn_studio.training.speed import progress_text as probe_progress_text
 
 from test_training_ui import _npz, _setup, _wait_idle
 
@@ -89,7 +90,9 @@ def gated_probe(monkeypatch):
     gate = threading.Event()
     seen = {"cancelled": False}
 
-    def measure(model, x, y, loss_fn, make_opt, cands, steps, device, cancel=None, max_seconds=0.0):
+    def measure(model, x, y, loss_fn, make_opt, cands, steps, device, cancel=None, max_seconds=0.0, progress=None):
+        if progress is not None:  # as the real probe reports before a step (speed.measure)
+            progress({"stage": "timing", "mode": "channels_last fp32", "round": 1, "rounds": 5, "modes": 2, "fraction": 0.3})
         while not gate.wait(0.02):
             if cancel is not None and cancel():
                 seen["cancelled"] = True
@@ -108,8 +111,11 @@ def test_auto_shows_the_probe_then_the_chosen_mode_and_why(window, qtbot, tmp_pa
     _pick(feat.panel.settings.speed, Qt.Key.Key_Down)  # Auto (timed probe)
     QTest.keyClick(window, Qt.Key.Key_F5)
     try:
-        qtbot.waitUntil(lambda: PROBE_TEXT in feat.panel.status.text(), timeout=60_000)
-        assert "Choosing" in feat.panel.progress.format() and "Stop cancels" in feat.panel.status.text()
+        # the probe says which mode it times and how far it is (speed.measure's progress)
+        qtbot.waitUntil(lambda: "timing channels_last fp32 (round 2 of 5, 2 modes left)" in feat.panel.status.text(),
+                        timeout=60_000)
+        assert "Stop cancels" in feat.panel.status.text() and feat.panel.progress.value() == 300
+        assert "channels_last" in feat.panel.progress.format() or "Timing" in feat.panel.progress.format()
     finally:
         gate.set()
     _wait_idle(qtbot, feat)
@@ -125,7 +131,7 @@ def test_stop_cancels_the_probe(window, qtbot, tmp_path, gated_probe):
     _pick(feat.panel.settings.speed, Qt.Key.Key_Down)
     QTest.keyClick(window, Qt.Key.Key_F5)
     try:
-        qtbot.waitUntil(lambda: PROBE_TEXT in feat.panel.status.text(), timeout=60_000)
+        qtbot.waitUntil(lambda: "Choosing the fastest way" in feat.panel.status.text(), timeout=60_000)
         qtbot.mouseClick(feat.panel.stop_button, Qt.MouseButton.LeftButton)
         _wait_idle(qtbot, feat)
     finally:
@@ -144,3 +150,14 @@ def test_fp16_is_offered_on_cuda_only_and_compiled_is_a_speed_mode(window):
     assert fp16.isEnabled()
     s.set_config({"speed": "compile", "precision": "fp16"})
     assert s.config()["speed"] == "compile" and s.config()["precision"] == "fp16"
+
+
+def test_the_app_text_names_the_mode_the_round_and_a_compile():
+    assert probe_progress_text({"stage": "timing", "mode": "NCHW fp32", "round": 0, "rounds": 4, "modes": 2}) == \
+        "Choosing the fastest way: timing NCHW fp32 (round 1 of 4, 2 modes left)"
+    assert probe_progress_text({"stage": "timing", "mode": "NCHW fp32", "round": 3, "rounds": 4, "modes": 1}) == \
+        "Choosing the fastest way: timing NCHW fp32 (round 4 of 4)"
+    assert probe_progress_text({"stage": "compiling", "mode": "channels_last fp32 compiled", "expected_s": 41.6}) == \
+        "Compiling the network for channels_last fp32 compiled (about 42 s expected)"
+    assert "a few seconds" in probe_progress_text({"stage": "compiling", "mode": "x", "expected_s": None})
+    assert probe_progress_text({"stage": "other"}) == ""

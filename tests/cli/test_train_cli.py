@@ -261,3 +261,30 @@ def test_template_keeps_its_default_size_for_images_of_mixed_sizes(tmp_path, cap
         capsys.readouterr().err
     config = json.loads((run / "config.json").read_text())
     assert config["input_shape"] == [1, 32, 32]  # lenet5's own 32x32, not the folder's most common 10x10
+
+
+def test_the_console_says_what_the_speed_probe_does():
+    """issue 14: the probe is shown in the progress text: once when it starts, each compile on its own
+    line (it takes seconds to minutes), the timing rounds only on a terminal's refreshing line."""
+    import io
+    from types import SimpleNamespace
+
+    from cnn_studio.cli_train import _progress_callback
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    trainer = SimpleNamespace(state=SimpleNamespace(notes=[]))
+    timing = {"stage": "timing", "mode": "channels_last fp32", "round": 1, "rounds": 5, "modes": 2, "fraction": 0.3}
+    compiling = {"stage": "compiling", "mode": "channels_last fp32 compiled", "expected_s": 40.2}
+    for stream in (io.StringIO(), Tty()):
+        cb = _progress_callback(stream)
+        cb.on_speed_probe(trainer)
+        cb.on_speed_progress(trainer, timing)
+        cb.on_speed_probe(trainer)  # the compile warm-up announces itself again: said once
+        cb.on_speed_progress(trainer, compiling)
+        text = stream.getvalue()
+        assert text.count("choosing the fastest way to run this network") == 1
+        assert "Compiling the network for channels_last fp32 compiled (about 40 s expected)\n" in text
+        assert ("timing channels_last fp32 (round 2 of 5, 2 modes left)" in text) == stream.isatty()

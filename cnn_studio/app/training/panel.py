@@ -39,6 +39,8 @@ SPEED_MODES = (("eager", "Eager"), ("auto", "Auto (timed probe)"), ("compile", "
                ("channels_last", "Channels last"))
 PRECISION_MODES = (("fp32", "FP32"), ("bf16", "BF16"), ("fp16", "FP16 (CUDA)"), ("auto", "Auto"))
 PROBE_TEXT = "Choosing the fastest way to run this network…"
+
+
 SPEED_TIP = (
     "How each training step runs. Eager: the plain NCHW layout (channels, then rows, then columns), "
     "the same result run after run. Channels last: images stored pixel by pixel with their channels "
@@ -438,6 +440,7 @@ class TrainingPanel(QWidget):
         worker = TrainingWorker(graph_config, data_config, cfg, run_dir, resume=resume)
         worker.data_progress.connect(self._on_worker_data_progress)
         worker.phase.connect(self._on_worker_phase)
+        worker.phase_progress.connect(self._on_worker_phase_progress)
         worker.started.connect(self._on_worker_started)
         worker.batch_done.connect(self._on_worker_batch_done)
         worker.epoch_done.connect(self._on_worker_epoch_done)
@@ -505,6 +508,24 @@ class TrainingPanel(QWidget):
             self.progress.setFormat(fit_text(self.progress, [PROBE_TEXT, "Choosing the fastest mode…", "Timing modes…"]))
             self.progress.setToolTip(PROBE_TEXT)
             self.status.setText(f"{PROBE_TEXT} (a few timed steps in each mode; Stop cancels it)")
+
+    @Slot(dict)
+    def _on_worker_phase_progress(self, info: dict) -> None:
+        """The probe's progress: the mode being timed (bar: the probe's share done), or a compile."""
+        from ...training.speed import progress_text  # (torch is loaded: a run is going)
+
+        text = progress_text(info)
+        if not text:
+            return
+        if info.get("stage") == "timing":
+            self.progress.setValue(int(1000 * min(1.0, max(0.0, float(info.get("fraction") or 0.0)))))
+            short = [f"Timing {info.get('mode', '')}…", "Timing modes…"]
+        else:
+            self.progress.setValue(0)
+            short = [f"Compiling {info.get('mode', '')}…", "Compiling…"]
+        self.progress.setFormat(fit_text(self.progress, [text.split(" (")[0] + "…", *short]))
+        self.progress.setToolTip(text)
+        self.status.setText(f"{text}; Stop cancels it")
 
     @Slot(dict)
     def _on_worker_started(self, info: dict) -> None:

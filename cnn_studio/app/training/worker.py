@@ -117,6 +117,7 @@ class _Runner(QObject):
 
     data_progress = Signal(int, int, str)
     phase = Signal(str)
+    phase_progress = Signal(dict)
     started = Signal(dict)
     batch_done = Signal(dict)
     epoch_done = Signal(dict)
@@ -268,6 +269,9 @@ def _make_adapter_class():
         def on_speed_probe(self, trainer):  # the trainer's optional hook: a timed speed probe starts (speed.py)
             self.w.phase.emit("speed_probe")
 
+        def on_speed_progress(self, trainer, info):  # which mode the probe times now, or a compile (speed.py)
+            self.w.phase_progress.emit({k: v for k, v in info.items() if isinstance(v, (int, float, str)) or v is None})
+
         def on_pause(self, trainer):
             self.w.paused_changed.emit(True)
 
@@ -288,6 +292,8 @@ class TrainingWorker(QObject):
 
     data_progress = Signal(int, int, str)
     phase = Signal(str)  # a step before training that takes a while: "speed_probe" (Stop cancels it)
+    phase_progress = Signal(dict)  # within it: {"stage": "timing", "mode", "round", "rounds", "fraction"} or
+    # {"stage": "compiling", "mode", "expected_s" (None: short)}
     started = Signal(dict)  # state at fit start: epochs, batches_per_epoch, device, run_dir, history
     batch_done = Signal(dict)  # synced batch metrics (floats), ~10 Hz at most
     epoch_done = Signal(dict)  # epoch metrics row (+ the validation confusion matrix)
@@ -303,6 +309,7 @@ class TrainingWorker(QObject):
         r = self.runner
         r.data_progress.connect(self._on_runner_data_progress)
         r.phase.connect(self._on_runner_phase)
+        r.phase_progress.connect(self._on_runner_phase_progress)
         r.started.connect(self._on_runner_started)
         r.batch_done.connect(self._on_runner_batch_done)
         r.epoch_done.connect(self._on_runner_epoch_done)
@@ -354,6 +361,10 @@ class TrainingWorker(QObject):
     @Slot(str)
     def _on_runner_phase(self, p):
         self.phase.emit(p)
+
+    @Slot(dict)
+    def _on_runner_phase_progress(self, info):
+        self.phase_progress.emit(info)
 
     @Slot(dict)
     def _on_runner_started(self, d):

@@ -1,0 +1,66 @@
+"""The speed probe reports its progress (issue 14: "shown in the progress text"): which mode it times,
+which round, the share done, and a compile trial with the time it is expected to take (the app's
+text for it: tests/app/test_speed_settings.py)."""
+import pytest
+import torch
+from test_speed_modes import CL, CPU, NCHW, _cfg, _fake_compile, _sample
+from training_helpers import tiny_graph
+
+from cnn_studio.training import Trainer
+from cnn_studio.training import speed as sp
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNN_STUDIO_HOME", str(tmp_path / "home"))  # a fresh speed cache: the probe runs
+    monkeypatch.setattr(sp, "PROBE_SHARE", 1e9)
+
+
+def _model(bundle):
+    return Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+
+
+def test_the_real_probe_reports_each_mode_and_round_in_order(bundle):
+    model = _model(bundle)
+    events = []
+    c = sp.choose_mode(model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32",
+                       steps=3, on_progress=events.append)
+    assert c.source == "probe"
+    timing = [e for e in events if e["stage"] == "timing"]
+    assert timing, events
+    modes = {e["mode"] for e in timing}
+    assert modes <= {sp.label(NCHW), sp.label(CL)} and sp.label(NCHW) in modes
+    fractions = [e["fraction"] for e in timing]
+    assert fractions == sorted(fractions) and 0.0 <= fractions[0] < fractions[-1] < 1.0
+    assert all(0 <= e["round"] < e["rounds"] and e["modes"] >= 1 for e in timing)
+    # every step of the probe is announced: the warm-up round and the timed ones, per mode still timed
+    assert len(timing) >= 2 * len(modes)
+
+
+def test_a_compile_trial_is_announced_with_its_expected_time(bundle, monkeypatch):
+    monkeypatch.setattr(sp, "compiler_problem", lambda device: None)
+    model = _model(bundle)
+    events, calls = [], []
+
+    def measure(model, x, y, loss_fn, make_opt, cands, steps, device, cancel, progress=None):
+        progress({"stage": "timing", "mode": sp.label(cands[0]), "round": 0, "rounds": 2, "modes": len(cands), "fraction": 0.0})
+        return {NCHW: 0.01, CL: 0.005}, {NCHW: [1.0], CL: [1.0]}
+
+    c = sp.choose_mode(model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32",
+                       run_steps=100_000, measure_fn=measure, compile_measure_fn=_fake_compile(30.0, 0.002, calls),
+                       on_progress=events.append)
+    assert c.compiled and calls == [CL]
+    assert [e["stage"] for e in events] == ["timing", "compiling"]
+    assert events[1]["mode"] == sp.label(CL) and events[1]["expected_s"] == sp.expected_compile_seconds(model)[0]
+
+
+def test_a_measure_function_without_progress_still_works_with_a_listener(bundle):
+    model = _model(bundle)
+    events = []
+
+    def measure(model, x, y, loss_fn, make_opt, cands, steps, device, cancel):  # the older signature
+        return {NCHW: 0.01, CL: 0.005}, {NCHW: [1.0], CL: [1.0]}
+
+    c = sp.choose_mode(model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32",
+                       measure_fn=measure, on_progress=events.append)
+    assert c.memory_format == "channels_last" and events == []
