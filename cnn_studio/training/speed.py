@@ -232,13 +232,24 @@ def fuse_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
 QUIET_LOGGERS = ("torch.utils.cpp_extension",)  # "No CUDA runtime is found, using CUDA_HOME=..." when inductor loads on a CPU
 
 
+#: compiled variants dynamo keeps per code object; its default (8) made a long app session's ninth
+#: compiled network of one generated forward (same code, other shapes) train eagerly without a word
+RECOMPILE_LIMIT = 64
+
+
 def compile_module(module: nn.Module) -> nn.Module:
     """torch.compile with static shapes (a different batch size runs eagerly in TrainStep, no recompile).
-    Loggers that print build-environment warnings irrelevant to the user's run are kept to errors."""
+    Loggers that print build-environment warnings irrelevant to the user's run are kept to errors;
+    dynamo's per-code recompile limit is raised to :data:`RECOMPILE_LIMIT` (never lowered)."""
     import logging
+
+    import torch._dynamo.config as dynamo_config
 
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    for key in ("recompile_limit", "cache_size_limit"):  # (the older name, where this torch still has it)
+        if isinstance(getattr(dynamo_config, key, None), int) and getattr(dynamo_config, key) < RECOMPILE_LIMIT:
+            setattr(dynamo_config, key, RECOMPILE_LIMIT)
     return torch.compile(module, dynamic=False)
 
 

@@ -64,3 +64,16 @@ def test_a_measure_function_without_progress_still_works_with_a_listener(bundle)
     c = sp.choose_mode(model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32",
                        measure_fn=measure, on_progress=events.append)
     assert c.memory_format == "channels_last" and events == []
+
+
+def test_compiling_raises_dynamos_recompile_limit_for_a_long_session(monkeypatch):
+    """A session compiles network after network (same generated forward code, other shapes): with
+    dynamo's default of 8 variants per code object the ninth would silently train eagerly."""
+    import torch._dynamo.config as dc
+
+    monkeypatch.setattr(dc, "recompile_limit", 8)
+    sp.compile_module(torch.nn.Linear(2, 2))  # torch.compile itself is lazy: nothing compiles here
+    assert dc.recompile_limit == sp.RECOMPILE_LIMIT >= 64
+    monkeypatch.setattr(dc, "recompile_limit", 500)  # a user's higher setting is kept
+    sp.compile_module(torch.nn.Linear(2, 2))
+    assert dc.recompile_limit == 500
