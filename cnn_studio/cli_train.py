@@ -129,6 +129,7 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
             self._last_draw = 0.0
             self._width = 0
             self._notes_shown = 0
+            self._probe_said = False  # the speed probe's start is said once
 
         def _write(self, text: str) -> None:
             try:
@@ -167,7 +168,7 @@ def _progress_callback(stream=None, every_s: float | None = None, clock=time.mon
             self._fit_start(trainer)
 
         def on_speed_probe(self, trainer):  # a timed speed probe (or a compile) starts: say so before it runs
-            if getattr(self, "_probe_said", False):  # (a compiled run's warm-up announces itself again)
+            if self._probe_said:  # (a compiled run's warm-up announces itself again)
                 return
             self._probe_said = True
             self._clear()

@@ -20,21 +20,22 @@ def _model(bundle):
     return Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
 
 
-def test_the_real_probe_reports_each_mode_and_round_in_order(bundle):
+def test_the_real_probe_reports_each_mode_and_round_in_order(bundle, monkeypatch):
+    """The real probe's steps, each announced before it runs. Its time budget and the dropping of a
+    slow mode (both depend on the clock) are switched off, so the sequence is exact."""
+    monkeypatch.setattr(sp, "DROP_SLOWER", float("inf"))
     model = _model(bundle)
+    x, y = _sample(bundle)
     events = []
-    c = sp.choose_mode(model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32",
-                       steps=3, on_progress=events.append)
-    assert c.source == "probe"
-    timing = [e for e in events if e["stage"] == "timing"]
-    assert timing, events
-    modes = {e["mode"] for e in timing}
-    assert modes <= {sp.label(NCHW), sp.label(CL)} and sp.label(NCHW) in modes
-    fractions = [e["fraction"] for e in timing]
-    assert fractions == sorted(fractions) and 0.0 <= fractions[0] < fractions[-1] < 1.0
-    assert all(0 <= e["round"] < e["rounds"] and e["modes"] >= 1 for e in timing)
-    # every step of the probe is announced: the warm-up round and the timed ones, per mode still timed
-    assert len(timing) >= 2 * len(modes)
+    steps, cands = 3, [NCHW, CL]
+    times, _ = sp.measure(model, x, y, model.make_loss(), torch.optim.SGD, cands, steps, CPU,
+                          max_seconds=1e9, progress=events.append)
+    assert set(times) == set(cands)
+    rounds = steps + 1  # the warm-up round and the timed ones
+    assert [(e["stage"], e["round"], e["mode"]) for e in events] == \
+        [("timing", r, sp.label(c)) for r in range(rounds) for c in cands]
+    assert all(e["rounds"] == rounds and e["modes"] == 2 for e in events)
+    assert [e["fraction"] for e in events] == [(r + i / 2) / rounds for r in range(rounds) for i in range(2)]
 
 
 def test_a_compile_trial_is_announced_with_its_expected_time(bundle, monkeypatch):
