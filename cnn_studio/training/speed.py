@@ -18,6 +18,13 @@ compile, and it is taken when its measured compile time plus the run's steps at 
 beat the run at the eager speed (:func:`decide_compile`, pure); the trial itself is skipped when even
 a ``COMPILE_MAX_SPEEDUP`` step could not repay the compile expected (:func:`worth_a_compile_trial`,
 rates measured on this machine kept in the cache). ``speed="compile"`` compiles without timing.
+
+Compiled kernels are kept on disk (:func:`use_compile_cache`: ``<studio_home>/compile-cache`` unless
+the user set ``TORCHINDUCTOR_CACHE_DIR``), so a network compiled once (same mode, shapes and torch)
+compiles again in a fraction of the time, in a later session too. The speed cache remembers which
+networks were compiled into which cache folder (:func:`record_compile`), and the compile expected
+for one of them is its measured repeat compile, or :data:`WARM_COMPILE_SHARE` of its first, instead
+of the machine's first-compile rate (which only first compiles feed).
 Compiles run on copies in a daemon thread (:func:`run_abandonable`), so a cancel returns at once.
 fp16 is CUDA AMP with a GradScaler; on other devices fp16 trains in fp32 and says so.
 
@@ -36,6 +43,7 @@ import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
@@ -62,6 +70,17 @@ COMPILE_MAX_SPEEDUP = 2.0
 #: machine has measured its own (the last measured rates are kept in the cache file); on the 2-core
 #: EPYC here lenet5's 12 modules took 20-60 s depending on the load
 COMPILE_PRIOR_SECONDS_PER_MODULE = 2.0
+#: a repeat compile (the kernels found in the on-disk compile cache) against the network's first
+#: compile, until a repeat is measured: lenet5 and tinyvgg at batch 64 took 1.7 s against 16-17 s
+#: on the 2-core EPYC here (benchmarks/compile_cache.py)
+WARM_COMPILE_SHARE = 0.15
+#: auto tries a compile whose code is in the compile cache when the run takes at least this long
+#: (a repeat compile costs seconds, where a first one costs tens of seconds: COMPILE_MIN_RUN_SECONDS)
+WARM_COMPILE_MIN_RUN_SECONDS = 15.0
+COMPILE_CACHE_DIR = "compile-cache"
+#: the compile cache is emptied when it grows past this (checked once per process, before a compile)
+COMPILE_CACHE_LIMIT_BYTES = 2 << 30
+COMPILE_RECORD_LIMIT = 200
 #: a candidate this much slower than the fastest after two timed rounds is not timed further
 DROP_SLOWER = 2.0
 CACHE_FILE = "speed_cache.json"
@@ -240,17 +259,138 @@ RECOMPILE_LIMIT = 64
 def compile_module(module: nn.Module) -> nn.Module:
     """torch.compile with static shapes (a different batch size runs eagerly in TrainStep, no recompile).
     Loggers that print build-environment warnings irrelevant to the user's run are kept to errors;
-    dynamo's per-code recompile limit is raised to :data:`RECOMPILE_LIMIT` (never lowered)."""
+    dynamo's per-code recompile limit is raised to :data:`RECOMPILE_LIMIT` (never lowered); the
+    compiled kernels go to the studio's compile cache (:func:`use_compile_cache`)."""
     import logging
 
     import torch._dynamo.config as dynamo_config
 
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    use_compile_cache()
     for key in ("recompile_limit", "cache_size_limit"):  # (the older name, where this torch still has it)
         if isinstance(getattr(dynamo_config, key, None), int) and getattr(dynamo_config, key) < RECOMPILE_LIMIT:
             setattr(dynamo_config, key, RECOMPILE_LIMIT)
     return torch.compile(module, dynamic=False)
+
+
+# ---- the on-disk compile cache ---------------------------------------------------------------------
+INDUCTOR_ENV = "TORCHINDUCTOR_CACHE_DIR"
+_SET_BY_US: set[str] = set()  # the folders this process pointed inductor at (anything else is the user's)
+_CHECKED: set[str] = set()  # the folders whose size was checked in this process
+GENERATION_FILE = "cnn-studio-generation"  # a token per folder's life: a record of another life is stale
+
+
+def _default_inductor_dir() -> str:
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        return os.path.abspath(default_cache_dir())
+    except Exception:  # noqa: BLE001 - a torch without it: no default to tell apart
+        return ""
+
+
+def compile_cache_dir() -> tuple[str, bool]:
+    """(the folder compiled kernels go to, whether it is the studio's own). The user's
+    ``TORCHINDUCTOR_CACHE_DIR`` when they set one (a value neither this module nor inductor's default
+    put there), else ``<studio_home>/compile-cache``: kept across sessions, where inductor's default
+    sits in the temporary folder that many systems empty at boot."""
+    from ..core.paths import studio_home
+
+    current = os.environ.get(INDUCTOR_ENV, "").strip()
+    if current and current not in _SET_BY_US and os.path.abspath(current) != _default_inductor_dir():
+        return current, False
+    return str(studio_home() / COMPILE_CACHE_DIR), True
+
+
+def _folder_bytes(path: str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def compile_cache_generation(path: str) -> str | None:
+    """The token of the compile cache folder's current life (None: no such folder or token)."""
+    try:
+        token = (Path(path) / GENERATION_FILE).read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return None
+    return token if token.isalnum() and 0 < len(token) <= 64 else None
+
+
+def use_compile_cache(limit_bytes: int = COMPILE_CACHE_LIMIT_BYTES) -> str:
+    """Point inductor at :func:`compile_cache_dir` (before a compile) and return it. The studio's own
+    folder gets a generation token (so records of a deleted or emptied cache are known stale) and is
+    emptied once it holds more than ``limit_bytes`` (checked once per process); a folder that cannot
+    be written leaves inductor's default in place (compiles still work, only colder)."""
+    import shutil
+
+    path, ours = compile_cache_dir()
+    if not ours:
+        return path
+    try:
+        if path not in _CHECKED:
+            _CHECKED.add(path)
+            if os.path.isdir(path) and _folder_bytes(path) > limit_bytes:
+                shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+        if compile_cache_generation(path) is None:
+            (Path(path) / GENERATION_FILE).write_text(os.urandom(8).hex(), encoding="ascii")
+    except OSError:
+        return os.environ.get(INDUCTOR_ENV, "") or _default_inductor_dir()
+    _SET_BY_US.add(path)
+    os.environ[INDUCTOR_ENV] = path
+    return path
+
+
+def compile_key(key_parts: dict, cand: Candidate, device: torch.device) -> str:
+    """What identifies one compiled network in the compile records: the case (graph, batch, input),
+    the mode, the device and torch (inductor's own cache is keyed the same way, and finer)."""
+    return cache_key({**key_parts, "mode": label((*cand[:2], "compile")), "device": str(device), "torch": torch.__version__})
+
+
+def _compile_records() -> dict:
+    data = _read_cache_file()
+    records = data.get("compiled") if isinstance(data, dict) else None
+    return records if isinstance(records, dict) else {}
+
+
+def compiled_before(key: str | None) -> dict | None:
+    """The record of a compile of ``key`` whose kernels should still be in the compile cache: made in
+    the folder in use now, in its current life (generation token); else None."""
+    if key is None:
+        return None
+    rec = _compile_records().get(key)
+    path, _ = compile_cache_dir()
+    if not isinstance(rec, dict) or rec.get("dir") != path or rec.get("generation") != compile_cache_generation(path):
+        return None
+    first = rec.get("first")
+    return rec if isinstance(first, (int, float)) and not isinstance(first, bool) and math.isfinite(first) and first > 0 else None
+
+
+def record_compile(key: str | None, seconds: float, leaf_count: int) -> None:
+    """Note a measured compile of ``key``: a first one (no valid record) sets the record and adds a
+    first-compile rate (seconds per leaf module) for networks never compiled; a repeat adds to the
+    record's repeat times (the last 4 kept). Nothing for a non-finite or non-positive time."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        return
+    if key is None:
+        write_cache(None, None, seconds / max(leaf_count, 1))
+        return
+    path, _ = compile_cache_dir()
+    rec = compiled_before(key)
+    if rec is None:
+        rec = {"dir": path, "generation": compile_cache_generation(path), "first": float(seconds), "repeats": []}
+        write_cache(None, None, seconds / max(leaf_count, 1), compiled=(key, rec))
+    else:
+        repeats = [r for r in rec.get("repeats", []) if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
+        rec = {**rec, "repeats": [*repeats, float(seconds)][-4:]}
+        write_cache(None, None, None, compiled=(key, rec))
 
 
 # ---- the decision (pure) --------------------------------------------------------------------------
@@ -469,9 +609,18 @@ def leaf_modules(model: nn.Module) -> int:
     return sum(1 for m in model.modules() if next(m.children(), None) is None)
 
 
-def expected_compile_seconds(model: nn.Module) -> tuple[float, str]:
-    """The compile time expected for ``model`` on this machine, and where the rate comes from: the
-    median of the rates (seconds per leaf module) this machine measured before, else the prior."""
+def expected_compile_seconds(model: nn.Module, key: str | None = None) -> tuple[float, str]:
+    """The compile time expected for ``model`` on this machine, and where it comes from: for a network
+    compiled here before into the compile cache in use (``key``: :func:`compile_key`), the median of
+    its measured repeat compiles, else :data:`WARM_COMPILE_SHARE` of its first; otherwise the median
+    of this machine's first-compile rates (seconds per leaf module) times the module count, else the prior."""
+    rec = compiled_before(key)
+    if rec is not None:
+        repeats = [r for r in rec.get("repeats", []) if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
+        if repeats:
+            return statistics.median(repeats), "compiled here before; its code is in the compile cache"
+        return WARM_COMPILE_SHARE * rec["first"], (f"compiled here before in {rec['first']:.0f} s; its code is in "
+                                                   "the compile cache")
     rates = [r for r in _read_cache()[2] if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
     n = max(leaf_modules(model), 1)
     if rates:
@@ -517,36 +666,51 @@ def _cache_path():
     return studio_home() / CACHE_FILE
 
 
-def _read_cache() -> tuple[dict, str | None, list]:
-    """(entries, why the file could not be read or None, measured compile rates)."""
+def _read_cache_raw() -> tuple[dict | None, str | None]:
+    """(the cache file's JSON object or None, why it could not be read or None)."""
     path = _cache_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}, None, []
+        return None, None
     except OSError as e:
-        return {}, f"{path}: {e.strerror or type(e).__name__}", []
+        return None, f"{path}: {e.strerror or type(e).__name__}"
     except ValueError:  # not UTF-8 text
-        return {}, f"{path} is not a text file", []
+        return None, f"{path} is not a text file"
     try:
         data = json.loads(text)
     except ValueError:
-        return {}, f"{path} is not valid JSON", []
-    entries = data.get("entries") if isinstance(data, dict) else None
-    if not isinstance(entries, dict):
-        return {}, f"{path} has no entries table", []
+        return None, f"{path} is not valid JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        return None, f"{path} has no entries table"
+    return data, None
+
+
+def _read_cache_file() -> dict:
+    return _read_cache_raw()[0] or {}
+
+
+def _read_cache() -> tuple[dict, str | None, list]:
+    """(entries, why the file could not be read or None, measured first-compile rates)."""
+    data, why = _read_cache_raw()
+    if data is None:
+        return {}, why, []
     rates = data.get("compile_rates")
-    return entries, None, rates if isinstance(rates, list) else []
+    return data["entries"], None, rates if isinstance(rates, list) else []
 
 
 def read_cache() -> dict:
     return _read_cache()[0]
 
 
-def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float | None = None) -> None:
-    """Add one entry (the oldest dropped past CACHE_LIMIT) and/or a measured compile rate (seconds per
-    leaf module; the last 8 kept); written atomically; a failure only costs a probe next time."""
+def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float | None = None,
+                compiled: tuple[str, dict] | None = None) -> None:
+    """Add one entry (the oldest dropped past CACHE_LIMIT), a measured first-compile rate (seconds per
+    leaf module; the last 8 kept) and/or one compile record (``compiled``: (compile key, record); the
+    oldest dropped past COMPILE_RECORD_LIMIT); written atomically; a failure only costs a probe next time."""
+    data = _read_cache_file()
     entries, _, rates = _read_cache()
+    records = data.get("compiled") if isinstance(data.get("compiled"), dict) else {}
     if key is not None and choice is not None:
         entries.pop(key, None)
         entries[key] = {**{k: v for k, v in choice.to_dict().items() if k not in ("cache_note", "warmup_seconds")},
@@ -555,11 +719,17 @@ def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float
             entries.pop(next(iter(entries)))
     if compile_rate is not None and math.isfinite(compile_rate) and compile_rate > 0:
         rates = [*rates, compile_rate][-8:]
+    if compiled is not None:
+        records.pop(compiled[0], None)
+        records[compiled[0]] = {**compiled[1], "saved": time.time()}
+        while len(records) > COMPILE_RECORD_LIMIT:
+            records.pop(next(iter(records)))
     path = _cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": 1, "entries": entries, "compile_rates": rates}, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps({"version": 1, "entries": entries, "compile_rates": rates, "compiled": records},
+                                  indent=1), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
@@ -600,10 +770,14 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         text = f"{label(cands[0])}{' compiled' if want_compile else ''} as set"
         return SpeedChoice(mf, prec, "; ".join([text, *notes]), "setting", compiled=want_compile).settle(device)
     key, cache_note = None, ""
+    # the compiled code of each eager candidate, where this machine's compile cache already holds it
+    warm = {c: compile_key(key_parts, c, device) for c in cands if key_parts is not None and may_compile}
+    warm = {c: k for c, k in warm.items() if compiled_before(k) is not None}
     if key_parts is not None:
         key = cache_key({**key_parts, "device": str(device), "threads": torch.get_num_threads(),
                          "torch": torch.__version__, "speed": speed, "precision": precision,
-                         **({"run_steps": _magnitude(run_steps)} if may_compile else {})})
+                         **({"run_steps": _magnitude(run_steps), "compile_warm": sorted(map(label, warm))}
+                            if may_compile else {})})
         entries, unreadable, _ = _read_cache()
         if unreadable:
             cache_note = f"the speed cache {unreadable}: ignored, probing again (the file is rewritten)"
@@ -638,8 +812,10 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         parts.append("compiled as set")
     elif may_compile:
         eager_step = step_seconds.get(best) or min(step_seconds.values())
-        expected, basis = expected_compile_seconds(model)
-        if run_steps is None or run_steps * eager_step < COMPILE_MIN_RUN_SECONDS:
+        ckey = compile_key(key_parts, best, device) if key_parts is not None else None
+        expected, basis = expected_compile_seconds(model, ckey)
+        min_run = WARM_COMPILE_MIN_RUN_SECONDS if best in warm else COMPILE_MIN_RUN_SECONDS
+        if run_steps is None or run_steps * eager_step < min_run:
             run_text = f"about {run_steps * eager_step:.0f} s" if run_steps is not None else "of unknown length"
             parts.append(f"not compiled: the run ({run_text}) is too short to repay a compile")
         elif not worth_a_compile_trial(eager_step, run_steps, expected):
@@ -662,8 +838,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                                        time.perf_counter() - t0).settle(device)
                 compiled, text = decide_compile(eager_step, compile_s, compiled_step, run_steps)
                 parts.append(text)
-                if compile_measure_fn is measure_compiled:  # a real compile: this machine's rate, for the next estimate
-                    write_cache(None, None, compile_s / max(leaf_modules(model), 1))
+                if compile_measure_fn is measure_compiled:  # a real compile: for the next estimate
+                    record_compile(ckey, compile_s, leaf_modules(model))
                 step_seconds = {**step_seconds, (*best[:2], "compile"): compiled_step}
     choice = SpeedChoice(best[0], best[1], "; ".join([*parts, *notes]), "probe", time.perf_counter() - t0,
                          {label(c): s for c, s in step_seconds.items()}, compiled, compile_s).settle(device)

@@ -29,7 +29,7 @@ class SpeedMixin:
     def _choose_speed(self) -> None:
         """Memory format and precision (speed.py): the checkpoint's when resuming (no re-probe), else the
         settings' only mode or a short timed probe on copies (cached); applied to the model."""
-        from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer, graph_hash
+        from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer
 
         cfg, b = self.config, self.bundle
         choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
@@ -42,8 +42,7 @@ class SpeedMixin:
                 lambda params: fuse_optimizer(build_optimizer(params, cfg)),  # the probe steps as the run will
                 self.device, cfg.speed, cfg.precision, cancel=self._stop.is_set,
                 run_steps=math.ceil(len(b.train.y) / cfg.batch_size) * cfg.epochs,
-                key_parts={"graph": graph_hash(self.graph.to_config()), "batch": int(xb.shape[0]),
-                           "input": list(b.input_shape())},
+                key_parts=self._speed_key_parts(),
                 on_probe=self._announce_probe,  # only when a probe really runs
                 on_progress=self._probe_progress,
             )
@@ -57,6 +56,14 @@ class SpeedMixin:
             self.state.notes.append(f"speed: {choice.reason}" + (" (the mode recorded when the run started)" if choice.source == "resumed" else ""))
         if not choice.exact_resume:
             self.state.notes.append(f"resume: not bit-exact in this mode ({choice.exact_resume_note})")
+
+    def _speed_key_parts(self) -> dict:
+        """What identifies this case in the speed cache and the compile records: graph, batch, input."""
+        from .speed import graph_hash
+
+        b = self.bundle
+        return {"graph": graph_hash(self.graph.to_config()), "batch": min(self.config.batch_size, len(b.train.y)),
+                "input": list(b.input_shape())}
 
     def _announce_probe(self) -> None:
         for cb in self.callbacks.callbacks:  # an optional hook (the app's "choosing..." text)
@@ -111,11 +118,13 @@ class SpeedMixin:
         from .speed import compiled_step_on_copy, grad_scaler, run_abandonable
 
         self._announce_probe()  # the app says "choosing / preparing" while this runs
-        from .speed import expected_compile_seconds, label
+        from .speed import compile_key, expected_compile_seconds, label, leaf_modules, record_compile
 
-        self._probe_progress({"stage": "compiling", "mode": label((speed.memory_format, speed.precision, "compile")),
+        cand = (speed.memory_format, speed.precision)
+        ckey = compile_key(self._speed_key_parts(), cand, self.device)
+        self._probe_progress({"stage": "compiling", "mode": label((*cand, "compile")),
                               # the probe's compile left its code ready: this one is short
-                              "expected_s": None if speed.compile_seconds else expected_compile_seconds(self.train_model)[0]})
+                              "expected_s": None if speed.compile_seconds else expected_compile_seconds(self.train_model, ckey)[0]})
         xb, target = self._probe_sample()
         xb = xb.contiguous(memory_format=torch.channels_last) if speed.channels_last and xb.dim() == 4 else xb
         autocast = self._autocast()
@@ -141,6 +150,8 @@ class SpeedMixin:
             speed.settle(self.device)
             done = True
         speed.warmup_seconds = time.perf_counter() - t0
+        if done and speed.compiled and not speed.compile_seconds:  # this was the compile (no probe compiled a copy)
+            record_compile(ckey, speed.warmup_seconds, leaf_modules(self.train_model))
         if done:
             self._compile_ready = True
         else:
