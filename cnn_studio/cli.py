@@ -191,7 +191,7 @@ def _extra_commands() -> list[Callable]:
     import importlib
 
     regs = []
-    for mod in ("cli_train", "cli_inspect", "cli_predict", "cli_export", "cli_import", "cli_runs", "cli_stats"):
+    for mod in ("cli_train", "cli_inspect", "cli_predict", "cli_export", "cli_import", "cli_runs", "cli_stats", "cli_cache"):
         try:
             m = importlib.import_module(f".{mod}", __package__)
         except ModuleNotFoundError as e:

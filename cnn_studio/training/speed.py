@@ -348,6 +348,39 @@ def use_compile_cache(limit_bytes: int = COMPILE_CACHE_LIMIT_BYTES) -> str:
     return path
 
 
+def cache_report() -> dict:
+    """What the speed and compile caches hold (``cnn-studio cache``): the speed cache file, its
+    entries and compile records, the compile cache folder, whose it is, its size and generation."""
+    path = _cache_path()
+    data, why = _read_cache_raw()
+    folder, ours = compile_cache_dir()
+    exists = os.path.isdir(folder)
+    return {"speed_cache": str(path), "speed_cache_problem": why,
+            "entries": len(data["entries"]) if data else 0,
+            "compile_records": len(data.get("compiled") or {}) if data and isinstance(data.get("compiled"), dict) else 0,
+            "compile_cache": folder, "compile_cache_is_studios": ours, "compile_cache_exists": exists,
+            "compile_cache_bytes": _folder_bytes(folder) if exists else 0,
+            "compile_cache_generation": compile_cache_generation(folder) if exists else None}
+
+
+def clear_caches() -> list[str]:
+    """Remove the speed cache file and the studio's own compile cache folder (never a folder the user
+    chose with TORCHINDUCTOR_CACHE_DIR); returns what was removed. OSError when something could not be."""
+    import shutil
+
+    removed = []
+    path = _cache_path()
+    if path.exists():
+        path.unlink()
+        removed.append(str(path))
+    folder, ours = compile_cache_dir()
+    if ours and os.path.isdir(folder):
+        shutil.rmtree(folder)
+        removed.append(folder)
+        _CHECKED.discard(folder)
+    return removed
+
+
 def compile_key(key_parts: dict, cand: Candidate, device: torch.device) -> str:
     """What identifies one compiled network in the compile records: the case (graph, batch, input),
     the mode, the device and torch (inductor's own cache is keyed the same way, and finer)."""
