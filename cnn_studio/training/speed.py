@@ -303,6 +303,11 @@ def compile_cache_dir() -> tuple[str, bool]:
     return str(studio_home() / COMPILE_CACHE_DIR), True
 
 
+def _duration(v: Any) -> bool:
+    """Whether ``v`` is a real duration or rate: a finite positive number (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
 def _folder_bytes(path: str) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
@@ -388,8 +393,7 @@ def compile_key(key_parts: dict, cand: Candidate, device: torch.device) -> str:
 
 
 def _compile_records() -> dict:
-    data = _read_cache_file()
-    records = data.get("compiled") if isinstance(data, dict) else None
+    records = _read_cache_file().get("compiled")
     return records if isinstance(records, dict) else {}
 
 
@@ -402,15 +406,19 @@ def compiled_before(key: str | None) -> dict | None:
     path, _ = compile_cache_dir()
     if not isinstance(rec, dict) or rec.get("dir") != path or rec.get("generation") != compile_cache_generation(path):
         return None
-    first = rec.get("first")
-    return rec if isinstance(first, (int, float)) and not isinstance(first, bool) and math.isfinite(first) and first > 0 else None
+    return rec if _duration(rec.get("first")) else None
+
+
+def _repeats(rec: dict) -> list[float]:
+    repeats = rec.get("repeats")
+    return [float(r) for r in repeats if _duration(r)] if isinstance(repeats, list) else []
 
 
 def record_compile(key: str | None, seconds: float, leaf_count: int) -> None:
     """Note a measured compile of ``key``: a first one (no valid record) sets the record and adds a
     first-compile rate (seconds per leaf module) for networks never compiled; a repeat adds to the
     record's repeat times (the last 4 kept). Nothing for a non-finite or non-positive time."""
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+    if not _duration(seconds):
         return
     if key is None:
         write_cache(None, None, seconds / max(leaf_count, 1))
@@ -421,8 +429,7 @@ def record_compile(key: str | None, seconds: float, leaf_count: int) -> None:
         rec = {"dir": path, "generation": compile_cache_generation(path), "first": float(seconds), "repeats": []}
         write_cache(None, None, seconds / max(leaf_count, 1), compiled=(key, rec))
     else:
-        repeats = [r for r in rec.get("repeats", []) if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
-        rec = {**rec, "repeats": [*repeats, float(seconds)][-4:]}
+        rec = {**rec, "repeats": [*_repeats(rec), float(seconds)][-4:]}
         write_cache(None, None, None, compiled=(key, rec))
 
 
@@ -649,12 +656,11 @@ def expected_compile_seconds(model: nn.Module, key: str | None = None) -> tuple[
     of this machine's first-compile rates (seconds per leaf module) times the module count, else the prior."""
     rec = compiled_before(key)
     if rec is not None:
-        repeats = [r for r in rec.get("repeats", []) if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
-        if repeats:
-            return statistics.median(repeats), "compiled here before; its code is in the compile cache"
+        if _repeats(rec):
+            return statistics.median(_repeats(rec)), "compiled here before; its code is in the compile cache"
         return WARM_COMPILE_SHARE * rec["first"], (f"compiled here before in {rec['first']:.0f} s; its code is in "
                                                    "the compile cache")
-    rates = [r for r in _read_cache()[2] if isinstance(r, (int, float)) and math.isfinite(r) and r > 0]
+    rates = [r for r in _read_cache()[2] if _duration(r)]
     n = max(leaf_modules(model), 1)
     if rates:
         return statistics.median(rates) * n, f"{len(rates)} compile(s) measured here"
@@ -742,8 +748,9 @@ def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float
     leaf module; the last 8 kept) and/or one compile record (``compiled``: (compile key, record); the
     oldest dropped past COMPILE_RECORD_LIMIT); written atomically; a failure only costs a probe next time."""
     data = _read_cache_file()
-    entries, _, rates = _read_cache()
-    records = data.get("compiled") if isinstance(data.get("compiled"), dict) else {}
+    entries = data.get("entries", {})
+    rates = data["compile_rates"] if isinstance(data.get("compile_rates"), list) else []
+    records = data["compiled"] if isinstance(data.get("compiled"), dict) else {}
     if key is not None and choice is not None:
         entries.pop(key, None)
         entries[key] = {**{k: v for k, v in choice.to_dict().items() if k not in ("cache_note", "warmup_seconds")},
