@@ -406,7 +406,7 @@ def compiled_before(key: str | None) -> dict | None:
     path, _ = compile_cache_dir()
     if not isinstance(rec, dict) or rec.get("dir") != path or rec.get("generation") != compile_cache_generation(path):
         return None
-    return rec if _duration(rec.get("first")) else None
+    return rec if _duration(rec.get("first")) or _repeats(rec) else None
 
 
 def _repeats(rec: dict) -> list[float]:
@@ -414,23 +414,51 @@ def _repeats(rec: dict) -> list[float]:
     return [float(r) for r in repeats if _duration(r)] if isinstance(repeats, list) else []
 
 
-def record_compile(key: str | None, seconds: float, leaf_count: int) -> None:
-    """Note a measured compile of ``key``: a first one (no valid record) sets the record and adds a
-    first-compile rate (seconds per leaf module) for networks never compiled; a repeat adds to the
-    record's repeat times (the last 4 kept). Nothing for a non-finite or non-positive time."""
+def inductor_cache_counts() -> tuple[int, int] | None:
+    """(hits, misses) of inductor's FX graph cache in this process so far, or None where this torch
+    does not count them. A compile whose misses did not grow generated no new code: it found every
+    graph in the compile cache (or dynamo reused code already compiled in this process)."""
+    try:
+        from torch._dynamo.utils import counters
+
+        c = counters["inductor"]
+        return int(c["fxgraph_cache_hit"]), int(c["fxgraph_cache_miss"])
+    except Exception:  # noqa: BLE001 - a private counter that may change between torch versions
+        return None
+
+
+def compile_was_warm(before: tuple[int, int] | None, after: tuple[int, int] | None) -> bool | None:
+    """Whether a compile between two :func:`inductor_cache_counts` generated no new code (True), some
+    (False), or cannot be told (None: no counters)."""
+    if before is None or after is None:
+        return None
+    return after[1] == before[1]
+
+
+def record_compile(key: str | None, seconds: float, leaf_count: int, warm: bool | None = None) -> None:
+    """Note a measured compile of ``key``. ``warm``: whether it generated no new code
+    (:func:`compile_was_warm`; None: not known). A cold compile, or one not known to be warm with no
+    valid record, is a first one: it sets the record and adds a first-compile rate (seconds per leaf
+    module) for networks never compiled. A warm one, or one with a valid record not known to be
+    cold, is a repeat: it adds to the record's repeat times (the last 4 kept), starting a record of
+    repeats only where none is valid (the speed cache was deleted but the compile cache kept): its
+    time says nothing of a first compile. Nothing for a non-finite or non-positive time."""
     if not _duration(seconds):
         return
     if key is None:
-        write_cache(None, None, seconds / max(leaf_count, 1))
+        if warm is not True:
+            write_cache(None, None, seconds / max(leaf_count, 1))
         return
     path, _ = compile_cache_dir()
     rec = compiled_before(key)
-    if rec is None:
+    if warm is False or (rec is None and warm is None):
         rec = {"dir": path, "generation": compile_cache_generation(path), "first": float(seconds), "repeats": []}
         write_cache(None, None, seconds / max(leaf_count, 1), compiled=(key, rec))
-    else:
-        rec = {**rec, "repeats": [*_repeats(rec), float(seconds)][-4:]}
-        write_cache(None, None, None, compiled=(key, rec))
+        return
+    if rec is None:
+        rec = {"dir": path, "generation": compile_cache_generation(path), "first": None, "repeats": []}
+    rec = {**rec, "repeats": [*_repeats(rec), float(seconds)][-4:]}
+    write_cache(None, None, None, compiled=(key, rec))
 
 
 # ---- the decision (pure) --------------------------------------------------------------------------
@@ -865,6 +893,7 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
         else:
             if on_progress is not None:
                 on_progress({"stage": "compiling", "mode": label(best), "expected_s": expected})
+            counts = inductor_cache_counts()
             try:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     compile_s, compiled_step = compile_measure_fn(model, x, y, loss_fn, make_optimizer, best,
@@ -879,7 +908,7 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 compiled, text = decide_compile(eager_step, compile_s, compiled_step, run_steps)
                 parts.append(text)
                 if compile_measure_fn is measure_compiled:  # a real compile: for the next estimate
-                    record_compile(ckey, compile_s, leaf_modules(model))
+                    record_compile(ckey, compile_s, leaf_modules(model), compile_was_warm(counts, inductor_cache_counts()))
                 step_seconds = {**step_seconds, (*best[:2], "compile"): compiled_step}
     choice = SpeedChoice(best[0], best[1], "; ".join([*parts, *notes]), "probe", time.perf_counter() - t0,
                          {label(c): s for c, s in step_seconds.items()}, compiled, compile_s).settle(device)

@@ -118,7 +118,8 @@ class SpeedMixin:
         from .speed import compiled_step_on_copy, grad_scaler, run_abandonable
 
         self._announce_probe()  # the app says "choosing / preparing" while this runs
-        from .speed import compile_key, expected_compile_seconds, label, leaf_modules, record_compile
+        from .speed import (compile_key, compile_was_warm, expected_compile_seconds, inductor_cache_counts, label,
+                            leaf_modules, record_compile)
 
         cand = (speed.memory_format, speed.precision)
         ckey = compile_key(self._speed_key_parts(), cand, self.device)
@@ -138,7 +139,7 @@ class SpeedMixin:
             step.autocast, step.scaler = autocast, scaler
             step(xb, target)
 
-        t0 = time.perf_counter()
+        counts, t0 = inductor_cache_counts(), time.perf_counter()
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 done, _ = run_abandonable(warm, self._stop.is_set)
@@ -151,7 +152,8 @@ class SpeedMixin:
             done = True
         speed.warmup_seconds = time.perf_counter() - t0
         if done and speed.compiled and not speed.compile_seconds:  # this was the compile (no probe compiled a copy)
-            record_compile(ckey, speed.warmup_seconds, leaf_modules(self.train_model))
+            record_compile(ckey, speed.warmup_seconds, leaf_modules(self.train_model),
+                           compile_was_warm(counts, inductor_cache_counts()))
         if done:
             self._compile_ready = True
         else:

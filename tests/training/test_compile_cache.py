@@ -98,6 +98,29 @@ def test_a_network_compiled_before_expects_its_repeat_compile_and_only_first_com
     assert data["compile_rates"] == [10.0] and set(data["compiled"]) == {"a"}
 
 
+def test_a_compile_that_generated_no_code_is_a_repeat_even_without_a_record(_home):
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())  # 2 leaf modules
+    sp.use_compile_cache()
+    assert sp.compile_was_warm((3, 5), (7, 5)) is True and sp.compile_was_warm((3, 5), (3, 6)) is False
+    assert sp.compile_was_warm(None, (3, 5)) is None and sp.compile_was_warm((3, 5), None) is None
+    # the speed cache was deleted, the compile cache kept: a warm compile starts a record of repeats only
+    sp.record_compile("a", 3.0, 2, warm=True)
+    rec = sp.compiled_before("a")
+    assert rec["first"] is None and rec["repeats"] == [3.0]
+    assert sp.expected_compile_seconds(model, "a")[0] == pytest.approx(3.0)
+    assert sp.expected_compile_seconds(model, "b")[0] == sp.COMPILE_PRIOR_SECONDS_PER_MODULE * 2  # no rate fed
+    sp.record_compile(None, 1.0, 2, warm=True)  # nor by an unkeyed warm compile
+    assert json.loads((_home / sp.CACHE_FILE).read_text()).get("compile_rates", []) == []
+    # a compile that generated code is a first one, whatever the record says (the cache lost those kernels)
+    sp.record_compile("a", 40.0, 2, warm=False)
+    assert sp.compiled_before("a")["first"] == 40.0 and sp.compiled_before("a")["repeats"] == []
+    assert json.loads((_home / sp.CACHE_FILE).read_text())["compile_rates"] == [20.0]
+    sp.record_compile("a", 5.0, 2)  # not known: a repeat of the valid record
+    assert sp.compiled_before("a")["repeats"] == [5.0]
+    counts = sp.inductor_cache_counts()
+    assert counts is None or (len(counts) == 2 and all(isinstance(n, int) and n >= 0 for n in counts))
+
+
 @settings(max_examples=40, deadline=None)
 @given(hs.lists(hs.one_of(hs.floats(allow_nan=True, allow_infinity=True), hs.integers(-5, 5)), max_size=8))
 def test_compile_records_ignore_times_that_are_not_real_durations(times):
@@ -172,6 +195,11 @@ def test_a_first_compiled_run_records_its_compile_and_a_resumed_one_its_repeat(b
     # a first record (its time is not asserted: only that one was kept), in the studio's folder and its current life
     assert rec is not None and rec["repeats"] == [] and rec["dir"] == str(_home / sp.COMPILE_CACHE_DIR)
     assert rec["generation"] == sp.compile_cache_generation(rec["dir"])
+    # the speed cache deleted, the compile cache kept: the resumed run's compile found its code there,
+    # so it is recorded as a repeat (the counters of inductor's graph cache say so), not as a first compile
+    (_home / sp.CACHE_FILE).unlink()
     r = Trainer.from_run(tmp_path / "r")
     assert r.fit()["stop_reason"] == "finished"
-    assert len(sp.compiled_before(key)["repeats"]) == 1
+    rec = sp.compiled_before(key)
+    assert rec["first"] is None and len(rec["repeats"]) == 1
+    assert json.loads((_home / sp.CACHE_FILE).read_text()).get("compile_rates", []) == []
