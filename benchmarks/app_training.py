@@ -21,6 +21,9 @@ curves wait behind their tab. Three figures (issue 5):
    The latency probe is off in these runs: it is the benchmark's instrument, not part of the app,
    and its 100 wake-ups a second cost training about 2 % on 2 cores (each one preempts the trainer).
    Its cost is still shown: the samples/s of the latency runs (probe on) against the headless median.
+   Beside it, the GUI thread's own CPU time over each app run's wall time (median, percent of one
+   core): what the window takes from the cores the training threads run on. On a host whose speed
+   drifts (other tenants, clocks) single pairs can differ by 20-30 % either way; this figure barely moves.
 3. Resident memory over many training steps in the app (lenet5, batch 8): VmRSS after the first
    epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
    (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
@@ -196,11 +199,15 @@ class AppSession:
         feat.data_panel.data_config = lambda: data_config  # a sized shapes set, not the panel's default
         self.rows, self.summary, self.failure = [], None, None
         self._loop = QEventLoop()
+        wall0, cpu0 = time.perf_counter(), time.thread_time()
         if not feat.train():
             raise RuntimeError("the app refused to start training (see the window's message)")
         if self.summary is None and self.failure is None:
             QTimer.singleShot(int(timeout_s * 1000), self._loop.quit)
             self._loop.exec()
+        # the GUI thread's own CPU time over the run's wall time: what the window took from the cores
+        # the training threads run on (a figure the host's load barely moves, unlike samples/s)
+        self.gui_cpu_share = (time.thread_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
         if self.failure:
             raise RuntimeError("training failed in the app: " + self.failure)
         if self.summary is None:
@@ -355,7 +362,7 @@ def main(argv=None) -> int:
         settings = dict(settings_base, epochs=epochs, speed=speed, precision=precision)
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
-        head, appv, late, probed = [], [], [], []
+        head, appv, late, probed, gui = [], [], [], [], []
         chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
@@ -375,6 +382,7 @@ def main(argv=None) -> int:
                     else:
                         summ = session.train(dc, settings)
                         appv.append(train_sps(session.rows))
+                        gui.append(session.gui_cpu_share)
                     infos[side] = side_info(summ)
                 same = infos["app"]["mode"] == infos["headless"]["mode"]
                 chosen["same" if same else "different"] += 1
@@ -405,6 +413,7 @@ def main(argv=None) -> int:
             "ratio_of_medians": statistics.median(appv) / statistics.median(head),
             "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
             "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
+            "gui_thread_cpu_percent_median": 100 * statistics.median(gui),
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
             "latency_runs": len(probed),
             "latency_ticks": len(late),
