@@ -463,10 +463,14 @@ def record_compile(key: str | None, seconds: float, leaf_count: int, warm: bool 
 
 # ---- the decision (pure) --------------------------------------------------------------------------
 def loss_close(losses: list[float], reference: list[float], tol: float = LOSS_TOLERANCE) -> bool:
-    """Whether a run's probe losses follow the reference's: all finite and the mean within ``tol`` (relative)."""
+    """Whether a run's probe losses follow the reference's: all finite and, over the steps both
+    took (the probe stops timing a clearly slower candidate early, and step r of every candidate
+    starts from the same batch and random state), the mean within ``tol`` (relative). Means over
+    different steps would compare a few early, high losses with many later, lower ones."""
     if not losses or not reference or not all(math.isfinite(v) for v in losses):
         return False
-    a, b = statistics.fmean(losses), statistics.fmean(reference)
+    n = min(len(losses), len(reference))
+    a, b = statistics.fmean(losses[:n]), statistics.fmean(reference[:n])
     return abs(a - b) <= tol * max(abs(b), 1e-3)
 
 
@@ -487,10 +491,11 @@ def decide(step_seconds: dict, losses: dict, precision: str, steps: int,
             ref = losses.get((cand[0], "fp32")) or next((v for k, v in losses.items() if k[1] == "fp32"), None)
             if ref is None or not loss_close(losses.get(cand, []), ref, tol):
                 got = losses.get(cand) or []
-                mean = statistics.fmean(got) if got else math.nan
-                refmean = statistics.fmean(ref) if ref else math.nan
-                refused.append(f"{label(cand)} refused: its loss over the first {steps} steps ({mean:.4g}) is not within "
-                               f"{tol:.0%} of fp32's ({refmean:.4g})")
+                n = min(len(got), len(ref or [])) or len(got)
+                mean = statistics.fmean(got[:n]) if got else math.nan
+                refmean = statistics.fmean(ref[:n]) if ref else math.nan
+                refused.append(f"{label(cand)} refused: its loss over the first {n or steps} steps ({mean:.4g}) is not "
+                               f"within {tol:.0%} of fp32's ({refmean:.4g})")
                 continue
         ok[cand] = float(sec)
     if not ok:  # nothing timed usable: the baseline, said plainly
