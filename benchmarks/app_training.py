@@ -24,9 +24,6 @@ curves wait behind their tab. Three figures (issue 5):
    Beside it, the GUI thread's own CPU time over each app run's wall time (median, percent of one
    core): what the window takes from the cores the training threads run on. On a host whose speed
    drifts (other tenants, clocks) single pairs can differ by 20-30 % either way; this figure barely moves.
-   And the training threads' involuntary context switches a second in the app runs (median; after
-   the first epoch): how often the window's wake-ups preempt training (``--gui-policy`` compares the
-   app's batch scheduling of its GUI thread while training with the default policy).
 3. Resident memory over many training steps in the app (lenet5, batch 8): VmRSS after the first
    epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
    (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
@@ -130,26 +127,6 @@ class LatencyProbe:
         self.timer.stop()
 
 
-def training_thread_switches() -> dict:
-    """{thread id: involuntary context switches} of this process's training threads (Linux: the
-    threads named after the app's training QThread, which its OpenMP team inherits); {} elsewhere."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            if not Path(f"/proc/self/task/{tid}/comm").read_text().startswith("cnn-studio-trai"):
-                continue
-            for line in Path(f"/proc/self/task/{tid}/status").read_text().splitlines():
-                if line.startswith("nonvoluntary_ctxt_switches:"):
-                    out[tid] = int(line.split()[1])
-        except (OSError, ValueError):
-            continue
-    return out
-
-
 class AppSession:
     """A shown main window holding ``graph``, ready to train it through the Train action."""
 
@@ -201,7 +178,6 @@ class AppSession:
 
     def _on_epoch_done(self, row: dict) -> None:
         self.rows.append(dict(row))
-        self._switches.append((time.perf_counter(), training_thread_switches()))
         if self.on_epoch is not None:
             self.on_epoch(row)
 
@@ -222,7 +198,6 @@ class AppSession:
         feat.panel.settings.set_config(train_settings)
         feat.data_panel.data_config = lambda: data_config  # a sized shapes set, not the panel's default
         self.rows, self.summary, self.failure = [], None, None
-        self._switches: list[tuple[float, dict]] = []
         self._loop = QEventLoop()
         wall0, cpu0 = time.perf_counter(), time.thread_time()
         if not feat.train():
@@ -233,12 +208,6 @@ class AppSession:
         # the GUI thread's own CPU time over the run's wall time: what the window took from the cores
         # the training threads run on (a figure the host's load barely moves, unlike samples/s)
         self.gui_cpu_share = (time.thread_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
-        # the training threads' involuntary context switches a second (preempted while runnable), from
-        # the first epoch's end to the last's: another figure the host's drifting speed barely moves
-        self.preemptions_per_s = math.nan
-        if len(self._switches) >= 2:
-            (t0, a), (t1, b) = self._switches[0], self._switches[-1]
-            self.preemptions_per_s = sum(n - a.get(tid, 0) for tid, n in b.items()) / max(t1 - t0, 1e-9)
         if self.failure:
             raise RuntimeError("training failed in the app: " + self.failure)
         if self.summary is None:
@@ -349,9 +318,6 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default="eager/fp32",
                    help="comma-separated SPEED/PRECISION modes to compare app and headless in (default eager/fp32)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory run")
-    p.add_argument("--gui-policy", choices=("batch", "normal"), default="batch",
-                   help="the GUI thread's scheduling policy while a run trains: batch (the app's, on Linux: "
-                        "worker.GUI_BATCH_WHILE_TRAINING) or normal (the default policy, to compare)")
     p.add_argument("--probe-each-run", action="store_true",
                    help="forget the cached speed choices before every measured run, so each side probes for itself "
                         "(default: both share the studio home's cache, as the app and the command line of one user do)")
@@ -366,9 +332,6 @@ def main(argv=None) -> int:
     from cnn_studio.core import templates
     from cnn_studio.data import load_dataset
 
-    import cnn_studio.app.training.worker as worker_module
-
-    worker_module.GUI_BATCH_WHILE_TRAINING = args.gui_policy == "batch"
     prepare_torch()  # as the app does before its first run (GUI thread single-threaded); not timed
     seen = [training_threads()]
     app, manager = create_application([sys.argv[0]])
@@ -388,7 +351,7 @@ def main(argv=None) -> int:
                      "early_stopping": False, "seed": 0, "device": "cpu"}
     print(f"torch {torch.__version__}, {THREADS} thread(s) (the app's training thread uses {seen[0]}), batch 64, "
           f"{pairs} pair(s) per model, platform {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} CPU(s), "
-          f"{args.front} in front, GUI thread policy while training: {args.gui_policy}", flush=True)
+          f"{args.front} in front", flush=True)
 
     all_ok = True
     for (speed, precision), name in ((m, n) for m in modes for n in models):
@@ -399,7 +362,7 @@ def main(argv=None) -> int:
         settings = dict(settings_base, epochs=epochs, speed=speed, precision=precision)
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
-        head, appv, late, probed, gui, preempt = [], [], [], [], [], []
+        head, appv, late, probed, gui = [], [], [], [], []
         chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
@@ -420,7 +383,6 @@ def main(argv=None) -> int:
                         summ = session.train(dc, settings)
                         appv.append(train_sps(session.rows))
                         gui.append(session.gui_cpu_share)
-                        preempt.append(session.preemptions_per_s)
                     infos[side] = side_info(summ)
                 same = infos["app"]["mode"] == infos["headless"]["mode"]
                 chosen["same" if same else "different"] += 1
@@ -452,7 +414,6 @@ def main(argv=None) -> int:
             "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
             "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
             "gui_thread_cpu_percent_median": 100 * statistics.median(gui),
-            "training_thread_preemptions_per_s_median": statistics.median(preempt),
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
             "latency_runs": len(probed),
             "latency_ticks": len(late),

@@ -2,7 +2,6 @@
 speed probe and a compile that cannot be interrupted, the training thread ends and is joined, the
 window is back to idle with the project as it was, and the next run trains."""
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -32,14 +31,12 @@ def _project(window):
 def _stop_when_probing(window, qtbot, feat, clicked: threading.Event, text: str = PROBE_TEXT):
     """F5, wait for the probe's ``text`` in the status line, then click Stop as a user does; returns the
     run's QThread."""
-    switch, policy = sys.getswitchinterval(), _policy()
+    switch = sys.getswitchinterval()
     QTest.keyClick(window, Qt.Key.Key_F5)
     try:
         qtbot.waitUntil(lambda: text in feat.panel.status.text(), timeout=60_000)
         thread = feat.panel.controller.thread
         assert thread is not None and thread.isRunning()
-        if policy == getattr(os, "SCHED_OTHER", None):  # Linux: the GUI thread yields to training while it runs
-            assert _policy() == os.SCHED_BATCH
         assert not feat.panel.train_button.isEnabled() and not window.editing_enabled
         qtbot.mouseClick(feat.panel.stop_button, Qt.MouseButton.LeftButton)
     finally:
@@ -47,13 +44,8 @@ def _stop_when_probing(window, qtbot, feat, clicked: threading.Event, text: str 
     _wait_idle(qtbot, feat, timeout=60_000)
     # the thread has ended and was joined; the run's GIL switch interval is given back
     assert thread.isFinished() and feat.panel.controller.thread is None and feat.panel.worker is not None
-    assert sys.getswitchinterval() == switch and _policy() == policy
+    assert sys.getswitchinterval() == switch
     return thread
-
-
-def _policy():
-    """This (GUI) thread's scheduling policy, or None where the OS has no such call."""
-    return os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
 
 
 def _assert_idle_and_unchanged(window, feat, before):

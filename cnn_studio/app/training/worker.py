@@ -8,7 +8,6 @@ within one batch.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -24,38 +23,6 @@ _TRAIN_THREADS: int | None = None  # torch's default intra-op thread count, read
 # the GUI's Python bursts (a plot frame) cost training twice. About +1.5 % samples/s in
 # benchmarks/app_training.py; event-loop latency unchanged.
 RUN_SWITCH_INTERVAL_S = 0.001
-
-# While a run trains, the GUI thread (and the training threads it starts, which inherit the policy)
-# run as Linux SCHED_BATCH: a batch task that wakes does not preempt the one running on its core.
-# Under the normal policy each wake-up of the GUI thread (a metrics signal, a plot frame, a timer)
-# preempted a training thread at once, and the other training thread's OpenMP team waited for it at
-# the next barrier: in the app the training thread was preempted ~10x as often as headless
-# (tinyvgg, 2 cores: ~250 against ~20 involuntary switches over 3 epochs; ~100 with this). The
-# GUI thread still runs as soon as a training thread blocks or its time slice ends: event-loop
-# latency p99 went from ~7-10 ms to ~10-13 ms on 2 busy cores (goal < 30 ms). Only a thread on the
-# default policy is changed, and it gets its policy back when the run ends; elsewhere nothing.
-GUI_BATCH_WHILE_TRAINING = True
-
-
-def _batch_policy(on: bool, previous: int | None = None) -> int | None:
-    """Set this thread's scheduling policy for a run (``on``) or back to ``previous`` (its policy
-    before, as returned by the call with ``on``). Returns the previous policy when it was changed,
-    else None (not Linux, not the default policy, or refused)."""
-    setter, getter = getattr(os, "sched_setscheduler", None), getattr(os, "sched_getscheduler", None)
-    if setter is None or getter is None or not hasattr(os, "SCHED_BATCH"):
-        return None
-    try:
-        if on:
-            was = getter(0)
-            if was != os.SCHED_OTHER:
-                return None
-            setter(0, os.SCHED_BATCH, os.sched_param(0))
-            return was
-        if previous is not None:
-            setter(0, previous, os.sched_param(0))
-    except OSError:  # a sandbox that forbids it: the run trains under the default policy
-        return None
-    return None
 
 
 def prepare_torch() -> None:
@@ -441,7 +408,6 @@ class TrainingController(QObject):
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
         self._switch_interval: float | None = None  # Python's, to restore when the run ends
-        self._policy: int | None = None  # the GUI thread's scheduling policy, to restore when the run ends
 
     @property
     def running(self) -> bool:
@@ -463,8 +429,6 @@ class TrainingController(QObject):
         if self._switch_interval is None:
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(RUN_SWITCH_INTERVAL_S)
-        if self._policy is None and GUI_BATCH_WHILE_TRAINING:
-            self._policy = _batch_policy(True)  # before thread.start(): the training thread inherits it
         thread.start()
         return worker
 
@@ -476,9 +440,6 @@ class TrainingController(QObject):
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
-        if self._policy is not None:
-            _batch_policy(False, self._policy)
-            self._policy = None
 
     def stop(self) -> None:
         if self.worker is not None:
