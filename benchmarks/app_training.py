@@ -24,6 +24,11 @@ curves wait behind their tab. Three figures (issue 5):
    Beside it, the GUI thread's own CPU time over each app run's wall time (median, percent of one
    core): what the window takes from the cores the training threads run on. On a host whose speed
    drifts (other tenants, clocks) single pairs can differ by 20-30 % either way; this figure barely moves.
+   And the training threads' involuntary context switches a second in the app runs (median; after
+   the first epoch): how often something else (the window's wake-ups, other programs) took a core
+   from training. Running the GUI thread as Linux SCHED_BATCH while training (its wake-ups then do
+   not preempt) was tried: ~118 -> 71-119 switches/s, samples/s within the noise, event-loop p99
+   ~13 -> ~15 ms; not kept.
 3. Resident memory over many training steps in the app (lenet5, batch 8): VmRSS after the first
    epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
    (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
@@ -127,6 +132,26 @@ class LatencyProbe:
         self.timer.stop()
 
 
+def training_thread_switches() -> dict:
+    """{thread id: involuntary context switches} of this process's training threads (Linux: the
+    threads named after the app's training QThread, which its OpenMP team inherits); {} elsewhere."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            if not Path(f"/proc/self/task/{tid}/comm").read_text().startswith("cnn-studio-trai"):
+                continue
+            for line in Path(f"/proc/self/task/{tid}/status").read_text().splitlines():
+                if line.startswith("nonvoluntary_ctxt_switches:"):
+                    out[tid] = int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 class AppSession:
     """A shown main window holding ``graph``, ready to train it through the Train action."""
 
@@ -178,6 +203,7 @@ class AppSession:
 
     def _on_epoch_done(self, row: dict) -> None:
         self.rows.append(dict(row))
+        self._switches.append((time.perf_counter(), training_thread_switches()))
         if self.on_epoch is not None:
             self.on_epoch(row)
 
@@ -198,6 +224,7 @@ class AppSession:
         feat.panel.settings.set_config(train_settings)
         feat.data_panel.data_config = lambda: data_config  # a sized shapes set, not the panel's default
         self.rows, self.summary, self.failure = [], None, None
+        self._switches: list[tuple[float, dict]] = []
         self._loop = QEventLoop()
         wall0, cpu0 = time.perf_counter(), time.thread_time()
         if not feat.train():
@@ -208,6 +235,12 @@ class AppSession:
         # the GUI thread's own CPU time over the run's wall time: what the window took from the cores
         # the training threads run on (a figure the host's load barely moves, unlike samples/s)
         self.gui_cpu_share = (time.thread_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
+        # the training threads' involuntary context switches a second (preempted while runnable), from
+        # the first epoch's end to the last's: another figure the host's drifting speed barely moves
+        self.preemptions_per_s = math.nan
+        if len(self._switches) >= 2:
+            (t0, a), (t1, b) = self._switches[0], self._switches[-1]
+            self.preemptions_per_s = sum(n - a.get(tid, 0) for tid, n in b.items()) / max(t1 - t0, 1e-9)
         if self.failure:
             raise RuntimeError("training failed in the app: " + self.failure)
         if self.summary is None:
@@ -362,7 +395,7 @@ def main(argv=None) -> int:
         settings = dict(settings_base, epochs=epochs, speed=speed, precision=precision)
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
-        head, appv, late, probed, gui = [], [], [], [], []
+        head, appv, late, probed, gui, preempt = [], [], [], [], [], []
         chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
@@ -383,6 +416,7 @@ def main(argv=None) -> int:
                         summ = session.train(dc, settings)
                         appv.append(train_sps(session.rows))
                         gui.append(session.gui_cpu_share)
+                        preempt.append(session.preemptions_per_s)
                     infos[side] = side_info(summ)
                 same = infos["app"]["mode"] == infos["headless"]["mode"]
                 chosen["same" if same else "different"] += 1
@@ -414,6 +448,7 @@ def main(argv=None) -> int:
             "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
             "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
             "gui_thread_cpu_percent_median": 100 * statistics.median(gui),
+            "training_thread_preemptions_per_s_median": statistics.median(preempt),
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
             "latency_runs": len(probed),
             "latency_ticks": len(late),
