@@ -491,9 +491,9 @@ def decide(step_seconds: dict, losses: dict, precision: str, steps: int,
             ref = losses.get((cand[0], "fp32")) or next((v for k, v in losses.items() if k[1] == "fp32"), None)
             if ref is None or not loss_close(losses.get(cand, []), ref, tol):
                 got = losses.get(cand) or []
-                n = min(len(got), len(ref or [])) or len(got)
-                mean = statistics.fmean(got[:n]) if got else math.nan
-                refmean = statistics.fmean(ref[:n]) if ref else math.nan
+                n = min(len(got), len(ref)) if ref else len(got)  # the steps both took (loss_close)
+                mean = statistics.fmean(got[:n]) if n else math.nan
+                refmean = statistics.fmean(ref[:n]) if ref and n else math.nan
                 refused.append(f"{label(cand)} refused: its loss over the first {n or steps} steps ({mean:.4g}) is not "
                                f"within {tol:.0%} of fp32's ({refmean:.4g})")
                 continue
@@ -790,7 +790,7 @@ def write_cache(key: str | None, choice: SpeedChoice | None, compile_rate: float
                         "saved": time.time()}
         while len(entries) > CACHE_LIMIT:
             entries.pop(next(iter(entries)))
-    if compile_rate is not None and math.isfinite(compile_rate) and compile_rate > 0:
+    if compile_rate is not None and _duration(compile_rate):
         rates = [*rates, compile_rate][-8:]
     if compiled is not None:
         records.pop(compiled[0], None)
