@@ -92,6 +92,11 @@ class TrainingFeature(QObject):
         window.network_menu.addAction(self.act_train)
         window.network_menu.addAction(self.act_train_from_file)
         window.network_menu.addAction(self.act_stop)
+        self.act_caches = QAction("Speed &caches…", window)
+        self.act_caches.setToolTip("What the speed probe's cache and the compile cache hold; clear them so the next "
+                                   "run probes and compiles afresh")
+        self.act_caches.triggered.connect(lambda *_: self.show_caches())
+        window.network_menu.addAction(self.act_caches)
         window.toolbar.addSeparator()
         window.toolbar.addAction(self.act_train)
         self.panel.train_button.clicked.connect(self.train)
@@ -113,6 +118,21 @@ class TrainingFeature(QObject):
         # otherwise reach the probe in its first event pass)
         settings = self.panel.settings
         QTimer.singleShot(0, settings, lambda: QTimer.singleShot(1500, settings, settings.probe_devices))
+
+    def show_caches(self):
+        """Network > Speed caches…: the speed and compile caches, with Clear (refused while a run goes)."""
+        from .caches_dialog import SpeedCachesDialog
+
+        dlg = getattr(self, "caches_dialog", None)
+        if dlg is None:  # one dialog, shown again (read afresh) each time
+            dlg = self.caches_dialog = SpeedCachesDialog(self.window, is_running=lambda: self.panel.running)
+            # a run that ends while it is open enables Clear (and one that starts disables it)
+            for sig in (self.panel.run_started, self.panel.run_finished, self.panel.run_failed):
+                sig.connect(lambda *_: dlg.isVisible() and dlg.refresh())
+        else:
+            dlg.refresh()
+        dlg.open()
+        return dlg
 
     # ------------------------------------------------------------------ settings <-> project
     def settings_dict(self) -> dict:
