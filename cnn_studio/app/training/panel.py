@@ -113,6 +113,12 @@ class DeviceProbe(QThread):
 
 
 PROGRESS_HZ = 5.0
+# Seconds between the live metrics a run sends the window (each a batch_done signal: a GUI-thread
+# wake-up, the curves' new point, the bar). At 0.1 s (TrainConfig's default, which the command line
+# keeps) the GUI thread took ~3.4 % of a core while tinyvgg trained on 2 cores; at 0.25 s ~2.2 %,
+# with ~20 % fewer preemptions of the training threads. Four points a second still draw the curves
+# live, and the bar repaints at most PROGRESS_HZ anyway (benchmarks/app_training.py, issue 14).
+LIVE_METRICS_INTERVAL_S = 0.25
 
 
 def fit_text(widget, candidates: list[str], margin: int = 12) -> str:
@@ -428,7 +434,7 @@ class TrainingPanel(QWidget):
                 QGuiApplication.restoreOverrideCursor()
         from ...training import TrainConfig
 
-        cfg = TrainConfig.from_dict({**(train_config if train_config is not None else self.settings.config()), "metrics_interval": 0.1})
+        cfg = TrainConfig.from_dict({**(train_config if train_config is not None else self.settings.config()), "metrics_interval": LIVE_METRICS_INTERVAL_S})
         # the curves are cleared once the run's network is ready (_on_worker_started): a start
         # that fails keeps the previous run's curves
         self._set_bar_failed(False)
