@@ -14,35 +14,44 @@ curves wait behind their tab. Three figures (issue 5):
    Goals: p99 < 30 ms, max < 100 ms.
 2. Training samples/s in the app against the headless ``Trainer`` (same graph, data, batch size 64,
    settings, torch threads, epochs). Samples/s is the Trainer's own training-only figure of each
-   epoch row (``samples_per_sec``: optimizer steps only; data loading, torch import, validation and
-   checkpoints are outside it), taken over the epochs after the first (warm-up). Headless and app
-   runs alternate in back-to-back pairs (order swapped each pair); the headline is the median of the
-   per-pair ratios app/headless (the ratio of the two medians is printed too). Goal >= 0.93.
+   epoch row (``samples_per_sec``: optimizer steps only; data loading, torch import, validation,
+   checkpoints and paused time are outside it), taken over the epochs after the first (warm-up).
+   By default the two sides train *interleaved* (``Interleaved``): one app run and one headless run
+   (in its own process, as ``cnn-studio train`` runs) take turns of 1 s, each paused while the other
+   trains, so both sample the same moments of a host whose speed drifts by 20-30 % over minutes;
+   the ratio is that of the two runs' samples/s over the epochs after the first and before the
+   last (which may end alone), and the per-epoch ratios' quartiles show its spread. Both sides use
+   a fixed thread count there (Auto's tuner would read the other side's turns as a busy machine).
+   ``--interleave 0`` measures back-to-back runs instead, alternating in pairs (order swapped each
+   pair; the headline is the median of the per-pair ratios): on such a host single pairs differ by
+   20-30 % either way. Goal >= 0.93.
    The latency probe is off in these runs: it is the benchmark's instrument, not part of the app,
    and its 100 wake-ups a second cost training about 2 % on 2 cores (each one preempts the trainer).
    Its cost is still shown: the samples/s of the latency runs (probe on) against the headless median.
    Beside it, the GUI thread's own CPU time over each app run's wall time (median, percent of one
-   core): what the window takes from the cores the training threads run on. On a host whose speed
-   drifts (other tenants, clocks) single pairs can differ by 20-30 % either way; this figure barely moves.
-   And the training threads' involuntary context switches a second in the app runs (median; after
-   the first epoch): how often something else (the window's wake-ups, other programs) took a core
-   from training. Running the GUI thread as Linux SCHED_BATCH while training (its wake-ups then do
-   not preempt) was tried: ~118 -> 71-119 switches/s, samples/s within the noise, event-loop p99
-   ~13 -> ~15 ms; not kept.
+   core): what the window takes from the cores the training threads run on; and the training
+   threads' involuntary context switches a second in the app runs (median; after the first epoch):
+   how often something else (the window's wake-ups, other programs) took a core from training.
+   Qt's painting helper threads (on by default in Qt, off in the app: ``cnn_studio.app.main``)
+   doubled that figure on 2 cores; ``--qt-paint-threads`` turns them back on to measure it.
+   Running the GUI thread as Linux SCHED_BATCH while training (its wake-ups then do not preempt)
+   was tried: ~118 -> 71-119 switches/s, samples/s within the noise, event-loop p99 ~13 -> ~15 ms;
+   not kept.
 3. Resident memory over many training steps in the app (lenet5, batch 8): VmRSS after the first
    epoch (warm-up) and at the end of the run; growth in MB. Goal < 50 MB over 20,000 steps
    (``--steps 20000``; the default measures fewer to keep the script short, and says how many).
 
-    python benchmarks/app_training.py               # lenet5 + tinyvgg, 9 pairs + 2 latency runs each, 3000 memory steps
+    python benchmarks/app_training.py               # lenet5 + tinyvgg, 3 interleaved runs + 2 latency runs each, 3000 memory steps
+    python benchmarks/app_training.py --interleave 0 # back-to-back pairs instead (9 per model)
     python benchmarks/app_training.py --steps 20000 # the memory figure over 20,000 steps
-    python benchmarks/app_training.py --quick       # a few seconds' smoke run (1 pair unless --pairs is given)
+    python benchmarks/app_training.py --quick       # a few seconds' smoke run (1 run unless --pairs is given)
     python benchmarks/app_training.py --json        # also JSON lines (one per report)
     python benchmarks/app_training.py --modes eager/fp32,channels_last/bf16,compile/fp32,auto/auto --no-memory
                                                     # the app/headless ratio in each speed/precision mode (issue 14)
 
 In a mode other than eager/fp32 both sides choose their mode the same way (a probe, or the setting);
 the samples/s compared are the epochs' own training figures, so the probe and a compile in the first
-(warm-up) epoch are outside both. Each pair prints, per side, the mode chosen (memory format,
+(warm-up) epoch are outside both. Each run or pair prints, per side, the mode chosen (memory format,
 precision, compiled) and how (probe, reused from the speed cache both sides share, setting), the
 probe's per-step timings, probe and compile seconds, training seconds without and with the probe,
 and the CPU threads, so a difference of choice shows; ``--probe-each-run`` forgets the cache before
@@ -87,14 +96,20 @@ def pct(values: list[float], q: float) -> float:
     return s[k]
 
 
+def epoch_rates(rows: list[dict]) -> list[float]:
+    """Each epoch's training-only samples/s (the Trainer's figure: paused time left out)."""
+    return [float(r["samples_per_sec"]) for r in rows if r.get("samples_per_sec")]
+
+
+def rate_of(rates: list[float]) -> float:
+    """Samples/s over epochs of equal size: the harmonic mean of their rates (time-weighted)."""
+    return len(rates) / sum(1.0 / r for r in rates) if rates else math.nan
+
+
 def train_sps(rows: list[dict]) -> float:
     """Training-only samples/s over the epochs after the first (the first is warm-up)."""
-    rows = [r for r in rows if r.get("samples_per_sec")]
-    use = rows[1:] if len(rows) > 1 else rows
-    if not use:
-        return math.nan
-    # equal samples per epoch: the time-weighted mean is the harmonic mean of the rates
-    return len(use) / sum(1.0 / float(r["samples_per_sec"]) for r in use)
+    rates = epoch_rates(rows)
+    return rate_of(rates[1:] if len(rates) > 1 else rates)
 
 
 class LatencyProbe:
@@ -173,6 +188,8 @@ class AppSession:
         self.summary: dict | None = None
         self.failure: str | None = None
         self.on_epoch = None  # extra callable(row)
+        self.on_started = None  # extra callable(worker), once the trainer has started
+        self.worker = None
         feat.panel.epoch_done.connect(self._on_epoch_done)
         feat.panel.run_finished.connect(self._on_run_finished)
         feat.panel.run_failed.connect(self._on_run_failed)
@@ -191,7 +208,7 @@ class AppSession:
 
     def _on_run_started(self) -> None:
         # the probe counts from the trainer's start (data loaded, model built) to the run's end
-        worker = self.window.training.panel.worker
+        self.worker = worker = self.window.training.panel.worker
         if worker is not None:
             worker.started.connect(self._on_worker_started)
 
@@ -200,10 +217,12 @@ class AppSession:
         if self.front == "maps" and ins is not None and "Feature maps" in getattr(ins, "docks", {}):
             ins.docks["Feature maps"].raise_()
         self.probe.arm(True)
+        if self.on_started is not None:
+            self.on_started(self.worker)
 
     def _on_epoch_done(self, row: dict) -> None:
         self.rows.append(dict(row))
-        self._switches.append((time.perf_counter(), training_thread_switches()))
+        self._switches.append((time.perf_counter(), training_thread_switches(), time.thread_time()))
         if self.on_epoch is not None:
             self.on_epoch(row)
 
@@ -224,7 +243,7 @@ class AppSession:
         feat.panel.settings.set_config(train_settings)
         feat.data_panel.data_config = lambda: data_config  # a sized shapes set, not the panel's default
         self.rows, self.summary, self.failure = [], None, None
-        self._switches: list[tuple[float, dict]] = []
+        self._switches: list[tuple[float, dict, float]] = []
         self._loop = QEventLoop()
         wall0, cpu0 = time.perf_counter(), time.thread_time()
         if not feat.train():
@@ -237,10 +256,13 @@ class AppSession:
         self.gui_cpu_share = (time.thread_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
         # the training threads' involuntary context switches a second (preempted while runnable), from
         # the first epoch's end to the last's: another figure the host's drifting speed barely moves
-        self.preemptions_per_s = math.nan
+        self.preemptions_per_s = self.gui_cpu_share_steady = math.nan
         if len(self._switches) >= 2:
-            (t0, a), (t1, b) = self._switches[0], self._switches[-1]
+            (t0, a, c0), (t1, b, c1) = self._switches[0], self._switches[-1]
             self.preemptions_per_s = sum(n - a.get(tid, 0) for tid, n in b.items()) / max(t1 - t0, 1e-9)
+            # the same share over the epochs after the first only: the window's cost while a run
+            # trains steadily, without what starting and ending a run costs it
+            self.gui_cpu_share_steady = (c1 - c0) / max(t1 - t0, 1e-9)
         if self.failure:
             raise RuntimeError("training failed in the app: " + self.failure)
         if self.summary is None:
@@ -273,7 +295,7 @@ from cnn_studio.training import TrainConfig, Trainer
 dc = DataConfig.from_dict(json.loads(sys.argv[1]))
 bundle = load_dataset(dc)
 graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
-cfg = TrainConfig.from_dict({{**json.loads(sys.argv[3]), "metrics_interval": 0.1}})  # as the panel builds it
+cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))  # as cnn-studio train builds it (metrics every 0.1 s)
 t = Trainer(graph.to_config(), bundle, cfg, sys.argv[4])
 summary = t.fit()
 print(json.dumps({{"rows": [dict(r) for r in t.state.history], "summary": summary}}, default=str))
@@ -295,6 +317,172 @@ def headless_run(name: str, dc, train_settings: dict, run_dir: Path) -> tuple[fl
         raise RuntimeError(f"the headless run failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     got = json.loads(out.stdout.strip().splitlines()[-1])
     return train_sps(got["rows"]), dict(got["summary"] or {})
+
+
+_HEADLESS_CHUNKED = """
+import json, sys, threading, time, torch
+torch.set_num_threads({threads})
+from cnn_studio.core import templates
+from cnn_studio.data import DataConfig, load_dataset
+from cnn_studio.training import Callback, TrainConfig, Trainer
+dc = DataConfig.from_dict(json.loads(sys.argv[1]))
+bundle = load_dataset(dc)
+graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
+cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))  # as cnn-studio train builds it (metrics every 0.1 s)
+turn_s = float(sys.argv[5])
+turn = {{"t0": 0.0, "free": False}}
+
+class Turns(Callback):
+    # pause (the Trainer leaves paused time out of samples/s) once this turn has lasted turn_s
+    def on_batch_end(self, trainer, m):
+        if not turn["free"] and time.perf_counter() - turn["t0"] >= turn_s:
+            trainer.request_pause()
+
+    def on_pause(self, trainer):
+        print("paused", flush=True)
+
+t = Trainer(graph.to_config(), bundle, cfg, sys.argv[4], callbacks=[Turns()])
+
+def commands():
+    for line in sys.stdin:
+        word = line.strip()
+        if word in ("go", "free"):
+            turn["free"] = word == "free"
+            turn["t0"] = time.perf_counter()
+            t.request_resume()
+
+threading.Thread(target=commands, daemon=True).start()
+t.request_pause()  # ready: wait for the first "go" after the first batch
+summary = t.fit()
+print("result " + json.dumps({{"rows": [dict(r) for r in t.state.history], "summary": summary}}, default=str), flush=True)
+"""
+
+
+class Interleaved:
+    """The app and the headless Trainer (in its own process, as ``headless_run``) train the same run
+    in turns of ``turn_s`` seconds each, one paused while the other trains; each side's epoch
+    samples/s leaves its paused time out (the Trainer's own figure). A host whose speed drifts by
+    20-30 % over minutes drifts little within a second or two, and both sides sample the same
+    drift, so their ratio is far steadier than that of back-to-back runs. The GUI thread waits for
+    the headless side's turns on a socket notifier (no polling), so the benchmark's own process
+    takes nothing from them; whatever the app's window does while paused counts against headless
+    (a bias against the app, and a small one: a paused run's window is idle)."""
+
+    def __init__(self, session: "AppSession", turn_s: float = 1.0):
+        self.session = session
+        self.turn_s = turn_s
+
+    def run(self, name: str, dc, settings: dict, run_dir: Path) -> tuple[list[dict], list[dict], dict, dict]:
+        """(app rows, headless rows, app summary, headless summary) of one interleaved run."""
+        import json
+        import subprocess
+
+        from PySide6.QtCore import QSocketNotifier, QTimer
+
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HEADLESS_CHUNKED.format(threads=THREADS), json.dumps(dc.to_dict()), name,
+             json.dumps(settings), str(run_dir), str(self.turn_s)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+        )
+        self.proc, self.result, self.buf = proc, None, b""
+        self.state, self.turns = "starting", 0
+        self.headless_wall = self.headless_app_cpu = 0.0  # the headless turns' wall time, the app's CPU time in them
+
+        def failed(why: str) -> RuntimeError:
+            err.seek(0)
+            return RuntimeError(f"the headless side {why}:\n{err.read().decode(errors='replace')[-3000:]}")
+
+        try:
+            line = proc.stdout.readline()  # blocks until it is ready (torch, data, model loaded)
+            if line.strip() != b"paused":
+                raise failed(f"did not start (said {line[:200]!r})")
+            fd = proc.stdout.fileno()
+            os.set_blocking(fd, False)
+            self.notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read)
+            self.notifier.activated.connect(self._on_readable)
+            self.timer = QTimer()
+            self.timer.setSingleShot(True)
+            self.timer.timeout.connect(self._pause_app)
+            self.session.on_started = self._on_app_started
+            summary = self.session.train(dc, settings)
+            # the app is done: the headless side trains on alone to its end
+            self._send(b"free\n")
+            self.notifier.setEnabled(False)
+            os.set_blocking(fd, True)
+            rest = proc.stdout.read()
+            self._lines(rest)
+            proc.wait(600)
+            if self.result is None:
+                raise failed(f"ended without a result (exit {proc.returncode})")
+            return list(self.session.rows), list(self.result["rows"]), summary, dict(self.result["summary"] or {})
+        finally:
+            self.session.on_started = None
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            err.close()
+
+    # ---- the turns (GUI thread) ------------------------------------------------------------------
+    def _send(self, word: bytes) -> None:
+        try:
+            self.proc.stdin.write(word)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # it has ended
+
+    def _on_app_started(self, worker) -> None:
+        self.worker = worker
+        worker.paused_changed.connect(self._on_app_paused)
+        self.state = "app"
+        self.timer.start(int(self.turn_s * 1000))
+
+    def _pause_app(self) -> None:
+        if self.state == "app":
+            self.worker.request_pause()  # takes effect after the batch in progress
+
+    def _on_app_paused(self, paused: bool) -> None:
+        if paused and self.state == "app":
+            self.state = "headless"
+            self.turns += 1
+            self._turn_began = (time.perf_counter(), time.process_time())
+            self._send(b"go\n")
+
+    def _on_readable(self) -> None:
+        try:
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+        except BlockingIOError:
+            return
+        if not chunk:  # the headless side ended: the app trains on alone
+            self.notifier.setEnabled(False)
+            self._resume_app(free=True)
+            return
+        self._lines(chunk)
+
+    def _lines(self, data: bytes) -> None:
+        import json
+
+        self.buf += data
+        *done, self.buf = self.buf.split(b"\n")
+        for line in done:
+            if line.startswith(b"result "):
+                self.result = json.loads(line[len(b"result "):])
+                self._resume_app(free=True)
+            elif line.strip() == b"paused":
+                self._resume_app(free=False)
+
+    def _resume_app(self, free: bool) -> None:
+        if self.state == "headless":
+            t0, c0 = self._turn_began
+            self.headless_wall += time.perf_counter() - t0
+            self.headless_app_cpu += time.process_time() - c0
+            self.state = "app_alone" if free else "app"
+            self.worker.request_resume()
+            if not free:
+                self.timer.start(int(self.turn_s * 1000))
+        elif free and self.state == "app":
+            self.state = "app_alone"
+            self.timer.stop()
 
 
 def side_info(summary: dict | None) -> dict:
@@ -340,7 +528,9 @@ def data_config(n_train: int, seed: int = 0):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="lenet5,tinyvgg")
-    p.add_argument("--pairs", type=int, default=9, help="headless/app pairs per model (default 9: single pairs vary by +-5%% on a shared machine, now and then far more)")
+    p.add_argument("--pairs", type=int, default=None,
+                   help="measured runs per model: interleaved runs (default 3) or, with --interleave 0, headless/app "
+                        "back-to-back pairs (default 9: single pairs vary by +-5%% on a shared machine, now and then far more)")
     p.add_argument("--front", choices=("curves", "maps"), default="curves",
                    help="the dock tab in front during runs: curves (as Train leaves it) or maps (live feature maps)")
     p.add_argument("--latency-runs", type=int, default=2, help="app runs per model with the latency probe on (default 2)")
@@ -351,11 +541,20 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default="eager/fp32",
                    help="comma-separated SPEED/PRECISION modes to compare app and headless in (default eager/fp32)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory run")
+    p.add_argument("--interleave", type=float, default=1.0, metavar="SECONDS",
+                   help="app and headless train one run each in turns of SECONDS (default 1; see Interleaved); "
+                        "0: back-to-back runs instead, alternating in pairs")
+    p.add_argument("--qt-paint-threads", action="store_true",
+                   help="leave Qt's painting helper threads on (Qt's default, which the app turns off: see "
+                        "cnn_studio.app.main.GUI_THREADPOOL_ENV), to measure what turning them off gives")
+    p.add_argument("--epochs", type=int, default=0, help="epochs per measured run (default: 4 lenet5, 3 tinyvgg; 10 interleaved)")
     p.add_argument("--probe-each-run", action="store_true",
                    help="forget the cached speed choices before every measured run, so each side probes for itself "
                         "(default: both share the studio home's cache, as the app and the command line of one user do)")
     args = p.parse_args(argv)
-    args.pairs_given = any(a.startswith("--pairs") for a in (argv if argv is not None else sys.argv[1:]))
+    args.pairs_given = args.pairs is not None
+    if args.pairs is None:
+        args.pairs = 3 if args.interleave > 0 else 9
     modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
 
     import torch
@@ -366,6 +565,11 @@ def main(argv=None) -> int:
     from cnn_studio.data import load_dataset
 
     prepare_torch()  # as the app does before its first run (GUI thread single-threaded); not timed
+    if args.qt_paint_threads:
+        import cnn_studio.app.main as app_main
+
+        os.environ.pop(app_main.GUI_THREADPOOL_ENV, None)
+        app_main.keep_painting_on_the_gui_thread = lambda: None
     seen = [training_threads()]
     app, manager = create_application([sys.argv[0]])
     probe = LatencyProbe(10)
@@ -384,18 +588,19 @@ def main(argv=None) -> int:
                      "early_stopping": False, "seed": 0, "device": "cpu"}
     print(f"torch {torch.__version__}, {THREADS} thread(s) (the app's training thread uses {seen[0]}), batch 64, "
           f"{pairs} pair(s) per model, platform {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} CPU(s), "
-          f"{args.front} in front", flush=True)
+          f"{args.front} in front, Qt painting helper threads {'on' if args.qt_paint_threads else 'off (as the app)'}", flush=True)
 
     all_ok = True
     for (speed, precision), name in ((m, n) for m in modes for n in models):
         n_train, epochs = sizes.get(name, (2000, 2))
+        epochs = args.epochs or (10 if args.interleave > 0 else epochs)
         dc = data_config(n_train)
         bundle = load_dataset(dc)
         graph = templates.build(name, (3, 32, 32), int(bundle.num_classes))
         settings = dict(settings_base, epochs=epochs, speed=speed, precision=precision)
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
-        head, appv, late, probed, gui, preempt = [], [], [], [], [], []
+        head, appv, late, probed, gui, gui_steady, preempt, per_epoch, idle = [], [], [], [], [], [], [], [], []
         chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
@@ -403,7 +608,37 @@ def main(argv=None) -> int:
             headless_run(name, dc, dict(settings, epochs=1), runs_root / f"{name}-{speed}-{precision}-warm")
             session.train(dc, dict(settings, epochs=1))
             probe.enabled = False  # throughput: the app alone
-            for i in range(pairs):
+            for i in range(pairs if args.interleave > 0 else 0):
+                if args.probe_each_run:
+                    forget_speed_choices()
+                t_run = time.perf_counter()
+                inter = Interleaved(session, args.interleave)
+                # a fixed thread count on both sides: Auto's tuner reads the other side's turns as a
+                # busy machine (another process using the cores) and would stay at 1 thread
+                arows, hrows, asum, hsum = inter.run(name, dc, dict(settings, num_threads=THREADS),
+                                                     runs_root / f"{name}-{speed}-{precision}-i{i}")
+                idle.append(inter.headless_app_cpu / max(inter.headless_wall, 1e-9))
+                a_ep, h_ep = epoch_rates(arows), epoch_rates(hrows)
+                # the first epoch is warm-up; the last may end alone (the other side done)
+                use = slice(1, -1) if len(a_ep) >= 4 else slice(1, None)
+                head.append(rate_of(h_ep[use]))
+                appv.append(rate_of(a_ep[use]))
+                gui.append(session.gui_cpu_share)
+                gui_steady.append(session.gui_cpu_share_steady)
+                preempt.append(session.preemptions_per_s)
+                per_epoch.extend(a / h for a, h in zip(a_ep[use], h_ep[use]))
+                infos = {"headless": side_info(hsum), "app": side_info(asum)}
+                same = infos["app"]["mode"] == infos["headless"]["mode"]
+                chosen["same" if same else "different"] += 1
+                print(f"  {tag} interleaved run {i + 1} ({time.perf_counter() - t_run:.0f} s, turns of {args.interleave:g} s): "
+                      f"headless {head[-1]:.0f}/s, app {appv[-1]:.0f}/s, ratio {appv[-1] / head[-1]:.3f}; per epoch "
+                      + " ".join(f"{a / h:.3f}" for a, h in zip(a_ep[use], h_ep[use]))
+                      + ("" if same else "  (the two sides chose different modes)")
+                      + f"; {inter.turns} turns each, the paused app's CPU in the headless turns {100 * idle[-1]:.1f} % of one core",
+                      flush=True)
+                for side in ("headless", "app"):
+                    print(f"      {side:<8} {describe(infos[side])}", flush=True)
+            for i in range(0 if args.interleave > 0 else pairs):
                 order = ("headless", "app") if i % 2 == 0 else ("app", "headless")
                 infos = {}
                 for side in order:
@@ -416,6 +651,7 @@ def main(argv=None) -> int:
                         summ = session.train(dc, settings)
                         appv.append(train_sps(session.rows))
                         gui.append(session.gui_cpu_share)
+                        gui_steady.append(session.gui_cpu_share_steady)
                         preempt.append(session.preemptions_per_s)
                     infos[side] = side_info(summ)
                 same = infos["app"]["mode"] == infos["headless"]["mode"]
@@ -445,9 +681,13 @@ def main(argv=None) -> int:
             "app_samples_per_sec_median": statistics.median(appv),
             "ratio_app_over_headless": statistics.median(ratios),
             "ratio_of_medians": statistics.median(appv) / statistics.median(head),
+            "method": f"interleaved, turns of {args.interleave:g} s" if args.interleave > 0 else "back-to-back pairs",
             "ratio_per_pair": " ".join(f"{r:.3f}" for r in ratios),
+            "ratio_per_epoch_quartiles": " ".join(f"{pct(per_epoch, q):.3f}" for q in (25, 50, 75)) if per_epoch else "-",
             "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
             "gui_thread_cpu_percent_median": 100 * statistics.median(gui),
+            "gui_thread_cpu_percent_after_epoch1_median": 100 * statistics.median(gui_steady),
+            "paused_app_cpu_percent_in_headless_turns": 100 * statistics.median(idle) if idle else math.nan,
             "training_thread_preemptions_per_s_median": statistics.median(preempt),
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
             "latency_runs": len(probed),
