@@ -9,7 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from cnn_studio.app.training.panel import PROBE_TEXT
+from cnn_studio.app.training.panel import LIVE_METRICS_INTERVAL_S, PROBE_TEXT
+from cnn_studio.training import TrainConfig
 from cnn_studio.training.speed import progress_text as probe_progress_text
 
 from test_training_ui import _npz, _setup, _wait_idle
@@ -79,6 +80,8 @@ def test_a_channels_last_run_records_its_mode(window, qtbot, tmp_path):
     cfg = json.loads((Path(feat.panel.run_dir) / "config.json").read_text())
     assert cfg["train"]["speed"] == "channels_last" and cfg["speed"]["memory_format"] == "channels_last"
     assert "speed: channels_last fp32 as set" in feat.panel.status.text()
+    # the app's live metrics come less often than the command line's (fewer GUI wake-ups mid-run)
+    assert cfg["train"]["metrics_interval"] == LIVE_METRICS_INTERVAL_S > TrainConfig().metrics_interval
 
 
 @pytest.fixture
