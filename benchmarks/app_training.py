@@ -286,7 +286,9 @@ class AppSession:
         self._pump(0.1)
 
 
-_HEADLESS = """
+# both headless scripts: the data, network and settings (argv 1-3) as cnn-studio train builds them
+# (its metrics every 0.1 s, TrainConfig's default)
+_HEADLESS_SETUP = """
 import json, sys, torch
 torch.set_num_threads({threads})
 from cnn_studio.core import templates
@@ -296,6 +298,9 @@ dc = DataConfig.from_dict(json.loads(sys.argv[1]))
 bundle = load_dataset(dc)
 graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
 cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))  # as cnn-studio train builds it (metrics every 0.1 s)
+"""
+
+_HEADLESS = _HEADLESS_SETUP + """
 t = Trainer(graph.to_config(), bundle, cfg, sys.argv[4])
 summary = t.fit()
 print(json.dumps({{"rows": [dict(r) for r in t.state.history], "summary": summary}}, default=str))
@@ -319,16 +324,9 @@ def headless_run(name: str, dc, train_settings: dict, run_dir: Path) -> tuple[fl
     return train_sps(got["rows"]), dict(got["summary"] or {})
 
 
-_HEADLESS_CHUNKED = """
-import json, sys, threading, time, torch
-torch.set_num_threads({threads})
-from cnn_studio.core import templates
-from cnn_studio.data import DataConfig, load_dataset
-from cnn_studio.training import Callback, TrainConfig, Trainer
-dc = DataConfig.from_dict(json.loads(sys.argv[1]))
-bundle = load_dataset(dc)
-graph = templates.build(sys.argv[2], (3, 32, 32), int(bundle.num_classes))
-cfg = TrainConfig.from_dict(json.loads(sys.argv[3]))  # as cnn-studio train builds it (metrics every 0.1 s)
+_HEADLESS_CHUNKED = _HEADLESS_SETUP + """
+import threading, time
+from cnn_studio.training import Callback
 turn_s = float(sys.argv[5])
 turn = {{"t0": 0.0, "free": False}}
 

@@ -20,9 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} kB" if n >= 2**10 else f"{n} B"
+from ..fmt import mem
 
 
 class SpeedCachesDialog(QDialog):
@@ -90,7 +88,7 @@ class SpeedCachesDialog(QDialog):
         self.entries_label.setText(held)
         whose = "the studio's" if r["compile_cache_is_studios"] else "set by TORCHINDUCTOR_CACHE_DIR"
         self.compile_label.setText(f"{r['compile_cache']} ({whose})")
-        self.compile_size_label.setText(_size(r["compile_cache_bytes"]) if r["compile_cache_exists"] else "empty")
+        self.compile_size_label.setText(mem(r["compile_cache_bytes"]) if r["compile_cache_exists"] else "empty")
         running = bool(self._is_running())
         self.clear_button.setEnabled(not running)
         notes = [message] if message else []
