@@ -32,6 +32,10 @@ curves wait behind their tab. Three figures (issue 5):
    core): what the window takes from the cores the training threads run on; and the training
    threads' involuntary context switches a second in the app runs (median; after the first epoch):
    how often something else (the window's wake-ups, other programs) took a core from training.
+   In interleaved runs these two are over the whole run, both sides' turns, so about half what the
+   app alone takes; ``gui_thread_cpu_percent_in_app_turns`` is the GUI thread's share in the app's
+   own turns, and ``paused_app_cpu_percent_in_headless_turns`` what the paused app's process took
+   from the headless side's.
    Qt's painting helper threads (on by default in Qt, off in the app: ``cnn_studio.app.main``)
    doubled that figure on 2 cores; ``--qt-paint-threads`` turns them back on to measure it.
    Running the GUI thread as Linux SCHED_BATCH while training (its wake-ups then do not preempt)
@@ -253,7 +257,8 @@ class AppSession:
             self._loop.exec()
         # the GUI thread's own CPU time over the run's wall time: what the window took from the cores
         # the training threads run on (a figure the host's load barely moves, unlike samples/s)
-        self.gui_cpu_share = (time.thread_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
+        self.gui_cpu_s, self.wall_s = time.thread_time() - cpu0, time.perf_counter() - wall0
+        self.gui_cpu_share = self.gui_cpu_s / max(self.wall_s, 1e-9)
         # the training threads' involuntary context switches a second (preempted while runnable), from
         # the first epoch's end to the last's: another figure the host's drifting speed barely moves
         self.preemptions_per_s = self.gui_cpu_share_steady = math.nan
@@ -385,7 +390,8 @@ class Interleaved:
         )
         self.proc, self.result, self.buf = proc, None, b""
         self.state, self.turns = "starting", 0
-        self.headless_wall = self.headless_app_cpu = 0.0  # the headless turns' wall time, the app's CPU time in them
+        # the headless turns' wall time, and the app's process and GUI thread CPU time in them
+        self.headless_wall = self.headless_app_cpu = self.headless_gui_cpu = 0.0
 
         def failed(why: str) -> RuntimeError:
             err.seek(0)
@@ -443,7 +449,7 @@ class Interleaved:
         if paused and self.state == "app":
             self.state = "headless"
             self.turns += 1
-            self._turn_began = (time.perf_counter(), time.process_time())
+            self._turn_began = (time.perf_counter(), time.process_time(), time.thread_time())
             self._send(b"go\n")
 
     def _on_readable(self) -> None:
@@ -471,9 +477,10 @@ class Interleaved:
 
     def _resume_app(self, free: bool) -> None:
         if self.state == "headless":
-            t0, c0 = self._turn_began
+            t0, c0, g0 = self._turn_began
             self.headless_wall += time.perf_counter() - t0
             self.headless_app_cpu += time.process_time() - c0
+            self.headless_gui_cpu += time.thread_time() - g0  # these callbacks run in the GUI thread
             self.state = "app_alone" if free else "app"
             self.worker.request_resume()
             if not free:
@@ -598,7 +605,7 @@ def main(argv=None) -> int:
         settings = dict(settings_base, epochs=epochs, speed=speed, precision=precision)
         tag = f"{name} {speed}/{precision}"
         session = AppSession(app, manager, graph, probe, front=args.front)
-        head, appv, late, probed, gui, gui_steady, preempt, per_epoch, idle = [], [], [], [], [], [], [], [], []
+        head, appv, late, probed, gui, gui_steady, preempt, per_epoch, idle, gui_turns = [], [], [], [], [], [], [], [], [], []
         chosen = {"same": 0, "different": 0}
         load_before = os.getloadavg()[0]  # a shared machine: the load beside the figures
         try:
@@ -616,6 +623,8 @@ def main(argv=None) -> int:
                 arows, hrows, asum, hsum = inter.run(name, dc, dict(settings, num_threads=THREADS),
                                                      runs_root / f"{name}-{speed}-{precision}-i{i}")
                 idle.append(inter.headless_app_cpu / max(inter.headless_wall, 1e-9))
+                # the GUI thread's share of a core in the app's own turns (start and end of the run included)
+                gui_turns.append((session.gui_cpu_s - inter.headless_gui_cpu) / max(session.wall_s - inter.headless_wall, 1e-9))
                 a_ep, h_ep = epoch_rates(arows), epoch_rates(hrows)
                 # the first epoch is warm-up; the last may end alone (the other side done)
                 use = slice(1, -1) if len(a_ep) >= 4 else slice(1, None)
@@ -685,6 +694,7 @@ def main(argv=None) -> int:
             "pairs_same_mode_different": f"{chosen['same']}/{chosen['different']}",
             "gui_thread_cpu_percent_median": 100 * statistics.median(gui),
             "gui_thread_cpu_percent_after_epoch1_median": 100 * statistics.median(gui_steady),
+            "gui_thread_cpu_percent_in_app_turns_median": 100 * statistics.median(gui_turns) if gui_turns else math.nan,
             "paused_app_cpu_percent_in_headless_turns": 100 * statistics.median(idle) if idle else math.nan,
             "training_thread_preemptions_per_s_median": statistics.median(preempt),
             "ratio_with_latency_probe": statistics.median(probed) / statistics.median(head) if probed else math.nan,
