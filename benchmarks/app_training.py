@@ -367,9 +367,9 @@ class Interleaved:
     samples/s leaves its paused time out (the Trainer's own figure). A host whose speed drifts by
     20-30 % over minutes drifts little within a second or two, and both sides sample the same
     drift, so their ratio is far steadier than that of back-to-back runs. The GUI thread waits for
-    the headless side's turns on a socket notifier (no polling), so the benchmark's own process
-    takes nothing from them; whatever the app's window does while paused counts against headless
-    (a bias against the app, and a small one: a paused run's window is idle)."""
+    the headless side's turns on a socket notifier (no polling), so the benchmark's own code takes
+    nothing from them; what the paused app's process does meanwhile (1-2 % of a core) slows the
+    headless side, a bias in the app's favour of about a point (printed beside the ratio)."""
 
     def __init__(self, session: "AppSession", turn_s: float = 1.0):
         self.session = session
@@ -389,43 +389,74 @@ class Interleaved:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
         )
         self.proc, self.result, self.buf = proc, None, b""
-        self.state, self.turns = "starting", 0
+        self.state, self.turns, self.ready, self.child_gone, self.worker = "starting", 0, False, False, None
         # the headless turns' wall time, and the app's process and GUI thread CPU time in them
         self.headless_wall = self.headless_app_cpu = self.headless_gui_cpu = 0.0
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        self.notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read)
+        self.notifier.setEnabled(False)
+        self.notifier.activated.connect(self._on_readable)
+        self.timer = QTimer()
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._pause_app)
 
         def failed(why: str) -> RuntimeError:
             err.seek(0)
             return RuntimeError(f"the headless side {why}:\n{err.read().decode(errors='replace')[-3000:]}")
 
         try:
-            line = proc.stdout.readline()  # blocks until it is ready (torch, data, model loaded)
-            if line.strip() != b"paused":
-                raise failed(f"did not start (said {line[:200]!r})")
-            fd = proc.stdout.fileno()
-            os.set_blocking(fd, False)
-            self.notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read)
-            self.notifier.activated.connect(self._on_readable)
-            self.timer = QTimer()
-            self.timer.setSingleShot(True)
-            self.timer.timeout.connect(self._pause_app)
+            # ready once it first pauses (torch, data and model loaded, one batch trained)
+            if not self._read_until(lambda: self.ready or self.child_gone, self.START_TIMEOUT_S):
+                raise failed(f"was not ready within {self.START_TIMEOUT_S:.0f} s")
+            if not self.ready:
+                raise failed(f"ended before training (exit {proc.wait()})")
+            self.notifier.setEnabled(True)
             self.session.on_started = self._on_app_started
             summary = self.session.train(dc, settings)
+            self.timer.stop()
+            self.notifier.setEnabled(False)
+            if self.child_gone and self.result is None:
+                raise failed(f"ended mid-run without a result (exit {proc.wait()}); the app's run was stopped")
             # the app is done: the headless side trains on alone to its end
             self._send(b"free\n")
-            self.notifier.setEnabled(False)
-            os.set_blocking(fd, True)
-            rest = proc.stdout.read()
-            self._lines(rest)
-            proc.wait(600)
+            if not self._read_until(lambda: self.child_gone, self.END_TIMEOUT_S):
+                raise failed(f"did not finish within {self.END_TIMEOUT_S:.0f} s of the app's run")
+            proc.wait(60)
             if self.result is None:
                 raise failed(f"ended without a result (exit {proc.returncode})")
             return list(self.session.rows), list(self.result["rows"]), summary, dict(self.result["summary"] or {})
         finally:
             self.session.on_started = None
+            self.timer.stop()
+            self.notifier.setEnabled(False)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
             err.close()
+
+    START_TIMEOUT_S = 300.0
+    END_TIMEOUT_S = 900.0
+
+    def _read_until(self, done, timeout_s: float) -> bool:
+        """Read the headless side's output (blocking, in the GUI thread, while the app does not
+        train) until ``done()`` or ``timeout_s``; whether ``done()`` came true."""
+        import select
+
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if select.select([fd], [], [], left)[0]:
+                self._read_some()
+        return True
 
     # ---- the turns (GUI thread) ------------------------------------------------------------------
     def _send(self, word: bytes) -> None:
@@ -438,6 +469,10 @@ class Interleaved:
     def _on_app_started(self, worker) -> None:
         self.worker = worker
         worker.paused_changed.connect(self._on_app_paused)
+        if self.child_gone:  # it ended while the app was loading: the app's run is stopped
+            self.state = "app_alone"
+            worker.request_stop()
+            return
         self.state = "app"
         self.timer.start(int(self.turn_s * 1000))
 
@@ -453,15 +488,26 @@ class Interleaved:
             self._send(b"go\n")
 
     def _on_readable(self) -> None:
+        self._read_some()
+
+    def _read_some(self) -> None:
         try:
             chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
         except BlockingIOError:
             return
-        if not chunk:  # the headless side ended: the app trains on alone
-            self.notifier.setEnabled(False)
-            self._resume_app(free=True)
+        if chunk:
+            self._lines(chunk)
             return
-        self._lines(chunk)
+        # end of its output: it has ended
+        self.child_gone = True
+        self.notifier.setEnabled(False)
+        if self.result is None and self.worker is not None:
+            # it failed mid-run: stop the app's run (the caller reports the failure) rather than
+            # let the app train on alone for minutes
+            self._resume_app(free=True)
+            self.worker.request_stop()
+        else:
+            self._resume_app(free=True)
 
     def _lines(self, data: bytes) -> None:
         import json
@@ -471,9 +517,13 @@ class Interleaved:
         for line in done:
             if line.startswith(b"result "):
                 self.result = json.loads(line[len(b"result "):])
-                self._resume_app(free=True)
+                self._resume_app(free=True)  # it is done: the app trains on alone to its end
             elif line.strip() == b"paused":
-                self._resume_app(free=False)
+                if self.state == "starting":
+                    self.ready = True
+                else:
+                    self._resume_app(free=False)
+            # any other line (a library's message) is not ours: ignored
 
     def _resume_app(self, free: bool) -> None:
         if self.state == "headless":
@@ -551,7 +601,7 @@ def main(argv=None) -> int:
                         "0: back-to-back runs instead, alternating in pairs")
     p.add_argument("--qt-paint-threads", action="store_true",
                    help="leave Qt's painting helper threads on (Qt's default, which the app turns off: see "
-                        "cnn_studio.app.main.GUI_THREADPOOL_ENV), to measure what turning them off gives")
+                        "cnn_studio.app.main), to measure what turning them off gives")
     p.add_argument("--epochs", type=int, default=0, help="epochs per measured run (default: 4 lenet5, 3 tinyvgg; 10 interleaved)")
     p.add_argument("--probe-each-run", action="store_true",
                    help="forget the cached speed choices before every measured run, so each side probes for itself "
@@ -571,10 +621,10 @@ def main(argv=None) -> int:
 
     prepare_torch()  # as the app does before its first run (GUI thread single-threaded); not timed
     if args.qt_paint_threads:
-        import cnn_studio.app.main as app_main
+        from cnn_studio.app.main import GUI_THREADPOOL_ENV, PAINT_THREADS_ENV
 
-        os.environ.pop(app_main.GUI_THREADPOOL_ENV, None)
-        app_main.keep_painting_on_the_gui_thread = lambda: None
+        os.environ.pop(GUI_THREADPOOL_ENV, None)
+        os.environ[PAINT_THREADS_ENV] = "1"  # as a user asks for them
     seen = [training_threads()]
     app, manager = create_application([sys.argv[0]])
     probe = LatencyProbe(10)

@@ -43,14 +43,16 @@ def setup_logging() -> Path | None:
 # core: ~220 wake-ups a second on 2 cores, which more than doubled the training threads' involuntary
 # context switches (~88/s each, against ~33/s with the pool off and ~32/s headless). Painting this
 # window on the GUI thread alone costs about a millisecond a frame, so the pool is turned off. Qt
-# reads the variable at its first parallel fill, so it must be set before anything paints; a value
-# the user set is kept.
+# reads the variable at its first parallel fill, so it must be set before anything paints. Qt turns
+# the pool off for any value of it (even 0 or empty); PAINT_THREADS_ENV=1 leaves Qt's default.
 GUI_THREADPOOL_ENV = "QT_NO_GUI_THREADPOOL"
+PAINT_THREADS_ENV = "CNN_STUDIO_QT_PAINT_THREADS"
 
 
 def keep_painting_on_the_gui_thread() -> None:
-    """Turn off Qt's painting helper threads (see GUI_THREADPOOL_ENV) unless the user set the variable."""
-    os.environ.setdefault(GUI_THREADPOOL_ENV, "1")
+    """Turn off Qt's painting helper threads (see GUI_THREADPOOL_ENV), unless PAINT_THREADS_ENV is 1."""
+    if os.environ.get(PAINT_THREADS_ENV, "").strip() != "1":
+        os.environ.setdefault(GUI_THREADPOOL_ENV, "1")
 
 
 def create_application(argv: list[str] | None = None):

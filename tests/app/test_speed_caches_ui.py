@@ -90,3 +90,21 @@ def test_a_file_that_cannot_be_removed_is_named(window, qtbot, monkeypatch):
     assert str(speed._cache_path()) in shown[0] and "Permission denied" in shown[0]
     assert "1 compile record" in dlg.entries_label.text()  # still there, still shown
     dlg.reject()
+
+
+def test_a_real_run_disables_clear_until_it_ends(window, qtbot, tmp_path):
+    from test_training_ui import _npz, _setup, _wait_idle
+
+    folder = _fill_caches()
+    feat = _setup(window, _npz(tmp_path), epochs=50)
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: feat.panel.running, timeout=10_000)
+    dlg = _open(window)
+    assert not dlg.clear_button.isEnabled() and "waits for the run to end" in dlg.note.text()
+    feat.act_stop.trigger()  # the run ends (stopped) while the dialog is open
+    _wait_idle(qtbot, feat)
+    qtbot.waitUntil(dlg.clear_button.isEnabled, timeout=10_000)
+    assert "waits" not in dlg.note.text()
+    QTest.mouseClick(dlg.clear_button, Qt.MouseButton.LeftButton)
+    assert not os.path.isdir(folder)
+    dlg.reject()

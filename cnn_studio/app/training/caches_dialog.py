@@ -9,7 +9,7 @@ may be compiling into the cache folder at that moment.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -75,9 +75,15 @@ class SpeedCachesDialog(QDialog):
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 
+    @Slot()
+    def on_run_state_changed(self, *_args) -> None:
+        """A run started, ended or failed: Clear follows (only while the dialog is shown)."""
+        if self.isVisible():
+            self.refresh()
+
     def refresh(self, message: str = "") -> None:
         """Read both caches again and show what they hold (and ``message``, if any)."""
-        from ...training import speed  # torch: loaded by then in the app (the panel loads it after painting)
+        from ...training import speed  # imports torch: show_caches loads it first, under a wait cursor
 
         r = speed.cache_report()
         self.report = r
@@ -115,5 +121,6 @@ class SpeedCachesDialog(QDialog):
             )
             self.refresh()
             return
-        self.refresh("Cleared: the next run of each network probes and compiles afresh." if self.removed
+        self.refresh("Cleared: the next run of each network probes and compiles afresh (kernels this window "
+                     "has already loaded stay in its memory until it is restarted)." if self.removed
                      else "Nothing to clear: both caches were empty.")

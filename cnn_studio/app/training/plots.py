@@ -495,8 +495,8 @@ class TrainingPlots(QWidget):
 
     # ------------------------------------------------------------------ drawing
     # New data are drawn at once when the last frame is at least EARLY_FRAME of a frame old. Data
-    # that come sooner wait for the next data to bring them (the trainer's metrics arrive at about
-    # the frame rate, ~10 Hz, with jitter), or for the timer, LATE_FRAME frames after the last
+    # that come sooner wait for the next data to bring them (the app's runs send metrics 4 times a
+    # second, LIVE_METRICS_INTERVAL_S, so each usually draws at once), or for the timer, LATE_FRAME frames after the last
     # frame, if none come. So nearly every frame is drawn in the wake-up that brought its data
     # (each wake-up of the GUI thread stalls training a little on a small machine), bursts draw at
     # most 1/EARLY_FRAME frames a frame-time, and nothing waits more than LATE_FRAME frames.

@@ -295,7 +295,7 @@ class TrainingWorker(QObject):
     phase_progress = Signal(dict)  # within it: {"stage": "timing", "mode", "round", "rounds", "fraction"} or
     # {"stage": "compiling", "mode", "expected_s" (None: short)}
     started = Signal(dict)  # state at fit start: epochs, batches_per_epoch, device, run_dir, history
-    batch_done = Signal(dict)  # synced batch metrics (floats), ~10 Hz at most
+    batch_done = Signal(dict)  # synced batch metrics (floats), every TrainConfig.metrics_interval (the panel's: 4 Hz)
     epoch_done = Signal(dict)  # epoch metrics row (+ the validation confusion matrix)
     feature_maps = Signal(int, dict)  # (epoch, or -1 for a live refresh; {node_id: float32 (C,h,w)})
     paused_changed = Signal(bool)
