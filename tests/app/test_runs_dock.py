@@ -13,6 +13,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from cnn_studio.app.runs.attach import DEBOUNCE_MS
+from cnn_studio.app.visibility import on_screen
 from cnn_studio.core.graph import Graph, chain
 
 TINY = dict(source="shapes", shapes_train=240, shapes_test=60, height=16, width=16, val_fraction=0.25, seed=0)
@@ -397,3 +399,20 @@ def test_enter_on_a_selected_row_shows_it(make_window, qtbot, runs_root):
     qtbot.keyClick(feat.view.table, Qt.Key.Key_Return)
     assert w.state.source.run_dir == str(run)
     qtbot.waitUntil(lambda: w.state.source.status == "ready", timeout=60_000)
+
+
+def test_a_hidden_runs_list_is_scanned_when_its_tab_comes_forward_not_each_epoch(window, qtbot, runs_root):
+    feat = _scan(window, qtbot)
+    panel = window.training.panel
+    window.training.curves_dock.raise_()  # as Train leaves it: the curves in front, Runs behind
+    qtbot.waitUntil(lambda: not on_screen(feat.view), timeout=5000)
+    n = feat.scans
+    panel.epoch_done.emit({"epoch": 1})
+    qtbot.wait(3 * DEBOUNCE_MS)
+    assert feat.scans == n  # no scan for a list nobody can see
+    _show_dock(window, qtbot)
+    qtbot.waitUntil(lambda: feat.scans > n, timeout=10_000)  # stale: scanned as its tab comes forward
+    # in front, each epoch updates it (the live run's row)
+    n = feat.scans
+    panel.epoch_done.emit({"epoch": 2})
+    qtbot.waitUntil(lambda: feat.scans > n, timeout=10_000)
