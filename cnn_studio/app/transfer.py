@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QUndoCommand
+from PySide6.QtGui import QAction, QUndoCommand
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel, QWidget
 
 from ..core.errors import GraphEditError
@@ -19,6 +19,7 @@ from ..core.graph import LR_MULT_MAX, check_node_training
 from ..core.block_spec import BLOCK_TYPE
 from ..core.trainable import instance_paths, locate, param_counts, path_has_weights, path_layer_counts, unfreeze_targets
 from . import fmt
+from .cursor import wait_cursor
 
 TRAINING_OPTION_MERGE_ID = 7303
 
@@ -404,16 +405,14 @@ class TransferFeature(QObject):
             return False
         from ..core.errors import StudioError
 
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            from ..training.init_weights import init_report  # torch loads here, in the GUI thread (see prepare_torch)
+            with wait_cursor():
+                from ..training.init_weights import init_report  # torch loads here, in the GUI thread (see prepare_torch)
 
-            report = init_report(w.graph, path)
+                report = init_report(w.graph, path)
         except StudioError as e:
             w.inform("Cannot read these weights", str(e))
             return False
-        finally:
-            QGuiApplication.restoreOverrideCursor()
         from .init_weights_dialog import InitWeightsDialog
 
         self.dialog = InitWeightsDialog(report, w)

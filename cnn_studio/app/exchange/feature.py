@@ -24,7 +24,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from ..inspect.jobs import JobRunner
@@ -136,10 +136,10 @@ class ExchangeFeature(QObject):
 
     def prepare_torch(self, fmt: str | None = None) -> None:
         """Import what the job will use in the GUI thread (once; a wait cursor meanwhile)."""
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            from ..training.worker import prepare_torch
+        from ..cursor import wait_cursor
+        from ..training.worker import prepare_torch
 
+        with wait_cursor():
             prepare_torch()
             from ...compiler import export, importer  # noqa: F401
 
@@ -151,8 +151,6 @@ class ExchangeFeature(QObject):
                         __import__(name)
                     except ImportError:
                         pass
-        finally:
-            QGuiApplication.restoreOverrideCursor()
 
     # ------------------------------------------------------------------ progress
     def _dialog(self) -> QProgressDialog:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoCommand
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QScrollArea
 
 from ...core.paths import studio_home
@@ -121,16 +121,14 @@ class TrainingFeature(QObject):
 
     def show_caches(self):
         """Network > Speed caches…: the speed and compile caches, with Clear (refused while a run goes)."""
+        from ..cursor import wait_cursor
         from .caches_dialog import SpeedCachesDialog
         from .worker import prepare_torch
 
         # the caches' code lives beside torch's (training.speed): imported here, once, under a wait
         # cursor, if the window's background probe has not loaded it yet
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
+        with wait_cursor():
             prepare_torch()
-        finally:
-            QGuiApplication.restoreOverrideCursor()
         dlg = getattr(self, "caches_dialog", None)
         if dlg is None:  # one dialog, shown again (read afresh) each time
             dlg = self.caches_dialog = SpeedCachesDialog(self.window, is_running=lambda: self.panel.running)

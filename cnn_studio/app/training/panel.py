@@ -11,7 +11,7 @@ import math
 import os
 import time
 
-from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -421,17 +421,14 @@ class TrainingPanel(QWidget):
 
         if "torch._dynamo" not in sys.modules:  # first run: PyTorch loads in this thread (see prepare_torch)
             from PySide6.QtCore import QCoreApplication
-            from PySide6.QtGui import QGuiApplication
+
+            from ..cursor import wait_cursor
+            from .worker import prepare_torch
 
             self.status.setText("Loading PyTorch…")
-            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            QCoreApplication.processEvents()
-            try:
-                from .worker import prepare_torch
-
+            with wait_cursor():
+                QCoreApplication.processEvents()
                 prepare_torch()
-            finally:
-                QGuiApplication.restoreOverrideCursor()
         from ...training import TrainConfig
 
         cfg = TrainConfig.from_dict({**(train_config if train_config is not None else self.settings.config()), "metrics_interval": LIVE_METRICS_INTERVAL_S})
