@@ -26,7 +26,15 @@ cycle per core = lanes x 2 FMA units x 2 (multiply and add): 16 lanes with avx51
 4 otherwise; AMD Zen 4 (family 25) splits a 512-bit operation into two 256-bit halves, so 8 there.
 The "cpu MHz" a virtual machine shows is often the base clock: boost raises the real peak. bf16 peak
 where it is native: 2x fp32 with avx512_bf16 (a dot product does two products per lane), 16x with
-AMX tiles. A run in bf16 is put beside the bf16 peak, any other beside the fp32 one.
+AMX tiles. A run in bf16 is put beside the bf16 peak, any other beside the fp32 one. That bf16
+figure is nominal: an Intel CPU with avx512_bf16 but no AMX (or with AMX hidden by its hypervisor)
+has one port for bf16 dot products against two for fp32 FMAs, and its bf16 kernels run slower than
+its fp32 ones.
+
+Measured ceiling: the best rate of a large matrix product and of a large 3x3 convolution (channels
+last) in each precision, on the same threads, timed for about a second each before the runs
+(:func:`kernel_ceiling`); "%ceil" puts each run beside the ceiling of its precision: what this
+machine's own kernels reach, where the peak above is what its data sheet allows.
 
     python benchmarks/speed_modes.py --quick     # small sample counts (3-6 minutes)
     nice python benchmarks/speed_modes.py --full --models lenet5,tinyvgg   # the issue's 10-epoch run itself (long)
@@ -91,6 +99,34 @@ def machine_peak(info: str | None = None) -> tuple[float, float | None, str]:
     if "avx512_bf16" in flags:  # a bf16 dot product does two products per fp32 lane
         return peak, peak * 2, how + "; bf16 (avx512_bf16 dot products) 2x fp32"
     return peak, None, how + "; no native bf16"
+
+
+def _best_rate(fn, flops: float, seconds: float) -> float:
+    """The best GFLOP/s of ``fn()`` (``flops`` per call) over about ``seconds`` of calls, after one warm-up."""
+    fn()
+    best, end = 0.0, time.perf_counter() + seconds
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        t = time.perf_counter() - t0
+        best = max(best, flops / max(t, 1e-12) / 1e9)
+        if time.perf_counter() >= end:
+            return best
+
+
+def kernel_ceiling(seconds: float = 1.0, bf16: bool = True) -> dict:
+    """Measured GFLOP/s ceiling per precision ("fp32", and "bf16" when ``bf16``): the best of a 1536^3
+    matrix product and a 3x3 convolution of 32x128x32x32 to 128 channels (channels last, no grad)."""
+    n, (b, c, h, w) = 1536, (32, 128, 32, 32)
+    out = {}
+    for name, dt in (("fp32", torch.float32), *((("bf16", torch.bfloat16),) if bf16 else ())):
+        a, m = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+        x = torch.randn(b, c, h, w).to(dt).contiguous(memory_format=torch.channels_last)
+        conv = torch.nn.Conv2d(c, c, 3, padding=1).to(dt).to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            out[name] = max(_best_rate(lambda: a @ m, 2 * n ** 3, seconds / 2),
+                            _best_rate(lambda: conv(x), 2 * b * c * c * 9 * h * w, seconds / 2))
+    return out
 
 
 class _Interleaved(Callback):
@@ -201,7 +237,7 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
 
 
 def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: int, peak: tuple, modes: list,
-          long_samples: int, long_epochs: int, full: bool = False) -> list[dict]:
+          long_samples: int, long_epochs: int, full: bool = False, ceiling: dict | None = None) -> list[dict]:
     bundle = load_dataset(DataConfig(source="shapes", shapes_train=samples, shapes_test=max(256, samples // 4), height=size,
                                      width=size, val_fraction=0.0, seed=0))
     graph = templates.build(name, tuple(bundle.input_shape()), int(bundle.num_classes))
@@ -234,6 +270,8 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
                         "ratio_long_run_incl_probe_compile": hand_long / long_s, "goal": GOALS.get(name),
                         "hand_gflops": hand_rate * gflop, "trainer_gflops": rate * gflop,
                         "trainer_peak_percent": 100 * rate * gflop / (peak[1] if "bf16" in tr["mode"] and peak[1] else peak[0]),
+                        "trainer_ceiling_percent": (100 * rate * gflop / ceiling["bf16" if "bf16" in tr["mode"] else "fp32"]
+                                                    if ceiling and ("bf16" not in tr["mode"] or "bf16" in ceiling) else None),
                         "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
                         "probe_seconds": tr["probe_seconds"], "reason": tr["reason"],
                         "load_before": load_before, "load_after": load_after})
@@ -281,12 +319,16 @@ def main(argv=None) -> int:
           f"projected: {args.long_epochs} epochs x {args.long_samples} samples")
     print(f"machine peak {peak:.0f} GFLOP/s fp32" + (f", {peak_bf16:.0f} bf16" if peak_bf16 else "")
           + f" ({how}); %peak is against the peak of the precision the Trainer ran in; uptime: {load}")
+    torch.set_num_threads(args.threads)
+    ceiling = kernel_ceiling(bf16=peak_bf16 is not None)
+    print("measured ceiling (best of a large matrix product and 3x3 convolution, same threads): "
+          + ", ".join(f"{v:.0f} GFLOP/s {k}" for k, v in ceiling.items()) + "; %ceil is against the one of the run's precision")
     print("GFLOP/s = samples/s x 6 x the analysis' forward MACs (3 x MACs for forward + backward, 2 FLOPs per MAC)")
     if args.full:
         print(f"FULL: each side trains {epochs} epochs of {args.long_samples} images; 'meas' is the issue's figure (hand "
               "loop time over Trainer time with its probe and compile, decided for this run itself)")
     print(f"{'model':<9} {'input':>8} {'setting':<20} {'hand/s':>7} {'Trn/s':>7} {'steady':>6} {'meas':>5} {'10-ep':>6} {'goal':>4} "
-          f"{'GFLOP/s':>7} {'%peak':>6} {'acc hand':>8} {'acc Trn':>7} {'pairs min-max (n)':>17} {'load1':>9}  mode (probe s): reason")
+          f"{'GFLOP/s':>7} {'%peak':>6} {'%ceil':>6} {'acc hand':>8} {'acc Trn':>7} {'pairs min-max (n)':>17} {'load1':>9}  mode (probe s): reason")
     results = []
     for name in (m.strip() for m in args.models.split(",")):
         size = sizes.get(name, 32)
@@ -295,11 +337,12 @@ def main(argv=None) -> int:
         if args.full:
             samples = args.long_samples
         for r in bench(name, size, samples, epochs, args.batch_size, args.threads, (peak, peak_bf16), modes, args.long_samples,
-                       args.long_epochs, full=args.full):
+                       args.long_epochs, full=args.full, ceiling=ceiling):
             results.append(r)
             print(f"{r['model']:<9} {r['input']:>8} {r['setting']:<20} {r['hand_samples_per_sec']:>7.0f} {r['trainer_samples_per_sec']:>7.0f} "
                   f"{r['ratio_steady']:>6.2f} {r['ratio_measured_incl_probe']:>5.2f} {r['ratio_long_run_incl_probe_compile']:>6.2f} "
                   f"{r['goal'] or 0:>4.1f} {r['trainer_gflops']:>7.1f} {r['trainer_peak_percent']:>5.1f}% "
+                  f"{(r['trainer_ceiling_percent'] or 0):>5.1f}% "
                   f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>7.3f} "
                   f"{min(r['ratio_pairs']):>6.2f}-{max(r['ratio_pairs']):<5.2f}({len(r['ratio_pairs'])}) "
                   f"{r['load_before']:>4.1f}>{r['load_after']:<4.1f}  {r['mode']} ({r['probe_seconds']:.1f}): "
@@ -311,7 +354,7 @@ def main(argv=None) -> int:
     print(f"uptime at the end: {_uptime()}  (a shared machine: the load moves the rates; the hand and Trainer epochs "
           "alternate in ABBA order, so a swing falls on both sides of a pair)")
     if args.json:
-        print(json.dumps({"benchmark": "speed_modes", "peak_gflops": peak, "peak_bf16_gflops": peak_bf16, "peak_assumption": how, "uptime": load,
+        print(json.dumps({"benchmark": "speed_modes", "peak_gflops": peak, "peak_bf16_gflops": peak_bf16, "peak_assumption": how, "ceiling_gflops": ceiling, "uptime": load,
                           "results": results}))
     return 0
 
