@@ -4,8 +4,8 @@ what compiling buys per step once it is paid, each in a fresh process as a new s
 For each network (built-in template, batch 64, torch threads as set): process 1 starts with an empty
 studio home (so an empty ``<home>/compile-cache``) and times the first compiled training step of a
 copy (``speed.measure_compiled``: dynamo + AOT autograd + inductor's C++ build + one step), then the
-median of a few compiled steps and of the same eager steps (``speed.measure``), in the memory format
-given; it records the compile as the Trainer does (``speed.record_compile``). Process 2 uses the same
+median of a few compiled steps and of as many eager steps timed alternately with them, in the
+memory format given; it records the compile as the Trainer does (``speed.record_compile``). Process 2 uses the same
 home: it prints the compile the speed module now expects for this network (its repeat estimate, from
 the record) and times the first compiled step again, now served from the cache, and the steps.
 
@@ -51,11 +51,10 @@ def one_session(name: str, size: int, batch: int, steps: int, memory_format: str
                             cand, cpu)
     speed.use_compile_cache()
     expected, basis = speed.expected_compile_seconds(model, key)
-    first, compiled_step = speed.measure_compiled(model, x, y, loss, make_opt, (*cand, "compile"), steps, cpu)
+    first, compiled_step, eager_step = speed.measure_compiled(model, x, y, loss, make_opt, (*cand, "compile"), steps, cpu)
     speed.record_compile(key, first, speed.leaf_modules(model))
-    eager, _ = speed.measure(model, x, y, loss, make_opt, [cand], steps, cpu, max_seconds=1e9)
     return {"expected_s": expected, "expected_basis": basis, "first_step_s": first, "compiled_step_s": compiled_step,
-            "eager_step_s": eager[cand], "cache_dir": os.environ.get(speed.INDUCTOR_ENV)}
+            "eager_step_s": eager_step, "cache_dir": os.environ.get(speed.INDUCTOR_ENV)}
 
 
 def session_in_child(home: str, args, name: str) -> dict:

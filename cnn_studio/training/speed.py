@@ -15,7 +15,8 @@ threads, torch version and settings, so the next run of the same network skips t
 Compiling is a second stage: under ``speed="auto"`` the eager winner is compiled on a copy and
 timed only when the run is long enough (``COMPILE_MIN_RUN_SECONDS`` at the eager speed) to repay a
 compile, and it is taken when its measured compile time plus the run's steps at the compiled speed
-beat the run at the eager speed (:func:`decide_compile`, pure); the trial itself is skipped when even
+beat the run at the eager speed (:func:`decide_compile`, pure), the compiled steps timed alternately
+with eager steps of the same mode after the compile (:func:`measure_compiled`); the trial itself is skipped when even
 a ``COMPILE_MAX_SPEEDUP`` step could not repay the compile expected (:func:`worth_a_compile_trial`,
 rates measured on this machine kept in the cache). ``speed="compile"`` compiles without timing.
 
@@ -648,34 +649,53 @@ def compiled_step_on_copy(model: nn.Module, loss_fn: Callable, make_optimizer: C
 
 def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
                      cand: Candidate, steps: int, device: torch.device,
-                     cancel: Callable[[], bool] | None = None) -> tuple[float, float | None]:
+                     cancel: Callable[[], bool] | None = None) -> tuple[float, float | None, float | None]:
     """Compile a copy of the model in ``cand``'s mode and time it: (seconds of the first step, which
-    compiles, median seconds of the next ``steps``); None for the steps when cancelled. The steps run
-    in a daemon thread (:func:`run_abandonable`), so a cancel returns at once even while compiling."""
+    compiles, median seconds of the next ``steps``, median seconds of eager steps in the same mode
+    timed alternately with them); None for both medians when cancelled.
+
+    The compiling step runs in a daemon thread (:func:`run_abandonable`), so a cancel returns at once
+    even while compiling; the timed steps run here, in the caller's thread, as the run's own steps
+    will (torch ops from a thread just started ran up to 1.5x slower in both modes, eager ones more
+    than compiled ones). The eager steps train a copy of their own, step for step beside the compiled
+    ones, so a machine that is slower or faster after a compile of tens of seconds than during the
+    eager probe before it (a shared host drifts) moves both alike."""
+    from .step import TrainStep
+
     xb = to_memory_format(x, cand[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times: list[float] = []
-    t_compile = [0.0]
 
-    def work():  # (torch.compile itself too: its first import of inductor takes seconds)
+    def timed(step, r) -> float:
+        torch.manual_seed(1000 + r)
+        sync()
+        t0 = time.perf_counter()
+        step(xb, y)
+        sync()
+        return time.perf_counter() - t0
+
+    def compile_first():  # (torch.compile itself too: its first import of inductor takes seconds)
         step = compiled_step_on_copy(model, loss_fn, make_optimizer, cand, device)
-        for r in range(steps + 1):
-            if cancel is not None and cancel():
-                return
-            torch.manual_seed(1000 + r)
-            sync()
-            t0 = time.perf_counter()
-            step(xb, y)
-            sync()
-            if r == 0:
-                t_compile[0] = time.perf_counter() - t0
-            else:
-                times.append(time.perf_counter() - t0)
+        return step, timed(step, 0)
 
-    done, _ = run_abandonable(work, cancel)
-    if not done or len(times) < steps:
-        return t_compile[0], None
-    return t_compile[0], statistics.median(times)
+    done, result = run_abandonable(compile_first, cancel)
+    if not done:
+        return 0.0, None, None
+    step, t_compile = result
+    m = apply_to_model(copy.deepcopy(model), cand[0])
+    m.train()
+    eager = TrainStep(m, loss_fn, make_optimizer([p for p in m.parameters() if p.requires_grad]),
+                      autocast=autocast_context(cand, device), scaler=grad_scaler(cand[1], device))
+    timed(eager, 0)  # its warm-up (oneDNN primitives, allocations), as in the probe
+    times: list[float] = []
+    eager_times: list[float] = []
+    for r in range(1, steps + 1):
+        if cancel is not None and cancel():
+            return t_compile, None, None
+        first, second = (step, eager) if r % 2 else (eager, step)  # alternate which goes first
+        a, b = timed(first, r), timed(second, r)
+        times.append(a if first is step else b)
+        eager_times.append(b if first is step else a)
+    return t_compile, statistics.median(times), statistics.median(eager_times)
 
 
 def leaf_modules(model: nn.Module) -> int:
@@ -901,8 +921,9 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
             counts = inductor_cache_counts()
             try:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    compile_s, compiled_step = compile_measure_fn(model, x, y, loss_fn, make_optimizer, best,
-                                                                  COMPILE_PROBE_STEPS, device, cancel)
+                    compile_s, compiled_step, *rest = compile_measure_fn(model, x, y, loss_fn, make_optimizer, best,
+                                                                         COMPILE_PROBE_STEPS, device, cancel)
+                    beside = rest[0] if rest else None
             except Exception as e:  # noqa: BLE001 - any compiler failure leaves the eager winner
                 text = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
                 parts.append(f"not compiled: compiling failed ({text})")
@@ -910,8 +931,11 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
                 if compiled_step is None:
                     return SpeedChoice(*BASELINE, "NCHW fp32: the speed probe was cancelled", "setting",
                                        time.perf_counter() - t0).settle(device)
+                if beside is not None:  # eager steps timed alternately with the compiled ones: the fair comparison
+                    eager_step = beside
                 compiled, text = decide_compile(eager_step, compile_s, compiled_step, run_steps)
-                parts.append(text)
+                parts.append(text + (" (compiled and eager steps timed alternately after the compile)"
+                                     if beside is not None else ""))
                 if compile_measure_fn is measure_compiled:  # a real compile: for the next estimate
                     record_compile(ckey, compile_s, leaf_modules(model), compile_was_warm(counts, inductor_cache_counts()))
                 step_seconds = {**step_seconds, (*best[:2], "compile"): compiled_step}

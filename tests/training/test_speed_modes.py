@@ -87,6 +87,66 @@ def test_auto_tries_compiling_the_eager_winner_only_for_a_long_run(bundle, monke
     assert calls == [CL] and not slow.compiled and "does not repay" in slow.reason and slow.exact_resume
 
 
+def test_the_compile_decision_uses_the_eager_steps_timed_beside_the_compiled_ones(bundle, monkeypatch):
+    """The eager probe (before a compile of tens of seconds) timed 10 ms a step; the compiled steps take
+    8 ms. Against the eager steps timed alternately with them after the compile (6 ms: the machine
+    sped up) compiling loses; without them the probe's 10 ms makes it win."""
+    monkeypatch.setattr(sp, "compiler_problem", lambda device: None)
+    model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+    measure = _fake_measure({NCHW: 0.01, CL: 0.02}, {NCHW: [1.0], CL: [1.0]})
+    args = (model, _sample(bundle), model.make_loss(), torch.optim.SGD, CPU, "auto", "fp32")
+
+    def with_beside(beside):
+        def compile_measure(model, x, y, loss_fn, make_opt, cand, steps, device, cancel):
+            return 1.0, 0.008, beside
+        return compile_measure
+
+    fair = sp.choose_mode(*args, run_steps=100_000, measure_fn=measure, compile_measure_fn=with_beside(0.006))
+    assert not fair.compiled and "0.75x per step" in fair.reason and "timed alternately" in fair.reason
+    old = sp.choose_mode(*args, run_steps=100_000, measure_fn=measure, compile_measure_fn=with_beside(None))
+    assert old.compiled and "1.25x per step" in old.reason and "timed alternately" not in old.reason
+
+
+def test_the_compile_trial_alternates_compiled_and_eager_steps_on_copies(bundle, monkeypatch):
+    """measure_compiled's timing, with the compiler replaced by a recording step: one compiling step (in
+    a compile thread, abandonable) and one eager warm-up, then timed rounds in the caller's thread, as
+    the run's steps will be, alternating which side goes first; the eager side trains a copy of its own
+    in the candidate's layout; the caller's model is left as it was."""
+    import threading
+    model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    order, threads = [], []
+    real_step = TrainStep.__call__
+
+    def recording(self, xb, target):
+        order.append("compiled" if getattr(self, "_fake_compiled", False) else "eager")
+        threads.append(threading.current_thread())
+        assert xb.is_contiguous(memory_format=torch.channels_last)
+        assert all(p.is_contiguous(memory_format=torch.channels_last) for p in self.model.parameters() if p.dim() == 4)
+        return real_step(self, xb, target)
+
+    def fake_compiled(model_, loss_fn, make_opt, cand, device):
+        m = sp.apply_to_model(__import__("copy").deepcopy(model_), cand[0])
+        step = TrainStep(m, loss_fn, make_opt(list(m.parameters())))
+        step._fake_compiled = True
+        return step
+
+    monkeypatch.setattr(TrainStep, "__call__", recording)
+    monkeypatch.setattr(sp, "compiled_step_on_copy", fake_compiled)
+    x, y = _sample(bundle)
+    out = sp.measure_compiled(model, x, y, model.make_loss(), lambda ps: torch.optim.SGD(ps, lr=0.1),
+                              (*CL, "compile"), 4, CPU)
+    assert len(out) == 3 and all(isinstance(v, float) and v > 0 for v in out)
+    assert order == ["compiled", "eager",  # the compile, the eager warm-up
+                     "compiled", "eager", "eager", "compiled", "compiled", "eager", "eager", "compiled"]
+    assert threads[0] is not threading.current_thread() and threads[0].name == "cnn-studio-compile"
+    assert all(t is threading.current_thread() for t in threads[1:])
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    cancelled = sp.measure_compiled(model, x, y, model.make_loss(), lambda ps: torch.optim.SGD(ps, lr=0.1),
+                                    (*CL, "compile"), 4, CPU, cancel=lambda: True)
+    assert cancelled[1:] == (None, None)
+
+
 def test_a_failing_compile_in_the_probe_keeps_the_eager_winner(bundle, monkeypatch):
     monkeypatch.setattr(sp, "compiler_problem", lambda device: None)
     model = Trainer(tiny_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg()).model
