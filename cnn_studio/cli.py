@@ -217,6 +217,9 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()  # before torch or Qt start threads (allocator.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (len(argv) == 1 and argv[0].endswith(".cnnstudio")):
         return cmd_gui(argparse.Namespace(project=argv[0] if argv else None))

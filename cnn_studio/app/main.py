@@ -57,6 +57,9 @@ def keep_painting_on_the_gui_thread() -> None:
 
 def create_application(argv: list[str] | None = None):
     """The QApplication with CNN Studio's name, icon, style and theme (reuses an existing one)."""
+    from ..allocator import keep_freed_memory
+
+    keep_freed_memory()  # before Qt or torch start threads (allocator.py)
     keep_painting_on_the_gui_thread()
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QGuiApplication

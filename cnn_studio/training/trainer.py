@@ -31,6 +31,7 @@ from torch import nn
 from ..core.errors import StudioError
 from ..core.graph import Graph
 from . import checkpoint as ckpt
+from .. import allocator as memory
 from .builtin_callbacks import BestCheckpoint, BestEpoch, BestWeights, EarlyStopping, LastCheckpoint, MetricsWriter
 from .callbacks import Callback, CallbackList, State
 from .config import TrainConfig
@@ -345,6 +346,7 @@ class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
         self._t_fit = time.perf_counter()
         self._train_time = 0.0
         self._amp = False
+        memory.keep_freed_memory()  # each step reuses the memory the last one freed (memory.py)
         try:
             if cfg.num_threads:
                 torch.set_num_threads(cfg.num_threads)
@@ -383,6 +385,7 @@ class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
                     pass
             raise
         finally:
+            memory.release_freed_memory()  # what the run freed goes back to the OS
             if self.run_dir is not None:
                 self.run_dir.unlock()  # the folder's writer lock (RunDir.try_lock)
             if torch.get_num_threads() != old_threads:  # a fixed count, or where Auto left it
