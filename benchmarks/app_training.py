@@ -76,6 +76,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from cnn_studio.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # first thing, as `cnn-studio` does (allocator.py)
 _HOME = tempfile.TemporaryDirectory(prefix="cnn-studio-bench-")
 os.environ["CNN_STUDIO_HOME"] = _HOME.name  # runs, settings and autosaves go here, never the user's
 
@@ -294,6 +297,8 @@ class AppSession:
 # both headless scripts: the data, network and settings (argv 1-3) as cnn-studio train builds them
 # (its metrics every 0.1 s, TrainConfig's default)
 _HEADLESS_SETUP = """
+from cnn_studio.allocator import keep_freed_memory
+keep_freed_memory()  # first thing, as `cnn-studio train` does
 import json, sys, torch
 torch.set_num_threads({threads})
 from cnn_studio.core import templates

@@ -19,7 +19,9 @@ the ratio over the measured run including the probe and any compile; the project
 (each side: its first epoch's extra time and the probe paid once, then the steady rate; measured
 figures, only the run length extrapolated); the mode chosen and why; achieved GFLOP/s (training
 FLOPs per sample = 3 x the analysis' forward MACs x 2) beside the machine's peak; test accuracy
-after the same epochs.
+after the same epochs. Both sides share this process's allocator, set first thing to keep freed
+memory between steps as ``cnn-studio`` does (``cnn_studio/allocator.py``), so the ratios leave out what
+that gains the Trainer over a plain loop in a plain process; ``benchmarks/allocator.py`` measures that.
 
 Peak assumption: cores (logical CPUs in /proc/cpuinfo) x clock (its "cpu MHz") x fp32 flops per
 cycle per core = lanes x 2 FMA units x 2 (multiply and add): 16 lanes with avx512f, 8 with avx2,
@@ -56,7 +58,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch
+from cnn_studio.allocator import keep_freed_memory  # noqa: E402
+
+# both sides in this process keep freed memory from the start (allocator.py), so the ratios leave out
+# what that gains the Trainer over a plain loop in a plain process: benchmarks/allocator.py measures it
+keep_freed_memory()
+
+import torch  # noqa: E402
 
 from cnn_studio.compiler import compile_model
 from cnn_studio.core import templates
