@@ -8,13 +8,15 @@ then page-faults its working memory in again, zeroed by the kernel: measured on 
 batch 64 (``benchmarks/allocator.py``), tinyvgg took ~2,500 page faults a step (12.4 ms a step; 8.9 ms
 with them gone) and vgg11 ~130,000, about 500 MB (0.97 s; 0.68 s), for 10 % more peak memory.
 
-:func:`keep_freed_memory` tells glibc to serve every block from its heap (no mmap), to keep what is
-freed there (no trim below 2 GB free at the top) and to use one arena for every thread (the app's
-training thread included, whose own arena would unmap the extra heaps a large block needs when they
-empty): the next step reuses the memory without a fault. glibc fixes its arena limit when the first
-thread other than the main one allocates, so the entry points (``cnn-studio`` and its commands, the
-app) call it first thing, before torch or Qt start threads; the Trainer calls it again (a no-op then;
-a library user's late call still keeps the main thread's memory). :func:`release_freed_memory` (``malloc_trim``) hands what is free back
+:func:`keep_freed_memory` tells glibc to serve every block from its heap (no mmap) and to keep what is
+freed there (no trim below 2 GB free at the top): the next step reuses the memory without a fault.
+Each thread keeps its own arena: one arena for all threads (M_ARENA_MAX 1) also kept a thread's large
+blocks, but the app's GUI and training threads then contended for it (tinyvgg app/headless 0.88,
+against 0.97 with the allocator left alone and 0.96 with arenas per thread). So in a thread other
+than the main one, a block too large for its arena's heap (64 MB; vgg11's classifier gradients) is
+still unmapped when freed. The entry points (``cnn-studio`` and its commands, the app) call it first
+thing; the Trainer calls it again (a no-op then).
+:func:`release_freed_memory` (``malloc_trim``) hands what is free back
 to the OS, at the end of a run. PyTorch's CPU tuning guide gets the same effect by preloading jemalloc
 or tcmalloc; this needs nothing installed.
 
@@ -31,7 +33,7 @@ import sys
 import threading
 
 OPT_OUT_ENV = "CNN_STUDIO_KEEP_FREED_MEMORY"
-M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8  # glibc's malloc.h
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
 TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int: trim only past 2 GB free at the top of the heap
 _ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc", "hoard", "snmalloc")
 _MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX",
@@ -91,8 +93,8 @@ def keep_freed_memory() -> str:
         if reason is None and lib is None:
             reason = "glibc's mallopt could not be loaded"
         if reason is None:
-            ok = [lib.mallopt(M_MMAP_MAX, 0), lib.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD), lib.mallopt(M_ARENA_MAX, 1)]
-            note = ("freed tensor memory is kept for the next step (glibc malloc: no mmap, no trim, one arena)"
+            ok = [lib.mallopt(M_MMAP_MAX, 0), lib.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)]
+            note = ("freed tensor memory is kept for the next step (glibc malloc: no mmap, no trim)"
                     if all(ok) else f"glibc refused some malloc settings ({ok}); kept what it took")
             _state["kept"] = any(ok)
         else:
