@@ -15,8 +15,6 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ...allocator import keep_freed_memory
-
 
 _TRAIN_THREADS: int | None = None  # torch's default intra-op thread count, read before we change it
 
@@ -420,7 +418,6 @@ class TrainingController(QObject):
             raise RuntimeError("a training run is already in progress")
         self.shutdown()
         prepare_torch()
-        keep_freed_memory()  # (done at startup; a no-op then) allocator.py
         thread = QThread()
         thread.setObjectName("cnn-studio-training")
         worker.runner.moveToThread(thread)
