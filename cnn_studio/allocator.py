@@ -109,6 +109,11 @@ def kept() -> bool:
     return bool(_state.get("kept"))
 
 
+def note() -> str | None:
+    """What :func:`keep_freed_memory` did or why not; None where it has not been called in this process."""
+    return _state.get("note")
+
+
 def release_freed_memory() -> bool:
     """Give the heap's free memory back to the OS (``malloc_trim``), where it is kept; True if any went back."""
     if not kept():

@@ -346,7 +346,7 @@ class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
         self._t_fit = time.perf_counter()
         self._train_time = 0.0
         self._amp = False
-        memory.keep_freed_memory()  # each step reuses the memory the last one freed (memory.py)
+        memory.keep_freed_memory()  # each step reuses the memory the last one freed (allocator.py)
         try:
             if cfg.num_threads:
                 torch.set_num_threads(cfg.num_threads)

@@ -161,7 +161,7 @@ class RecordsMixin:
             "device": st.device,
             "threads": self._threads_record(),
             "speed": self._speed.to_dict() if self._speed is not None else None,
-            "memory": {"kept": memory.kept(), "note": memory.keep_freed_memory()},  # memory.py
+            "memory": {"kept": memory.kept(), "note": memory.note()},  # allocator.py
             "notes": list(st.notes),
             "checkpoints": {
                 "last": str(rd.last_checkpoint) if rd is not None and rd.last_checkpoint.exists() else None,

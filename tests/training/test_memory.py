@@ -1,4 +1,4 @@
-"""memory.py: freed tensor memory kept for the next step (glibc malloc). The decision is pure; the
+"""allocator.py: freed tensor memory kept for the next step (glibc malloc). The decision is pure; the
 effect is measured in fresh interpreters by page faults (a re-allocation that faults its pages in
 again against one that reuses them), never by time."""
 import json
@@ -90,10 +90,12 @@ def test_kept_memory_is_reused_without_page_faults():
 
 def test_the_command_line_sets_it_first_and_a_run_records_it(bundle, tmp_path):
     """``cnn-studio`` sets it before anything else, and a run's summary says what the allocator does."""
-    code = "from cnn_studio import cli, allocator; cli.main(['templates']); print('KEPT', allocator.kept())"
+    code = ("from cnn_studio import cli, allocator; print('BEFORE', allocator.note()); cli.main(['templates']); "
+            "print('KEPT', allocator.kept()); print('NOTE', allocator.note())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert ("KEPT True" in r.stdout) == (memory.why_not() is None)
+    assert "BEFORE None" in r.stdout and "NOTE None" not in r.stdout  # nothing decided until an entry point runs
 
     from training_helpers import tiny_graph
 
@@ -102,4 +104,5 @@ def test_the_command_line_sets_it_first_and_a_run_records_it(bundle, tmp_path):
                 TrainConfig(epochs=1, batch_size=32, device="cpu", num_threads=1, layer_stats_every=0),
                 run_dir=tmp_path / "r").fit()
     assert s["memory"] == {"kept": memory.kept(), "note": memory.keep_freed_memory()}
+    assert memory.note() == memory.keep_freed_memory()  # the getter reads what the first call decided
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["memory"]["note"] == s["memory"]["note"]
