@@ -19,9 +19,12 @@ the ratio over the measured run including the probe and any compile; the project
 (each side: its first epoch's extra time and the probe paid once, then the steady rate; measured
 figures, only the run length extrapolated); the mode chosen and why; achieved GFLOP/s (training
 FLOPs per sample = 3 x the analysis' forward MACs x 2) beside the machine's peak; test accuracy
-after the same epochs. Both sides share this process's allocator, set first thing to keep freed
-memory between steps as ``cnn-studio`` does (``cnn_studio/allocator.py``), so the ratios leave out what
-that gains the Trainer over a plain loop in a plain process; ``benchmarks/allocator.py`` measures that.
+after the same epochs. By default both sides share this process's allocator, set first thing to keep
+freed memory between steps as ``cnn-studio`` does (``cnn_studio/allocator.py``), so the ratios leave
+out what that gains the Trainer over a plain loop in a plain process (``benchmarks/allocator.py``
+measures that alone); ``--hand-process`` runs the hand loop in a plain child process instead (glibc's
+allocator as it is, the same network, weights, data, batch and threads), asked for each epoch over a
+pipe while this process waits, so the ratios are the Trainer's against a user's script as it runs.
 
 Peak assumption: cores (logical CPUs in /proc/cpuinfo) x clock (its "cpu MHz") x fp32 flops per
 cycle per core = lanes x 2 FMA units x 2 (multiply and add): 16 lanes with avx512f, 8 with avx2,
@@ -42,6 +45,7 @@ machine's own kernels reach, where the peak above is what its data sheet allows.
     nice python benchmarks/speed_modes.py --full --models lenet5,tinyvgg   # the issue's 10-epoch run itself (long)
     python benchmarks/speed_modes.py --modes eager/fp32,channels_last/fp32,eager/bf16,compile/fp32,auto/auto
     python benchmarks/speed_modes.py --json      # also one JSON line
+    python benchmarks/speed_modes.py --hand-process --models lenet5,tinyvgg   # the hand loop as a plain process of its own
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_studio.allocator import keep_freed_memory  # noqa: E402
+from cnn_studio.allocator import OPT_OUT_ENV as OPT_OUT, keep_freed_memory  # noqa: E402
 
 # both sides in this process keep freed memory from the start (allocator.py), so the ratios leave out
 # what that gains the Trainer over a plain loop in a plain process: benchmarks/allocator.py measures it
@@ -209,6 +213,64 @@ class HandLoop:
         return float((pred == bundle.test.y).float().mean())
 
 
+class HandProcess:
+    """:class:`HandLoop` in a child process of its own with glibc's allocator left as it is (a user's plain
+    script): ``epoch()`` and ``accuracy()`` ask it over a pipe and wait, so this process's threads sit
+    idle while it trains and the two never share the cores. Same network, initial weights, data,
+    batch and threads as the in-process loop (the child builds them from the same settings)."""
+
+    def __init__(self, spec: dict):
+        env = dict(os.environ, **{OPT_OUT: "0"})  # the child's allocator as a plain process has it
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--hand-child", json.dumps(spec)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.rows: list[tuple[float, int]] = []
+        self.allocator = self._ask("note")["note"]
+
+    def _ask(self, word: str) -> dict:
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(_REPLY):
+                return json.loads(line[len(_REPLY):])
+        raise RuntimeError(f"the hand loop's process ended (exit {self.proc.wait()})")
+
+    def epoch(self) -> None:
+        r = self._ask("epoch")
+        self.rows.append((r["seconds"], r["n"]))
+
+    def accuracy(self) -> float:
+        return self._ask("accuracy")["accuracy"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(60)
+
+
+_REPLY = "@@hand "
+
+
+def hand_child(spec: dict) -> int:
+    """The child side of :class:`HandProcess`: one reply line per command read from stdin."""
+    from cnn_studio import allocator
+
+    torch.set_num_threads(spec["threads"])
+    bundle = load_dataset(DataConfig(**spec["data"]))
+    graph = templates.build(spec["model"], tuple(bundle.input_shape()), int(bundle.num_classes))
+    hand = HandLoop(graph, bundle, spec["batch"], spec["lr"], spec["seed"])
+    for word in sys.stdin:
+        word = word.strip()
+        if word == "epoch":
+            hand.epoch()
+            reply = {"seconds": hand.rows[-1][0], "n": hand.rows[-1][1]}
+        elif word == "accuracy":
+            reply = {"accuracy": hand.accuracy()}
+        else:
+            reply = {"note": allocator.note() or "glibc default"}
+        print(_REPLY + json.dumps(reply), flush=True)
+    return 0
+
+
 def pair_ratios(trainer_rows: list, hand_rows: list) -> list[float]:
     """Trainer samples/s over the hand loop's, per interleaved epoch pair after the first (warm-up)."""
     return [(tn / tt) / (hn / ht) for (tt, tn), (ht, hn) in list(zip(trainer_rows, hand_rows))[1:]]
@@ -245,9 +307,11 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
 
 
 def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: int, peak: tuple, modes: list,
-          long_samples: int, long_epochs: int, full: bool = False, ceiling: dict | None = None) -> list[dict]:
-    bundle = load_dataset(DataConfig(source="shapes", shapes_train=samples, shapes_test=max(256, samples // 4), height=size,
-                                     width=size, val_fraction=0.0, seed=0))
+          long_samples: int, long_epochs: int, full: bool = False, ceiling: dict | None = None,
+          hand_process: bool = False) -> list[dict]:
+    data = dict(source="shapes", shapes_train=samples, shapes_test=max(256, samples // 4), height=size, width=size,
+                val_fraction=0.0, seed=0)
+    bundle = load_dataset(DataConfig(**data))
     graph = templates.build(name, tuple(bundle.input_shape()), int(bundle.num_classes))
     macs = analyze(graph).total_macs
     gflop = 6 * macs / 1e9  # per training sample: 3 x MACs (forward, backward ~2x) x 2 FLOPs per MAC
@@ -258,11 +322,16 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
         os.environ["CNN_STUDIO_HOME"] = tmp  # a fresh speed cache: every probe runs and is counted
         for i, mode in enumerate(modes):
             # a fresh hand loop per setting (same seed, same initial weights), its epochs alternating with the Trainer's
-            hand = HandLoop(graph, bundle, batch, 1e-3, 0)
-            load_before = os.getloadavg()[0]
-            tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps, hand)
-            load_after = os.getloadavg()[0]
-            hand_rows, hand_acc = hand.rows, hand.accuracy()
+            hand = (HandProcess({"model": name, "data": data, "batch": batch, "lr": 1e-3, "seed": 0, "threads": threads})
+                    if hand_process else HandLoop(graph, bundle, batch, 1e-3, 0))
+            try:
+                load_before = os.getloadavg()[0]
+                tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps, hand)
+                load_after = os.getloadavg()[0]
+                hand_rows, hand_acc = hand.rows, hand.accuracy()
+            finally:
+                if hand_process:
+                    hand.close()
             hand_rate, hand_long = project(hand_rows, 0.0, long_samples, long_epochs)
             hand_meas = sum(n for _, n in hand_rows) / sum(t for t, _ in hand_rows)
             rate, long_s = project(tr["epochs"], tr["probe_seconds"], long_samples, long_epochs)
@@ -282,6 +351,7 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
                                                     if ceiling and ("bf16" not in tr["mode"] or "bf16" in ceiling) else None),
                         "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
                         "probe_seconds": tr["probe_seconds"], "reason": tr["reason"],
+                        "hand_process": hand_process, "hand_allocator": getattr(hand, "allocator", None),
                         "load_before": load_before, "load_after": load_after})
     return out
 
@@ -312,8 +382,14 @@ def main(argv=None) -> int:
                         "its 10%% validation split)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--hand-process", action="store_true",
+                   help="run the hand loop in a plain process of its own (glibc's allocator left as it is, as a user's "
+                        "script), so the ratios include what the Trainer's kept memory gains (cnn_studio/allocator.py)")
+    p.add_argument("--hand-child", metavar="JSON", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.hand_child:
+        return hand_child(json.loads(args.hand_child))
     epochs = max(2, args.epochs or (args.long_epochs if args.full else 4))
     modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
     sizes = dict(MODELS)
@@ -332,6 +408,10 @@ def main(argv=None) -> int:
     print("measured ceiling (best of a large matrix product and 3x3 convolution, same threads): "
           + ", ".join(f"{v:.0f} GFLOP/s {k}" for k, v in ceiling.items()) + "; %ceil is against the one of the run's precision")
     print("GFLOP/s = samples/s x 6 x the analysis' forward MACs (3 x MACs for forward + backward, 2 FLOPs per MAC)")
+    print("hand loop: " + ("a plain process of its own, glibc's allocator left as it is (a user's script): the ratios include "
+                           "what the Trainer's kept memory gains" if args.hand_process else
+                           "in this process, freed memory kept as the Trainer keeps it (allocator.py): the ratios leave that "
+                           "gain out (--hand-process puts it in)"))
     if args.full:
         print(f"FULL: each side trains {epochs} epochs of {args.long_samples} images; 'meas' is the issue's figure (hand "
               "loop time over Trainer time with its probe and compile, decided for this run itself)")
@@ -345,7 +425,7 @@ def main(argv=None) -> int:
         if args.full:
             samples = args.long_samples
         for r in bench(name, size, samples, epochs, args.batch_size, args.threads, (peak, peak_bf16), modes, args.long_samples,
-                       args.long_epochs, full=args.full, ceiling=ceiling):
+                       args.long_epochs, full=args.full, ceiling=ceiling, hand_process=args.hand_process):
             results.append(r)
             print(f"{r['model']:<9} {r['input']:>8} {r['setting']:<20} {r['hand_samples_per_sec']:>7.0f} {r['trainer_samples_per_sec']:>7.0f} "
                   f"{r['ratio_steady']:>6.2f} {r['ratio_measured_incl_probe']:>5.2f} {r['ratio_long_run_incl_probe_compile']:>6.2f} "
