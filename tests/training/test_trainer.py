@@ -96,7 +96,8 @@ def test_hooks_are_called_in_order_with_the_right_counts(graph, bundle, tmp_path
     assert all(m["synced"] for m in rec.batch_metrics)  # metrics_every=1
     assert [m["batch"] for m in rec.batch_metrics] == list(range(1, nb + 1)) * 2
     assert [m["global_step"] for m in rec.batch_metrics] == list(range(1, 2 * nb + 1))
-    assert all(0 <= m["accuracy"] <= 1 and m["loss"] > 0 and m["samples_per_sec"] > 0 for m in rec.batch_metrics)
+    assert all(0 <= m["accuracy"] <= 1 and m["loss"] > 0 for m in rec.batch_metrics)
+    assert all(isinstance(m["samples_per_sec"], float) for m in rec.batch_metrics)  # measured: present, not bounded
     assert rec.epoch_metrics[-1]["epoch"] == 2
     assert summary["stop_reason"] == "finished" and summary["epochs_completed"] == 2
     assert t.state.global_step == 2 * nb
