@@ -557,15 +557,8 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
     candidate's step r runs from the same random state, so dropout draws alike. ``progress(info)``
     is called before each step: {"stage": "timing", "mode": the candidate's label, "round", "rounds",
     "modes": candidates still timed, "fraction": 0..1 of the probe done}."""
-    from .step import TrainStep
-
-    runs = {}
-    for cand in cands:
-        m = apply_to_model(copy.deepcopy(model), cand[0])
-        m.train()
-        opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
-        runs[cand] = (TrainStep(m, loss_fn, opt, autocast=autocast_context(cand, device),
-                                scaler=grad_scaler(cand[1], device)), to_memory_format(x, cand[0]))
+    runs = {cand: (step_on_copy(model, loss_fn, make_optimizer, cand, device), to_memory_format(x, cand[0]))
+            for cand in cands}
     times: dict = {c: [] for c in cands}
     losses: dict = {c: [] for c in cands}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -633,18 +626,24 @@ def run_abandonable(fn: Callable[[], Any], cancel: Callable[[], bool] | None, po
     return True, box.get("result")
 
 
-def compiled_step_on_copy(model: nn.Module, loss_fn: Callable, make_optimizer: Callable, cand: Candidate,
-                          device: torch.device):
-    """A TrainStep over a compiled deep copy of ``model`` in ``cand``'s mode, with its own optimizer:
-    compiling it also compiles the run's model (torch.compile keeps the code per module class and
-    shape, so the run's own first compiled step finds it ready)."""
+def step_on_copy(model: nn.Module, loss_fn: Callable, make_optimizer: Callable, cand: Candidate,
+                 device: torch.device, compiled: bool = False):
+    """A TrainStep over a deep copy of ``model`` in ``cand``'s memory format and precision (compiled
+    where asked), in training mode, with an optimizer of its own: the caller's model is left as it is."""
     from .step import TrainStep
 
     m = apply_to_model(copy.deepcopy(model), cand[0])
     m.train()
     opt = make_optimizer([p for p in m.parameters() if p.requires_grad])
-    return TrainStep(compile_module(m), loss_fn, opt, autocast=autocast_context(cand, device),
+    return TrainStep(compile_module(m) if compiled else m, loss_fn, opt, autocast=autocast_context(cand, device),
                      scaler=grad_scaler(cand[1], device))
+
+
+def compiled_step_on_copy(model: nn.Module, loss_fn: Callable, make_optimizer: Callable, cand: Candidate,
+                          device: torch.device):
+    """:func:`step_on_copy`, compiled: compiling it also compiles the run's model (torch.compile keeps
+    the code per module class and shape, so the run's own first compiled step finds it ready)."""
+    return step_on_copy(model, loss_fn, make_optimizer, cand, device, compiled=True)
 
 
 def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
@@ -660,8 +659,6 @@ def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn
     than compiled ones). The eager steps train a copy of their own, step for step beside the compiled
     ones, so a machine that is slower or faster after a compile of tens of seconds than during the
     eager probe before it (a shared host drifts) moves both alike."""
-    from .step import TrainStep
-
     xb = to_memory_format(x, cand[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -681,10 +678,7 @@ def measure_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn
     if not done:
         return 0.0, None, None
     step, t_compile = result
-    m = apply_to_model(copy.deepcopy(model), cand[0])
-    m.train()
-    eager = TrainStep(m, loss_fn, make_optimizer([p for p in m.parameters() if p.requires_grad]),
-                      autocast=autocast_context(cand, device), scaler=grad_scaler(cand[1], device))
+    eager = step_on_copy(model, loss_fn, make_optimizer, cand, device)
     timed(eager, 0)  # its warm-up (oneDNN primitives, allocations), as in the probe
     times: list[float] = []
     eager_times: list[float] = []
