@@ -64,8 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnn_studio.allocator import OPT_OUT_ENV as OPT_OUT, keep_freed_memory  # noqa: E402
 
-# both sides in this process keep freed memory from the start (allocator.py), so the ratios leave out
-# what that gains the Trainer over a plain loop in a plain process: benchmarks/allocator.py measures it
+# this process keeps freed memory from the start (allocator.py): the Trainer, and the hand loop unless
+# --hand-process moves it to a plain process of its own (its child is started with the opt-out set)
 keep_freed_memory()
 
 import torch  # noqa: E402
