@@ -503,6 +503,10 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
         else:
             what = f"{maps.shape[0]} values (a flat layer)"
         src = {"model": "", "live": " · live", "snapshot": ""}.get(self.maps_source, "")
+        if self._training and self.maps_source == "snapshot":
+            # following a run: its epoch-end snapshot is its newest maps, as live as the refreshes
+            # between them (the title lost and regained "live" at every epoch end)
+            src = " · live"
         e = self.timeline.epoch()
         if e is not None:
             src = f" · epoch {e}" if e > 0 else " · before training"

@@ -25,6 +25,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from ..state import why_nothing
+from ..visibility import on_screen
 from .widgets import DialogsMixin, SlantedAxis, banner, caption, plot_pane
 
 KINDS = {"weight": "weights", "grad": "gradients", "act": "activations"}
@@ -103,6 +104,10 @@ class LayerStatsView(DialogsMixin, QWidget):
         self.epoch_index = -1  # into stats["epochs"]
         self.grid: np.ndarray | None = None  # the heat map shown, (epochs, rows)
         self.grid_range = (0.0, 1.0)
+        # a live run's epoch that came while the view was off screen (a hidden dock tab): its stats
+        # are kept (and its flags sent to the canvas badges) but drawn only when the view is shown
+        self._undrawn = False
+        self._wanted_layer: str | None = None  # picked on the canvas meanwhile
         self._build()
         self.clear("")
 
@@ -216,6 +221,7 @@ class LayerStatsView(DialogsMixin, QWidget):
     def clear(self, placeholder: str = "") -> None:
         had = self.stats is not None and bool(self.stats.get("flags"))
         self.stats = None
+        self._undrawn = False
         self.epoch_index = -1
         self.grid = None
         for combo in (self.layer_combo,):
@@ -255,13 +261,33 @@ class LayerStatsView(DialogsMixin, QWidget):
 
     # ------------------------------------------------------------------ data
     def set_stats(self, stats: dict) -> None:
-        """Show ``stats`` (what :func:`read_stats` returns); keeps the chosen layer and kind."""
-        keep_layer = self.layer_combo.currentData()
-        self.stats = stats
-        epochs = stats["epochs"]
-        if not epochs:
+        """Show ``stats`` (what :func:`read_stats` returns); keeps the chosen layer and kind.
+
+        A live run's statistics (re-read at each epoch end) are only kept while the view is off
+        screen, and drawn when it comes forward (:meth:`on_dock_shown`): redrawing two plots, the
+        combo boxes and the problems' rich text each epoch in a hidden tab took GUI-thread time, and
+        so training time on a small machine, for nothing seen (benchmarks/app_training.py, issue 14).
+        The latest epoch's flags still go to the canvas badges at once."""
+        if not stats["epochs"]:
+            self.stats = stats
             self.clear(LIVE_WAIT)
             return
+        src = self._source
+        if src is not None and src.kind == "live" and not on_screen(self):
+            if not self._undrawn:
+                self._wanted_layer = self.layer_combo.currentData() or self._wanted_layer
+            self.stats = stats
+            self._undrawn = True
+            self.flags_changed.emit(list(stats["flags"][-1]), dict(stats["types"]))
+            return
+        self._draw_stats(stats)
+
+    def _draw_stats(self, stats: dict) -> None:
+        keep_layer = self._wanted_layer if self._undrawn and self._wanted_layer else self.layer_combo.currentData()
+        self._undrawn = False
+        self._wanted_layer = None
+        self.stats = stats
+        epochs = stats["epochs"]
         self.placeholder.setVisible(False)
         layers = list(dict.fromkeys(stats["act_ids"] + stats["param_ids"]))
         self.layer_combo.blockSignals(True)
@@ -290,8 +316,28 @@ class LayerStatsView(DialogsMixin, QWidget):
     def kind(self) -> str:
         return self.kind_combo.currentData()
 
+    @property
+    def undrawn(self) -> bool:
+        """True while newer statistics than those drawn wait for the view to be shown."""
+        return self._undrawn
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(ev)
+        self.on_dock_shown()
+
+    def on_dock_shown(self) -> None:
+        """On screen again (shown, or its dock tab came forward): draw the statistics kept meanwhile."""
+        if self._undrawn and self.stats is not None and on_screen(self):
+            self._draw_stats(self.stats)
+
     def set_layer(self, node_id: str) -> bool:
         """Show ``node_id``'s histograms (the canvas selection calls this); False when it has none."""
+        if self._undrawn and self.stats is not None:  # drawn later: remember the choice
+            s = self.stats
+            if node_id in s["act_ids"] or node_id in s["param_ids"]:
+                self._wanted_layer = node_id
+                return True
+            return False
         i = self.layer_combo.findData(node_id)
         if i >= 0:
             self.layer_combo.setCurrentIndex(i)
@@ -303,7 +349,9 @@ class LayerStatsView(DialogsMixin, QWidget):
     def flags_at(self, i: int | None = None) -> list[dict]:
         if self.stats is None or not self.stats["epochs"]:
             return []
-        return list(self.stats["flags"][self.epoch_index if i is None else i])
+        if i is None:  # the epoch shown; the latest while newer statistics wait to be drawn
+            i = len(self.stats["epochs"]) - 1 if self._undrawn else self.epoch_index
+        return list(self.stats["flags"][i])
 
     # ------------------------------------------------------------------ drawing
     def _draw_heat(self) -> None:

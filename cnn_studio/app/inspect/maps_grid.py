@@ -88,8 +88,12 @@ class MapGrid(QWidget):
         return True
 
     def set_title(self, text: str) -> None:
-        self.title.setText(text)
-        self.title.setToolTip(text)
+        # live maps re-title the grid each refresh, nearly always with the same text: a tooltip set
+        # again is an event and a caption re-fitted (elided) again, for nothing seen
+        if text != self.title.text():
+            self.title.setText(text)
+        if text != self.title.toolTip():
+            self.title.setToolTip(text)
 
     def show_selected(self, c: int | None) -> None:
         g = self.geometry
