@@ -7,6 +7,9 @@ not change (issue 14: every GUI-thread wake-up takes time from training on a sma
 - Feature maps: the grid's title is not set again (text, tooltip) when it says the same, and says
   "live" throughout a run that it follows (it lost and regained the word at every epoch end).
 """
+import threading
+from unittest import mock
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -150,3 +153,50 @@ def test_the_maps_title_is_set_again_only_when_it_changes(view_factory, qtbot):
     # the run over: its last epoch's snapshot is no longer called live
     v.set_training_active(False)
     assert " · live" not in title.text()
+
+
+def test_a_live_refresh_a_frame_after_the_last_is_drawn_in_the_same_wake_up(view_factory, qtbot):
+    """A run's live maps come about once a second: each is drawn when it arrives, not by a timer
+    that wakes the GUI thread again; only a burst within one frame waits for the frame's end."""
+    v = view_factory(FeatureMapView, size=(700, 500), live_fps=10.0)
+    v.set_training_active(True)
+    rng = np.random.default_rng(4)
+    first = rng.standard_normal((8, 6, 6)).astype(np.float32)
+    v.add_snapshot(-1, {"conv1": first})
+    np.testing.assert_array_equal(v.maps, first)  # no event loop turn in between
+    assert not v._live_timer.isActive()
+    burst = rng.standard_normal((8, 6, 6)).astype(np.float32)
+    v.add_snapshot(-1, {"conv1": burst})  # within the frame: kept for the frame's end
+    np.testing.assert_array_equal(v.maps, first)
+    assert v._live_timer.isActive() and v._live_timer.remainingTime() <= 100
+    qtbot.waitUntil(lambda: np.array_equal(v.maps, burst), timeout=3000)
+    qtbot.wait(120)  # a frame later: drawn at once again
+    later = rng.standard_normal((8, 6, 6)).astype(np.float32)
+    v.add_snapshot(-1, {"conv1": later})
+    np.testing.assert_array_equal(v.maps, later)
+
+
+def test_the_models_maps_do_not_replace_a_runs_newer_ones(imodel, view_factory, qtbot):
+    """At a run's start the view may still be computing the model's maps; once the run's own maps
+    came, that older result does not replace them (its prediction still updates the caption)."""
+    v = view_factory(FeatureMapView, imodel)
+    assert v.wait_idle()
+    v.set_node("conv1")
+    assert v.wait_idle()
+    release = threading.Event()
+    real = imodel.feature_maps
+
+    def slow(*args, **kwargs):  # the model's maps land only after the run's
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    with mock.patch.object(imodel, "feature_maps", side_effect=slow):
+        v.set_training_active(True)  # asks for the model's maps (none from the run yet)
+        live = np.random.default_rng(5).standard_normal((16, 16, 16)).astype(np.float32)
+        v.add_snapshot(-1, {"conv1": live})
+        qtbot.waitUntil(lambda: v.maps_source == "live", timeout=3000)
+        release.set()
+        assert v.wait_idle()
+        qtbot.wait(50)
+    assert v.maps_source == "live"
+    np.testing.assert_array_equal(v.maps, live)

@@ -16,6 +16,7 @@ Where the maps come from:
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -71,10 +72,12 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
         self._training = False
         self._pinned = None
         self._live_dirty = False
+        self._last_live_render = -math.inf  # time.monotonic() of the last live refresh drawn
         self._build()
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
-        self._live_timer.setInterval(int(1000 / max(live_fps, 0.1)))
+        self._live_frame_s = 1.0 / max(live_fps, 0.1)
+        self._live_timer.setInterval(int(1000 * self._live_frame_s))
         self._live_timer.timeout.connect(self._on_live_timer_timeout)
         if model is not None:
             self.set_model(model)
@@ -459,6 +462,8 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
             return  # another network, layer or epoch was chosen meanwhile
         self._pred = pred
         self._update_caption()
+        if self._training and self.store.now(node)[0] is not None:
+            return  # a run's own maps came meanwhile: they are newer than the model's
         self._set_maps(maps, "model")
 
     def _on_job_failed(self, message: str, details: str) -> None:
@@ -531,7 +536,14 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
             if epoch < 0 or not on_screen(self):  # hidden: render once shown (on_dock_shown)
                 self._live_dirty = True
                 if on_screen(self) and not self._live_timer.isActive():
-                    self._live_timer.start()
+                    # at once when the last live render is a frame old (a run's refreshes come about
+                    # once a second: the timer would wake the GUI thread again for each), else
+                    # with the burst, when the frame is up
+                    wait = self._last_live_render + self._live_frame_s - time.monotonic()
+                    if wait <= 0:
+                        self._on_live_timer_timeout()
+                    else:
+                        self._live_timer.start(max(1, math.ceil(wait * 1000)))
             else:
                 self._refresh()
 
@@ -543,7 +555,7 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
         """Visible again (shown, or its dock tab came forward): draw what arrived meanwhile, and
         have training refresh this view's maps live again."""
         if self._live_dirty and not self._live_timer.isActive():
-            self._live_timer.start()
+            self._live_timer.start(int(1000 * self._live_frame_s))
         if self._training:
             self._emit_pin()
 
@@ -558,6 +570,7 @@ class FeatureMapView(ChannelSelection, DialogsMixin, QWidget):
             return
         if self._live_dirty:
             self._live_dirty = False
+            self._last_live_render = time.monotonic()
             if self.timeline.epoch() is None:
                 maps, src = self.store.now(self._node)
                 if maps is not None and (self._training or self._imodel is None or src == "live"):
