@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from cnn_studio.app.training.panel import PROBE_TEXT
+from cnn_studio.app.training.panel import LIVE_METRICS_INTERVAL_S, PROBE_TEXT
 
 from test_training_ui import _npz, _setup, _wait_idle
 
@@ -38,6 +38,7 @@ def _stop_when_probing(window, qtbot, feat, clicked: threading.Event, text: str 
         thread = feat.panel.controller.thread
         assert thread is not None and thread.isRunning()
         assert not feat.panel.train_button.isEnabled() and not window.editing_enabled
+        assert feat.panel.plots.data_interval_s == LIVE_METRICS_INTERVAL_S  # epoch points join batch frames
         qtbot.mouseClick(feat.panel.stop_button, Qt.MouseButton.LeftButton)
     finally:
         clicked.set()
@@ -52,6 +53,7 @@ def _assert_idle_and_unchanged(window, feat, before):
     p = feat.panel
     assert p.train_button.isEnabled() and not p.stop_button.isEnabled() and not p.pause_button.isEnabled()
     assert p.settings.isEnabled() and window.editing_enabled and feat.act_train.isEnabled()
+    assert p.plots.data_interval_s is None  # no run: a reopened run's epochs draw at once
     assert not feat.act_stop.isEnabled()
     assert p.last_summary["stop_reason"] == "stopped_by_user"
     assert p.status.text().startswith("Stopped by you")

@@ -331,3 +331,39 @@ def test_the_legend_and_the_readout_never_widen_the_curves(qtbot):
     # at the dock's default width the legend is one line
     assert w.legend.height() < 2 * w.legend.fontMetrics().height()
     w.close()
+
+
+def test_a_runs_epoch_points_join_the_next_batchs_frame(qtbot):
+    """While a run sends batch metrics every data_interval_s, an epoch's row does not draw a frame
+    of its own: its points appear with the next batch's frame, or by the timer when no batch comes
+    (the run's last epoch). Without a run (data_interval_s None) they draw at once."""
+    w = _shown_plots(qtbot, fps=30)
+    w.data_interval_s = 0.2
+    w.add_batch(0.5, 2.0)
+    assert len(w.curve_data("loss_batch")[0]) == 1
+    w._last_frame -= 10.0  # the last frame is long past: an unheld point would draw at once
+    w.add_epoch(1.0, {"train_loss": 1.5, "val_loss": 1.6})
+    assert len(w.curve_data("loss_train")[0]) == 0 and w.timer.isActive()  # held
+    assert w.timer.remainingTime() > 200  # about HOLD_INTERVALS intervals, not a frame
+    w.add_batch(1.1, 1.4)  # the next epoch's first batch draws both
+    assert len(w.curve_data("loss_train")[0]) == 1 and len(w.curve_data("loss_batch")[0]) == 2
+    assert not w.timer.isActive()
+
+    w.add_epoch(2.0, {"train_loss": 1.2})  # the last epoch: no batch follows, the timer draws it
+    assert len(w.curve_data("loss_train")[0]) == 1
+    qtbot.waitUntil(lambda: len(w.curve_data("loss_train")[0]) == 2, timeout=5_000)
+    assert not w.timer.isActive()
+
+    # a batch soon after a frame, while a held epoch's longer timer runs, waits only its frame
+    w.data_interval_s = 2.0  # a hold of 3 s: longer than LATE_FRAME of the longest frame (1.5 s)
+    w.add_epoch(3.0, {"train_loss": 1.0})
+    held_ms = w.timer.remainingTime()
+    w.add_batch(3.1, 0.9)  # within EARLY_FRAME of the timer's frame above: due in LATE_FRAME frames
+    assert w.timer.remainingTime() < held_ms
+    qtbot.waitUntil(lambda: len(w.curve_data("loss_train")[0]) == 3 and len(w.curve_data("loss_batch")[0]) == 3, timeout=5_000)
+
+    w.data_interval_s = None  # no run: an epoch row (a reopened run's history) draws at once
+    w._last_frame -= 10.0
+    w.add_epoch(4.0, {"train_loss": 0.8})
+    assert len(w.curve_data("loss_train")[0]) == 4
+    w.close()

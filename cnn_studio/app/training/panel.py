@@ -474,6 +474,8 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.settings.setEnabled(not running)
+        # while a run sends metrics, its epoch points join the next batch's frame (plots.py)
+        self.plots.data_interval_s = LIVE_METRICS_INTERVAL_S if running else None
         if not running:
             self.pause_button.blockSignals(True)
             self.pause_button.setChecked(False)

@@ -491,7 +491,7 @@ class TrainingPlots(QWidget):
             v = metrics.get(key)
             if v is not None:
                 self.series[name].append(epoch, float(v))
-        self._data_changed()
+        self._data_changed(hold=True)
 
     # ------------------------------------------------------------------ drawing
     # New data are drawn at once when the last frame is at least EARLY_FRAME of a frame old. Data
@@ -517,17 +517,29 @@ class TrainingPlots(QWidget):
             return self._frame_s
         return max(self._frame_s, min(self.MAX_FRAME_S, paint / self.PAINT_SHARE))
 
-    def _data_changed(self) -> None:
+    # An epoch's row comes just after its last batch's metrics, and the next epoch's first batch
+    # soon after: with data_interval_s set (how often a run sends batch metrics: the panel's
+    # LIVE_METRICS_INTERVAL_S), the epoch's points wait for the next batch's frame, up to
+    # HOLD_INTERVALS intervals, instead of drawing a frame (a GUI-thread wake-up) of their own.
+    HOLD_INTERVALS = 1.5
+    data_interval_s: float | None = None
+
+    def _data_changed(self, hold: bool = False) -> None:
         if not on_screen(self):
             return  # drawn when the dock's tab comes forward (on_dock_shown / showEvent)
         now = time.monotonic()
         frame_s = self.frame_s
-        if now - self._last_frame >= self.EARLY_FRAME * frame_s:
+        hold_s = self.HOLD_INTERVALS * self.data_interval_s if hold and self.data_interval_s else 0.0
+        if hold_s:  # drawn by the next data's frame, or by the timer if none come meanwhile
+            wait = max(hold_s, self.timer.remainingTime() / 1000 if self.timer.isActive() else 0.0)
+            self.timer.start(max(1, int(math.ceil(wait * 1000))))
+        elif now - self._last_frame >= self.EARLY_FRAME * frame_s:
             self.timer.stop()
             self.redraw()
-        elif not self.timer.isActive():
-            wait = self._last_frame + self.LATE_FRAME * frame_s - now
-            self.timer.start(max(1, int(math.ceil(wait * 1000))))
+        else:  # due LATE_FRAME frames after the last; sooner than a held epoch's timer, if one runs
+            wait_ms = max(1, int(math.ceil((self._last_frame + self.LATE_FRAME * frame_s - now) * 1000)))
+            if not self.timer.isActive() or self.timer.remainingTime() > wait_ms:
+                self.timer.start(wait_ms)
 
     @Slot()
     def _on_timer_timeout(self) -> None:
