@@ -19,7 +19,9 @@ the ratio over the measured run including the probe and any compile; the project
 (each side: its first epoch's extra time and the probe paid once, then the steady rate; measured
 figures, only the run length extrapolated); the mode chosen and why; achieved GFLOP/s (training
 FLOPs per sample = 3 x the analysis' forward MACs x 2) beside the machine's peak; test accuracy
-after the same epochs. By default both sides share this process's allocator, set first thing to keep
+after the same epochs, and its mean over the last ``ACC_EPOCHS`` epochs on each side (accN: resnet18
+with Adam swings by up to 7 points from one epoch to the next, so one final epoch's figure can
+differ by far more between the sides than the modes do). By default both sides share this process's allocator, set first thing to keep
 freed memory between steps as ``cnn-studio`` does (``cnn_studio/allocator.py``), so the ratios leave
 out what that gains the Trainer over a plain loop in a plain process (``benchmarks/allocator.py``
 measures that alone); ``--hand-process`` runs the hand loop in a plain child process instead (glibc's
@@ -146,14 +148,22 @@ class _Interleaved(Callback):
     the hand loop beside it, outside that time, in ABBA order: hand before the Trainer's even epochs
     (0, 2, ...), after its odd ones, so a load swing on the shared machine falls on both sides of a pair."""
 
-    def __init__(self, hand: "HandLoop"):
+    def __init__(self, hand: "HandLoop", n_epochs: int):
         self.hand = hand
         self.epochs: list[tuple[float, int]] = []
         self.k = 0
+        self.first_scored = max(0, n_epochs - ACC_EPOCHS)  # the epochs whose test accuracy is averaged
+        self.trainer_acc: list[float] = []
+        self.hand_acc: list[float] = []
+
+    def _hand_epoch(self) -> None:
+        self.hand.epoch()
+        if len(self.hand.rows) > self.first_scored:
+            self.hand_acc.append(self.hand.accuracy())
 
     def on_epoch_start(self, trainer):
         if self.k % 2 == 0:
-            self.hand.epoch()
+            self._hand_epoch()
         self.t0 = self.t1 = time.perf_counter()
         self.n = 0
 
@@ -163,8 +173,10 @@ class _Interleaved(Callback):
 
     def on_epoch_end(self, trainer, m):
         self.epochs.append((self.t1 - self.t0, self.n))
+        if self.k >= self.first_scored:  # outside the timed loop (t1 is the epoch's last step)
+            self.trainer_acc.append(test_accuracy(trainer.model, trainer.bundle))
         if self.k % 2 == 1:
-            self.hand.epoch()
+            self._hand_epoch()
         self.k += 1
 
 
@@ -206,11 +218,20 @@ class HandLoop:
         self.rows.append((time.perf_counter() - t0, n))
 
     def accuracy(self) -> float:
-        bundle, model = self.bundle, self.model
-        model.eval()
+        return test_accuracy(self.model, self.bundle)
+
+
+def test_accuracy(model, bundle) -> float:
+    """``model``'s accuracy on the test split, in eval mode and fp32, the same way for both sides; the
+    model is left in the mode it was in."""
+    was = model.training
+    model.eval()
+    try:
         with torch.no_grad():
             pred = torch.cat([model(bundle.normalize(bundle.test.x[i:i + 256])).argmax(1) for i in range(0, len(bundle.test.y), 256)])
-        return float((pred == bundle.test.y).float().mean())
+    finally:
+        model.train(was)
+    return float((pred == bundle.test.y).float().mean())
 
 
 class HandProcess:
@@ -248,6 +269,8 @@ class HandProcess:
 
 
 _REPLY = "@@hand "
+#: test accuracy is averaged over the runs' last ACC_EPOCHS epochs on both sides (accN)
+ACC_EPOCHS = 3
 
 
 def hand_child(spec: dict) -> int:
@@ -280,7 +303,7 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
                 mode: tuple[str, str], long_steps: int, hand: HandLoop) -> dict:
     """The Trainer in ``mode`` (speed, precision), deciding as it would for a run of ``long_steps`` steps,
     with ``hand``'s epochs interleaved."""
-    timer = _Interleaved(hand)
+    timer = _Interleaved(hand, epochs)
     cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", schedule="constant", device="cpu", seed=seed,
                       num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1])
     real = speed.choose_mode
@@ -303,7 +326,8 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
     return {"epochs": timer.epochs, "probe_seconds": sp["probe_seconds"] + sp.get("warmup_seconds", 0.0),
             "compiled": sp["compiled"],
             "mode": f"{sp['memory_format']} {sp['precision']}" + (" compiled" if sp["compiled"] else ""),
-            "reason": sp["reason"], "test_accuracy": s["test_accuracy"]}
+            "reason": sp["reason"], "test_accuracy": s["test_accuracy"],
+            "test_accuracy_last": statistics.fmean(timer.trainer_acc), "hand_test_accuracy_last": statistics.fmean(timer.hand_acc)}
 
 
 def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: int, peak: tuple, modes: list,
@@ -328,7 +352,7 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
                 load_before = os.getloadavg()[0]
                 tr = trainer_run(graph, bundle, batch, epochs, 1e-3, 0, threads, Path(tmp) / f"run{i}", mode, long_steps, hand)
                 load_after = os.getloadavg()[0]
-                hand_rows, hand_acc = hand.rows, hand.accuracy()
+                hand_rows, hand_acc = hand.rows, hand.accuracy()  # after its last epoch: the same as its last score
             finally:
                 if hand_process:
                     hand.close()
@@ -350,6 +374,8 @@ def bench(name: str, size: int, samples: int, epochs: int, batch: int, threads: 
                         "trainer_ceiling_percent": (100 * rate * gflop / ceiling["bf16" if "bf16" in tr["mode"] else "fp32"]
                                                     if ceiling and ("bf16" not in tr["mode"] or "bf16" in ceiling) else None),
                         "hand_test_accuracy": hand_acc, "trainer_test_accuracy": tr["test_accuracy"],
+                        "hand_test_accuracy_last_epochs": tr["hand_test_accuracy_last"],
+                        "trainer_test_accuracy_last_epochs": tr["test_accuracy_last"],
                         "probe_seconds": tr["probe_seconds"], "reason": tr["reason"],
                         "hand_process": hand_process, "hand_allocator": getattr(hand, "allocator", None),
                         "load_before": load_before, "load_after": load_after})
@@ -416,7 +442,7 @@ def main(argv=None) -> int:
         print(f"FULL: each side trains {epochs} epochs of {args.long_samples} images; 'meas' is the issue's figure (hand "
               "loop time over Trainer time with its probe and compile, decided for this run itself)")
     print(f"{'model':<9} {'input':>8} {'setting':<20} {'hand/s':>7} {'Trn/s':>7} {'steady':>6} {'meas':>5} {'10-ep':>6} {'goal':>4} "
-          f"{'GFLOP/s':>7} {'%peak':>6} {'%ceil':>6} {'acc hand':>8} {'acc Trn':>7} {'pairs min-max (n)':>17} {'load1':>9}  mode (probe s): reason")
+          f"{'GFLOP/s':>7} {'%peak':>6} {'%ceil':>6} {'acc hand':>8} {'acc Trn':>7} {'accN hnd':>8} {'accN Tr':>7} {'pairs min-max (n)':>17} {'load1':>9}  mode (probe s): reason")
     results = []
     for name in (m.strip() for m in args.models.split(",")):
         size = sizes.get(name, 32)
@@ -432,13 +458,15 @@ def main(argv=None) -> int:
                   f"{r['goal'] or 0:>4.1f} {r['trainer_gflops']:>7.1f} {r['trainer_peak_percent']:>5.1f}% "
                   f"{(r['trainer_ceiling_percent'] or 0):>5.1f}% "
                   f"{r['hand_test_accuracy']:>8.3f} {r['trainer_test_accuracy']:>7.3f} "
+                  f"{r['hand_test_accuracy_last_epochs']:>8.3f} {r['trainer_test_accuracy_last_epochs']:>7.3f} "
                   f"{min(r['ratio_pairs']):>6.2f}-{max(r['ratio_pairs']):<5.2f}({len(r['ratio_pairs'])}) "
                   f"{r['load_before']:>4.1f}>{r['load_after']:<4.1f}  {r['mode']} ({r['probe_seconds']:.1f}): "
                   f"{r['reason']}", flush=True)
     print("steady: median over the interleaved epoch pairs after the first of Trainer samples/s over the hand loop's "
           "(pairs min-max: their spread, n pairs); meas: this run's samples/s including the probe (and any compile); "
-          "10-ep: the projected run's time, hand over Trainer, with probe and compile paid once; load1: the 1-minute "
-          "load average before > after the row")
+          "10-ep: the projected run's time, hand over Trainer, with probe and compile paid once; acc: test accuracy "
+          f"after the last epoch; accN: its mean over the last {ACC_EPOCHS} epochs (one epoch's can swing by several points, "
+          "so accN is the steadier witness that a mode traded nothing away); load1: the 1-minute load average before > after the row")
     print(f"uptime at the end: {_uptime()}  (a shared machine: the load moves the rates; the hand and Trainer epochs "
           "alternate in ABBA order, so a swing falls on both sides of a pair)")
     if args.json:
