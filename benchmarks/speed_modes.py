@@ -305,7 +305,8 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
     with ``hand``'s epochs interleaved."""
     timer = _Interleaved(hand, epochs)
     cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", schedule="constant", device="cpu", seed=seed,
-                      num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1])
+                      num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1],
+                      restore_best_weights=False)  # tested on its last epoch's weights, as the hand loop is
     real = speed.choose_mode
 
     def as_for_the_long_run(*a, **k):
