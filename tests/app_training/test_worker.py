@@ -171,6 +171,7 @@ def test_long_lived_objects_are_frozen_out_of_the_collector():
 
     from cnn_studio.app.training.worker import freeze_long_lived_objects
 
+    long_lived = [object()]  # a tracked container alive at the freeze
     freeze_long_lived_objects()
     frozen = gc.get_freeze_count()
     assert frozen > 1000
@@ -184,7 +185,11 @@ def test_long_lived_objects_are_frozen_out_of_the_collector():
     del a, b
     gc.collect()
     assert ref() is None
-    assert gc.get_freeze_count() == frozen
+    # the collection left the frozen objects where they were: in no generation it walks. (The freeze
+    # count itself is no witness: a frozen object that another thread of an earlier test drops by
+    # refcount leaves the permanent generation; CI once saw 1,038,306 become 1,038,304.)
+    assert not any(o is long_lived for o in gc.get_objects())
+    assert gc.get_freeze_count() > 0.99 * frozen
 
 
 def test_a_run_shortens_the_gil_switch_interval_and_restores_it(qtbot, tiny, tmp_path):
