@@ -344,7 +344,7 @@ def test_a_runs_epoch_points_join_the_next_batchs_frame(qtbot):
     w._last_frame -= 10.0  # the last frame is long past: an unheld point would draw at once
     w.add_epoch(1.0, {"train_loss": 1.5, "val_loss": 1.6})
     assert len(w.curve_data("loss_train")[0]) == 0 and w.timer.isActive()  # held
-    assert w.timer.remainingTime() > 200  # about HOLD_INTERVALS intervals, not a frame
+    assert w.timer.interval() == math.ceil(w.HOLD_INTERVALS * 0.2 * 1000)  # HOLD_INTERVALS intervals, not a frame
     w.add_batch(1.1, 1.4)  # the next epoch's first batch draws both
     assert len(w.curve_data("loss_train")[0]) == 1 and len(w.curve_data("loss_batch")[0]) == 2
     assert not w.timer.isActive()
@@ -357,9 +357,10 @@ def test_a_runs_epoch_points_join_the_next_batchs_frame(qtbot):
     # a batch soon after a frame, while a held epoch's longer timer runs, waits only its frame
     w.data_interval_s = 2.0  # a hold of 3 s: longer than LATE_FRAME of the longest frame (1.5 s)
     w.add_epoch(3.0, {"train_loss": 1.0})
-    held_ms = w.timer.remainingTime()
+    held_ms = w.timer.interval()
+    assert held_ms == math.ceil(w.HOLD_INTERVALS * 2.0 * 1000)
     w.add_batch(3.1, 0.9)  # within EARLY_FRAME of the timer's frame above: due in LATE_FRAME frames
-    assert w.timer.remainingTime() < held_ms
+    assert w.timer.interval() < held_ms  # restarted for the batch's frame
     qtbot.waitUntil(lambda: len(w.curve_data("loss_train")[0]) == 3 and len(w.curve_data("loss_batch")[0]) == 3, timeout=5_000)
 
     w.data_interval_s = None  # no run: an epoch row (a reopened run's history) draws at once
