@@ -530,9 +530,9 @@ class TrainingPlots(QWidget):
         now = time.monotonic()
         frame_s = self.frame_s
         hold_s = self.HOLD_INTERVALS * self.data_interval_s if hold and self.data_interval_s else 0.0
-        if hold_s:  # drawn by the next data's frame, or by the timer if none come meanwhile
-            wait = max(hold_s, self.timer.remainingTime() / 1000 if self.timer.isActive() else 0.0)
-            self.timer.start(max(1, int(math.ceil(wait * 1000))))
+        if hold_s:  # drawn by the next data's frame (one already due included), else by the timer
+            if not self.timer.isActive():
+                self.timer.start(max(1, int(math.ceil(hold_s * 1000))))
         elif now - self._last_frame >= self.EARLY_FRAME * frame_s:
             self.timer.stop()
             self.redraw()
