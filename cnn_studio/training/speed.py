@@ -56,7 +56,15 @@ MIN_GAIN = 1.05
 #: bf16 under precision=auto: largest relative difference of its mean probe loss from fp32's
 LOSS_TOLERANCE = 0.05
 PROBE_STEPS = 4  # timed steps per candidate (after one warm-up step): ~(4 candidates x 5) steps in all
-PROBE_SECONDS = 6.0  # timed rounds are cut to about this after the warm-up round
+PROBE_SECONDS = 6.0  # timed rounds are cut to about this after the warm-up round (see PROBE_RUN_SHARE)
+#: a run of known length lets its timed rounds take up to this share of the run (at the fastest step
+#: timed), up to PROBE_MAX_SECONDS: a big network's steps take 2-3 steps to settle (VGG-11 at 32x32,
+#: batch 64, on a 2-core Xeon: 1425, 1452, 606, 601 ms in NCHW fp32), so one timed round after the
+#: warm-up, all that PROBE_SECONDS alone allows it, can pick a mode 1.5x slower than the best
+PROBE_RUN_SHARE = 0.03
+PROBE_MAX_SECONDS = 30.0
+#: a candidate is only dropped as clearly slower (DROP_SLOWER) after this many timed rounds
+DROP_AFTER_ROUNDS = 3
 #: no probe when it would take more than this share of the run's steps (a short run cannot repay it)
 PROBE_SHARE = 0.1
 #: auto tries compiling only when the run at the eager winner's speed takes at least this long
@@ -479,7 +487,8 @@ def decide(step_seconds: dict, losses: dict, precision: str, steps: int,
            tol: float = LOSS_TOLERANCE, min_gain: float = MIN_GAIN) -> tuple[Candidate, str]:
     """The fastest acceptable candidate and a sentence saying why.
 
-    step_seconds/losses: candidate -> median seconds per step / the probe's loss per step.
+    step_seconds/losses: candidate -> seconds per step (its fastest timed step) / the probe's loss
+    per step; steps: the timed steps (the reason says how many).
     Under precision "auto" a bf16 candidate whose losses stray from fp32's (same memory format, else
     any fp32) is refused; the baseline NCHW fp32 (when timed) is replaced only by one at least
     ``min_gain`` times faster."""
@@ -550,19 +559,30 @@ def apply_to_model(model: nn.Module, memory_format: str) -> nn.Module:
 def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable, make_optimizer: Callable,
             cands: list[Candidate], steps: int, device: torch.device,
             cancel: Callable[[], bool] | None = None, max_seconds: float = PROBE_SECONDS,
-            progress: Callable[[dict], None] | None = None) -> tuple[dict, dict]:
-    """Time ``steps`` training steps of each candidate on deep copies, interleaved round by round (a
-    busy machine's slow moments then hit every candidate alike); one warm-up step each first.
-    Returns (candidate -> median seconds per step, candidate -> loss per timed step). Every
-    candidate's step r runs from the same random state, so dropout draws alike. ``progress(info)``
-    is called before each step: {"stage": "timing", "mode": the candidate's label, "round", "rounds",
-    "modes": candidates still timed, "fraction": 0..1 of the probe done}."""
+            progress: Callable[[dict], None] | None = None, run_steps: int | None = None) -> tuple[dict, dict]:
+    """Time up to ``steps`` training steps of each candidate on deep copies, interleaved round by round
+    (a busy machine's slow moments then hit every candidate alike); one warm-up step each first.
+    Returns (candidate -> its fastest timed step in seconds, candidate -> loss per timed step).
+
+    The timed rounds fit a budget (:func:`probe_budget`: ``max_seconds``, or for a run of
+    ``run_steps`` steps a share of it); after each round the rounds left are planned again from the
+    last round's time, at least one timed round in all. A candidate's figure is its fastest step,
+    not the median: a step costs its work plus whatever slowed it (first touches of new memory,
+    oneDNN primitives, another process), and a big network's first 2-3 steps are slow in some
+    modes and not others, which a median of few steps carries into the choice. A candidate
+    ``DROP_SLOWER`` times slower than the fastest after ``DROP_AFTER_ROUNDS`` timed rounds is not
+    timed further (NCHW fp32, the reference of the choice and of bf16's loss check, always is).
+    Every candidate's step r runs from the same random state, so dropout draws alike.
+    ``progress(info)`` is called before each step: {"stage": "timing", "mode": the candidate's
+    label, "round", "rounds" (as planned then), "modes": candidates still timed, "fraction": 0..1
+    of the probe done}."""
     runs = {cand: (step_on_copy(model, loss_fn, make_optimizer, cand, device), to_memory_format(x, cand[0]))
             for cand in cands}
     times: dict = {c: [] for c in cands}
     losses: dict = {c: [] for c in cands}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    rounds, t_start = steps + 1, time.perf_counter()
+    rounds, t_round = steps + 1, time.perf_counter()
+    warm_s = timed_s = 0.0
     r = 0
     while r < rounds:
         for i, (cand, (step, xb)) in enumerate(runs.items()):
@@ -581,13 +601,31 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
                 times[cand].append(time.perf_counter() - t0)
                 losses[cand].append(value)
         r += 1
-        if r == 1:  # a slow network gets fewer timed rounds (at least one): the probe stays near its budget
-            round_s = time.perf_counter() - t_start
-            rounds = 1 + max(1, min(steps, int(max_seconds / max(round_s, 1e-9))))
-        elif r >= 3 and len(runs) > 1:  # two timed rounds: a clearly losing candidate is not timed further
-            best = min(statistics.median(times[c]) for c in runs)
-            runs = {c: v for c, v in runs.items() if statistics.median(times[c]) <= DROP_SLOWER * best}
-    return {c: statistics.median(t) for c, t in times.items() if t}, losses
+        now = time.perf_counter()
+        round_s, t_round = now - t_round, now
+        if r == 1:
+            warm_s = round_s
+        else:
+            timed_s += round_s
+        if r >= 1 + DROP_AFTER_ROUNDS and len(runs) > 1:  # a clearly losing candidate is not timed further
+            best = min(min(times[c]) for c in runs)
+            runs = {c: v for c, v in runs.items() if c == BASELINE or min(times[c]) <= DROP_SLOWER * best}
+        # a slow network gets fewer timed rounds (at least one): the probe stays near its budget. After
+        # the warm-up round its time is the estimate (an overestimate: warm-up steps are the slow ones)
+        fastest = min((min(t) for t in times.values() if t), default=warm_s / max(len(cands), 1))
+        budget = probe_budget(max_seconds, run_steps, fastest)
+        left = int((budget - timed_s) / max(round_s, 1e-9)) if budget > timed_s else 0
+        rounds = max(2, min(steps + 1, r + max(0, left)))
+    return {c: min(t) for c, t in times.items() if t}, losses
+
+
+def probe_budget(max_seconds: float, run_steps: int | None, step_seconds: float) -> float:
+    """Seconds the probe's timed rounds may take: ``max_seconds``, or for a run of ``run_steps`` steps
+    of about ``step_seconds`` each, ``PROBE_RUN_SHARE`` of that run where it is more, at most
+    ``PROBE_MAX_SECONDS`` (pure)."""
+    if not run_steps or not (step_seconds > 0 and math.isfinite(step_seconds)):
+        return max_seconds
+    return max(max_seconds, min(PROBE_MAX_SECONDS, PROBE_RUN_SHARE * run_steps * step_seconds))
 
 
 _BACKGROUND: list[threading.Thread] = []  # compile threads started here (abandoned ones may still run)
@@ -884,7 +922,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the run's RNG untouched
             step_seconds, losses = measure_fn(model, x, y, loss_fn, make_optimizer, cands, steps, device, cancel,
-                                              **({"progress": on_progress} if on_progress is not None and _takes(measure_fn, "progress") else {}))
+                                              **({"progress": on_progress} if on_progress is not None and _takes(measure_fn, "progress") else {}),
+                                              **({"run_steps": run_steps} if run_steps is not None and _takes(measure_fn, "run_steps") else {}))
     except (RuntimeError, ValueError, TypeError) as e:  # a mode this network or device cannot run: the plain one
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         return SpeedChoice(*BASELINE, f"NCHW fp32: the speed probe failed ({text[:120]})", "setting",
@@ -892,7 +931,8 @@ def choose_mode(model: nn.Module, sample: tuple[torch.Tensor, torch.Tensor], los
     if not step_seconds:
         return SpeedChoice(*BASELINE, "NCHW fp32: the speed probe was cancelled", "setting",
                            time.perf_counter() - t0).settle(device)
-    best, reason = decide(step_seconds, losses, precision, steps)
+    timed = max((len(v) for v in losses.values() if v), default=steps)  # the rounds the probe really timed
+    best, reason = decide(step_seconds, losses, precision, timed)
     parts = [reason]
     compiled, compile_s = want_compile, 0.0
     if want_compile:

@@ -193,7 +193,7 @@ class _SlowInChannelsLast(nn.Module):
         return self.fc(self.conv(x).mean((2, 3)))
 
 
-def test_a_clearly_losing_candidate_is_dropped_after_two_timed_rounds(monkeypatch):
+def test_a_clearly_losing_candidate_is_dropped_after_three_timed_rounds(monkeypatch):
     torch.manual_seed(0)
     x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 2, (4,))
     clock = [0.0]
@@ -204,8 +204,91 @@ def test_a_clearly_losing_candidate_is_dropped_after_two_timed_rounds(monkeypatc
     times, losses = sp.measure(_SlowInChannelsLast(tick), x, y, nn.CrossEntropyLoss(), torch.optim.SGD, [NCHW, CL], 6,
                                CPU, max_seconds=1e9)
     monkeypatch.undo()
-    assert {c: len(v) for c, v in losses.items()} == {NCHW: 6, CL: 2}
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 6, CL: sp.DROP_AFTER_ROUNDS}
     assert sp.decide(times, losses, "fp32", 6)[0] == NCHW
+
+
+def test_the_reference_is_timed_to_the_end_even_when_clearly_slower(monkeypatch):
+    """NCHW fp32 is what a faster mode must beat by MIN_GAIN and what bf16's losses are checked
+    against: it is never dropped, however slow."""
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 2, (4,))
+    clock = [0.0]
+    monkeypatch.setattr(sp.time, "perf_counter", lambda: clock[0])
+
+    def tick(dt):  # the reverse of _SlowInChannelsLast: NCHW costs 50 units, channels_last 1
+        clock[0] += 0.051 - dt
+
+    times, losses = sp.measure(_SlowInChannelsLast(tick), x, y, nn.CrossEntropyLoss(), torch.optim.SGD, [NCHW, CL], 6,
+                               CPU, max_seconds=1e9)
+    monkeypatch.undo()
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 6, CL: 6}
+    assert sp.decide(times, losses, "fp32", 6)[0] == CL
+
+
+class _Scheduled(nn.Module):
+    """A conv whose n-th step in a memory format costs ``costs[format][n]`` (the last one after the
+    list ends) on a fake clock: warm-up costs without any real time in the test."""
+
+    def __init__(self, tick, costs):
+        super().__init__()
+        self.tick, self.costs, self.calls = tick, costs, {"cl": 0, "nchw": 0}
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        fmt = "cl" if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else "nchw"
+        seq, n = self.costs[fmt], self.calls[fmt]
+        self.tick(seq[min(n, len(seq) - 1)])
+        self.calls[fmt] = n + 1
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def _scheduled_measure(monkeypatch, costs, steps, **kw):
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 2, (4,))
+    clock = [0.0]
+    monkeypatch.setattr(sp.time, "perf_counter", lambda: clock[0])
+
+    def tick(dt):
+        clock[0] += dt
+
+    try:
+        return sp.measure(_Scheduled(tick, costs), x, y, nn.CrossEntropyLoss(), torch.optim.SGD, [NCHW, CL], steps, CPU, **kw)
+    finally:
+        monkeypatch.undo()
+
+
+def test_a_mode_slow_only_while_it_warms_up_is_judged_by_its_settled_steps(monkeypatch):
+    """As VGG-11 on a 2-core Xeon: NCHW's first timed steps are 2.4x its settled one, channels_last's
+    are steady in between. The median of the timed steps picked channels_last; the fastest step
+    picks NCHW, the faster of the two once settled (the deep copies are made before the clock is
+    faked and counted from the first step on)."""
+    monkeypatch.setattr(sp, "DROP_SLOWER", float("inf"))
+    costs = {"nchw": [3.0, 1.45, 1.45, 0.6], "cl": [3.0, 0.9]}
+    times, losses = _scheduled_measure(monkeypatch, costs, 4, max_seconds=1e9)
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 4, CL: 4}
+    assert times == {NCHW: pytest.approx(0.6), CL: pytest.approx(0.9)}
+    assert sp.decide(times, losses, "fp32", 4)[0] == NCHW
+
+
+def test_a_long_run_buys_the_probe_more_timed_rounds(monkeypatch):
+    costs = {"nchw": [2.0], "cl": [2.0]}  # 4 s a round
+    _, short = _scheduled_measure(monkeypatch, costs, 6, max_seconds=6.0)
+    assert {c: len(v) for c, v in short.items()} == {NCHW: 1, CL: 1}  # 6 s: one round after the 4 s warm-up
+    _, long = _scheduled_measure(monkeypatch, costs, 6, max_seconds=6.0, run_steps=1000)
+    # 3% of 1000 steps x 2 s is 60 s, capped at PROBE_MAX_SECONDS (30): 6 timed rounds of 4 s fit, all asked for
+    assert {c: len(v) for c, v in long.items()} == {NCHW: 6, CL: 6}
+    _, capped = _scheduled_measure(monkeypatch, {"nchw": [8.0], "cl": [8.0]}, 6, max_seconds=6.0, run_steps=1000)
+    assert {c: len(v) for c, v in capped.items()} == {NCHW: 1, CL: 1}  # 16 s rounds: one fits in the 30 s cap
+
+
+def test_probe_budget():
+    assert sp.probe_budget(6.0, None, 1.0) == 6.0
+    assert sp.probe_budget(6.0, 100, 1.0) == 6.0  # 3% of a 100 s run is less than the floor
+    assert sp.probe_budget(6.0, 500, 1.0) == pytest.approx(15.0)
+    assert sp.probe_budget(6.0, 10**6, 1.0) == sp.PROBE_MAX_SECONDS
+    assert sp.probe_budget(6.0, 500, float("nan")) == 6.0 and sp.probe_budget(6.0, 500, 0.0) == 6.0
 
 
 # ---- the cache ---------------------------------------------------------------------------------------------------
