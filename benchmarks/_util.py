@@ -47,9 +47,10 @@ def t95(df: int) -> float:
 def paired_summary(values: list[float], reference: list[float], margin: float) -> dict:
     """The mean paired difference ``values[i] - reference[i]``, its 95% interval (Student's t) and what
     the interval allows: "same within M pt" when it lies wholly within +-``margin`` (with "slightly
-    lower"/"slightly higher" where it also excludes zero), "worse"/"better" when it lies wholly
-    below/above zero and reaches past the margin, else "not shown (more seeds)". With one pair there
-    is no interval and the verdict says so."""
+    lower"/"slightly higher" where it also excludes zero), "better"/"worse" when it lies wholly
+    above/below zero and reaches past the margin, "no loss beyond M pt" when it holds zero, reaches
+    above the margin and not below it (the question "was accuracy traded away?" answered no), else
+    "not shown (more seeds)". With one pair there is no interval and the verdict says so."""
     if len(values) != len(reference) or not values:
         raise ValueError("paired values need the same, non-zero count on both sides")
     d = [a - b for a, b in zip(values, reference)]
@@ -60,10 +61,12 @@ def paired_summary(values: list[float], reference: list[float], margin: float) -
     low, high = mean - half, mean + half
     if -margin <= low and high <= margin:
         verdict = f"same within {100 * margin:g} pt" + (" (slightly lower)" if high < 0 else " (slightly higher)" if low > 0 else "")
-    elif high < 0:
-        verdict = "worse"
     elif low > 0:
         verdict = "better"
+    elif high < 0:
+        verdict = "worse"
+    elif low >= -margin:  # it may be better by more than the margin, but it is not worse by more
+        verdict = f"no loss beyond {100 * margin:g} pt"
     else:
         verdict = "not shown (more seeds)"
     return {"mean": mean, "low": low, "high": high, "verdict": verdict}

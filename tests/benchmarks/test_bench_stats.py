@@ -42,6 +42,8 @@ def test_verdicts():
     assert paired_summary([r - 0.005 + 0.0005 * i for i, r in enumerate(ref)], ref, 0.01)["verdict"] == "same within 1 pt (slightly lower)"
     # differences that swing by 10 points: nothing shown
     assert paired_summary([r + d for r, d in zip(ref, (0.1, -0.1, 0.05, -0.08, 0.02))], ref, 0.01)["verdict"] == "not shown (more seeds)"
+    # between -0.5 and +3 points: it may be better, it is not worse by more than the margin
+    assert paired_summary([r + d for r, d in zip(ref, (0.03, 0.0, 0.02, -0.005, 0.01))], ref, 0.01)["verdict"] == "no loss beyond 1 pt"
     one = paired_summary([0.5], [0.4], 0.01)
     assert one["low"] is None and one["mean"] == pytest.approx(0.1) and "one seed" in one["verdict"]
     with pytest.raises(ValueError):
@@ -59,5 +61,7 @@ def test_interval_holds_the_mean_and_the_verdict_matches_it(pairs, margin):
         assert s["high"] < 0
     elif s["verdict"] == "better":
         assert s["low"] > 0
+    elif s["verdict"].startswith("no loss"):
+        assert -margin <= s["low"] <= 0 <= s["high"] and s["high"] > margin
     else:
-        assert s["low"] <= 0 <= s["high"] and (s["low"] < -margin or s["high"] > margin)
+        assert s["low"] < -margin and s["high"] >= 0
