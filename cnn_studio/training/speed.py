@@ -131,12 +131,13 @@ class SpeedChoice:
     reason: str = "NCHW fp32 (eager)"
     source: str = "setting"
     probe_seconds: float = 0.0
-    step_seconds: dict = field(default_factory=dict)  # candidate label -> median seconds per step
+    step_seconds: dict = field(default_factory=dict)  # candidate label -> seconds per step (its fastest probe step)
     compiled: bool = False  # torch.compile of the network
     compile_seconds: float = 0.0  # the probe's compile of a copy (0 when not timed)
     exact_resume: bool = True  # whether a resumed run repeats the uninterrupted one bit for bit
     exact_resume_note: str = ""
     fused_optimizer: bool = False  # the optimizer's fused kernel (fuse_optimizer); set by the trainer
+    small_map_grads: bool = False  # convolutions' weight gradients on tiny maps as a matrix product (small_maps.py); set by the trainer
     warmup_seconds: float = 0.0  # a compiled run's compile before its first step (trainer_speed.py; not cached)
     cache_note: str = ""  # the speed cache could not be read (ignored; not itself cached)
 
@@ -175,7 +176,8 @@ class SpeedChoice:
         return cls(d["memory_format"], d["precision"], str(d.get("reason", "")), str(d.get("source", "setting")),
                    num("probe_seconds"), {str(k): float(v) for k, v in steps.items() if isinstance(v, (int, float))},
                    d.get("compiled") is True, num("compile_seconds"), d.get("exact_resume") is not False,
-                   str(d.get("exact_resume_note", "")), d.get("fused_optimizer") is True, num("warmup_seconds"))
+                   str(d.get("exact_resume_note", "")), d.get("fused_optimizer") is True, d.get("small_map_grads") is True,
+                   num("warmup_seconds"))
 
 
 # ---- hardware and candidates ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from torch import nn
 from ..core.errors import StudioError
 from ..core.graph import Graph
 from . import checkpoint as ckpt
+from . import small_maps
 from .. import allocator as memory
 from .builtin_callbacks import BestCheckpoint, BestEpoch, BestWeights, EarlyStopping, LastCheckpoint, MetricsWriter
 from .callbacks import Callback, CallbackList, State
@@ -385,6 +386,8 @@ class Trainer(SpeedMixin, ResumeMixin, RecordsMixin):
                     pass
             raise
         finally:
+            if getattr(self, "model", None) is not None:
+                small_maps.uninstall(self.model)  # the network as compile_model built it, for inspection and export
             memory.release_freed_memory()  # what the run freed goes back to the OS
             if self.run_dir is not None:
                 self.run_dir.unlock()  # the folder's writer lock (RunDir.try_lock)

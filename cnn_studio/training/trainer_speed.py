@@ -29,13 +29,15 @@ class SpeedMixin:
     def _choose_speed(self) -> None:
         """Memory format and precision (speed.py): the checkpoint's when resuming (no re-probe), else the
         settings' only mode or a short timed probe on copies (cached); applied to the model."""
+        from . import small_maps
         from .speed import SpeedChoice, apply_to_model, choose_mode, fuse_optimizer
 
         cfg, b = self.config, self.bundle
         choice = SpeedChoice.from_dict((self._resume_payload or {}).get("speed"))
         if choice is not None:
-            choice.source = "resumed"  # (a run recorded before fused optimizers keeps the default one)
+            choice.source = "resumed"  # (a run recorded before fused optimizers or small-map gradients keeps the default)
         else:
+            small_maps.install(self.model)  # before the probe: its copies step as the run will
             xb, target = self._probe_sample()
             choice = choose_mode(
                 self.model, (xb, target), self.model.make_loss().to(self.device),
@@ -47,6 +49,11 @@ class SpeedMixin:
                 on_progress=self._probe_progress,
             )
             choice.fused_optimizer = True  # tried for every new run (fuse_optimizer keeps the default where it cannot)
+            choice.small_map_grads = True
+        if choice.small_map_grads:
+            small_maps.install(self.model)  # (removed again when the run ends: Trainer.fit)
+        else:
+            small_maps.uninstall(self.model)
         choice.settle(self.device)
         apply_to_model(self.model, choice.memory_format)
         self._speed = choice
