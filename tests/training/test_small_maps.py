@@ -116,35 +116,44 @@ def _small_map_graph(shape, classes):
     return g
 
 
-def test_the_trainer_installs_it_for_a_new_run_records_it_and_removes_it_at_the_end(bundle, tmp_path):
-    from cnn_studio.training import Callback, TrainConfig, Trainer
+def _cfg(**kw):
+    from cnn_studio.training import TrainConfig
 
-    seen = []
+    return TrainConfig(**{**dict(epochs=1, batch_size=32, optimizer="adam", lr=0.003, schedule="constant", device="cpu",
+                                 seed=1, num_threads=1, layer_stats_every=0), **kw})
+
+
+def _watch(seen):
+    """A callback noting after each step whether the model's convolutions carry the small-map path."""
+    from cnn_studio.training import Callback
 
     class Watch(Callback):
         def on_batch_end(self, trainer, m):
             seen.append(small_maps.installed(trainer.model))
 
-    cfg = TrainConfig(epochs=1, batch_size=32, optimizer="adam", lr=0.003, schedule="constant", device="cpu", seed=1,
-                      num_threads=1, layer_stats_every=0)
+    return Watch()
+
+
+def test_the_trainer_installs_it_for_a_new_run_records_it_and_removes_it_at_the_end(bundle, tmp_path):
+    from cnn_studio.training import Trainer
+
+    seen = []
     g = _small_map_graph(bundle.input_shape(), bundle.num_classes)
-    t = Trainer(g, bundle, cfg, run_dir=tmp_path / "r", callbacks=[Watch()])
+    t = Trainer(g, bundle, _cfg(), run_dir=tmp_path / "r", callbacks=[_watch(seen)])
     s = t.fit()
     assert s["speed"]["small_map_grads"] is True and seen and all(seen)
     assert not small_maps.installed(t.model)  # inspection and export get the network as compiled
-    again = Trainer.from_run(tmp_path / "r", epochs=2, callbacks=[Watch()])
+    again = Trainer.from_run(tmp_path / "r", epochs=2, callbacks=[_watch(seen)])
     seen.clear()
-    assert again.fit()["speed"]["small_map_grads"] is True and all(seen)  # a resume keeps the first session's way
+    assert again.fit()["speed"]["small_map_grads"] is True and seen and all(seen)  # a resume keeps the first session's way
 
 
 def test_a_run_recorded_before_it_resumes_without_it(bundle, tmp_path):
     import json
 
-    from cnn_studio.training import Callback, TrainConfig, Trainer
+    from cnn_studio.training import Trainer
 
-    cfg = TrainConfig(epochs=1, batch_size=32, optimizer="adam", lr=0.003, schedule="constant", device="cpu", seed=1,
-                      num_threads=1, layer_stats_every=0)
-    Trainer(_small_map_graph(bundle.input_shape(), bundle.num_classes), bundle, cfg, run_dir=tmp_path / "old").fit()
+    Trainer(_small_map_graph(bundle.input_shape(), bundle.num_classes), bundle, _cfg(), run_dir=tmp_path / "old").fit()
     # the run as a version before small-map gradients recorded it: no such key in its mode
     edited = 0
     for path in (tmp_path / "old").rglob("*.pt"):
@@ -155,22 +164,16 @@ def test_a_run_recorded_before_it_resumes_without_it(bundle, tmp_path):
             edited += 1
     assert edited
     seen = []
-
-    class Watch(Callback):
-        def on_batch_end(self, trainer, m):
-            seen.append(small_maps.installed(trainer.model))
-
-    r = Trainer.from_run(tmp_path / "old", epochs=2, callbacks=[Watch()])
+    r = Trainer.from_run(tmp_path / "old", epochs=2, callbacks=[_watch(seen)])
     assert r.fit()["speed"]["small_map_grads"] is False and seen and not any(seen)
     assert json.loads((tmp_path / "old" / "summary.json").read_text())["speed"]["small_map_grads"] is False
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_resume_with_it_from_a_mid_epoch_stop_is_exact(bundle, tmp_path, precision):
-    from cnn_studio.training import Callback, TrainConfig, Trainer
+    from cnn_studio.training import Callback, Trainer
 
-    cfg = TrainConfig(epochs=2, batch_size=32, optimizer="adam", lr=0.01, schedule="onecycle", device="cpu", seed=3,
-                      num_threads=1, speed="channels_last", precision=precision, layer_stats_every=0)
+    cfg = _cfg(epochs=2, lr=0.01, schedule="onecycle", seed=3, speed="channels_last", precision=precision)
     g = _small_map_graph(bundle.input_shape(), bundle.num_classes)
     straight = Trainer(g, bundle, cfg, run_dir=tmp_path / "straight")
     assert straight.fit()["speed"]["small_map_grads"] is True
