@@ -577,22 +577,23 @@ def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callabl
     Every candidate's step r runs from the same random state, so dropout draws alike.
     ``progress(info)`` is called before each step: {"stage": "timing", "mode": the candidate's
     label, "round", "rounds" (as planned then), "modes": candidates still timed, "fraction": 0..1
-    of the probe done}."""
+    of the probe done, never less than the last one}."""
     runs = {cand: (step_on_copy(model, loss_fn, make_optimizer, cand, device), to_memory_format(x, cand[0]))
             for cand in cands}
     times: dict = {c: [] for c in cands}
     losses: dict = {c: [] for c in cands}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rounds, t_round = steps + 1, time.perf_counter()
-    warm_s = timed_s = 0.0
+    warm_s = timed_s = fraction = 0.0
     r = 0
     while r < rounds:
         for i, (cand, (step, xb)) in enumerate(runs.items()):
             if cancel is not None and cancel():
                 return {}, {}
-            if progress is not None:
+            if progress is not None:  # (never back: a round planned after the warm-up can make the count grow)
+                fraction = max(fraction, min(1.0, (r + i / len(runs)) / rounds))
                 progress({"stage": "timing", "mode": label(cand), "round": r, "rounds": rounds, "modes": len(runs),
-                          "fraction": min(1.0, (r + i / len(runs)) / rounds)})
+                          "fraction": fraction})
             torch.manual_seed(1000 + r)
             sync()
             t0 = time.perf_counter()

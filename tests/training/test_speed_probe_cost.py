@@ -283,6 +283,17 @@ def test_a_long_run_buys_the_probe_more_timed_rounds(monkeypatch):
     assert {c: len(v) for c, v in capped.items()} == {NCHW: 1, CL: 1}  # 16 s rounds: one fits in the 30 s cap
 
 
+def test_the_progress_never_goes_back_when_the_rounds_are_planned_again(monkeypatch):
+    # a slow warm-up round plans one timed round; the quicker timed round then makes room for another
+    events = []
+    _, losses = _scheduled_measure(monkeypatch, {"nchw": [3.0, 0.5], "cl": [3.0, 0.5]}, 4, max_seconds=2.0,
+                                   progress=events.append)
+    assert {c: len(v) for c, v in losses.items()} == {NCHW: 2, CL: 2}
+    assert [e["rounds"] for e in events] == [5, 5, 2, 2, 3, 3]  # as planned before each step
+    fractions = [e["fraction"] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0
+
+
 def test_probe_budget():
     assert sp.probe_budget(6.0, None, 1.0) == 6.0
     assert sp.probe_budget(6.0, 100, 1.0) == 6.0  # 3% of a 100 s run is less than the floor
