@@ -87,12 +87,22 @@ def _plain_path() -> bool:
     return bool(onnx is not None and getattr(onnx, "is_in_onnx_export", lambda: False)())
 
 
+def _cpu_autocast_dtype() -> torch.dtype | None:
+    """The CPU autocast dtype when CPU autocast is on, else None (torch's per-device calls where it has
+    them, its older CPU-only ones before)."""
+    try:
+        return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+    except TypeError:  # a torch before 2.4
+        return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+
+
 def _conv_forward(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-    if x.device.type != "cpu" or x.dim() != 4 or _plain_path() or _output_pixels(self, x) > SMALL_MAP_PIXELS \
-            or not (x.requires_grad or weight.requires_grad):
+    # (the common case, a map of many pixels, leaves on the arithmetic alone: this runs for every convolution)
+    if x.dim() != 4 or _output_pixels(self, x) > SMALL_MAP_PIXELS or x.device.type != "cpu" \
+            or not (x.requires_grad or weight.requires_grad) or _plain_path():
         return nn.Conv2d._conv_forward(self, x, weight, bias)
-    if torch.is_autocast_enabled("cpu"):  # cast as autocast casts a convolution, then compute without it
-        dt = torch.get_autocast_dtype("cpu")
+    dt = _cpu_autocast_dtype()
+    if dt is not None:  # cast as autocast casts a convolution, then compute without it
         x, weight = x.to(dt), weight.to(dt)
         bias = bias.to(dt) if bias is not None else None
         with torch.autocast("cpu", enabled=False):
