@@ -8,7 +8,7 @@ from cnn_studio.core.graph import Graph, chain
 from cnn_studio.training import Callback, Trainer, TrainConfig
 from cnn_studio.training.freeze import FreezeError, freeze_nodes
 from cnn_studio.training.optim import current_lr
-from training_helpers import TINY
+from training_helpers import TINY, StopAt
 
 
 def cfg(**kw):
@@ -127,12 +127,7 @@ def test_resume_with_frozen_nodes_and_multipliers_is_exact(bundle, tmp_path):
     straight = Trainer(network(), data, config, run_dir=tmp_path / "straight")
     straight.fit()
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 2:
-                trainer.request_stop()
-
-    first = Trainer(network(), data, config, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()])
+    first = Trainer(network(), data, config, run_dir=tmp_path / "run", callbacks=[StopAt(2, 2)])
     assert first.fit()["stop_reason"] == "stopped_by_user"
     second = Trainer.from_run(tmp_path / "run")
     assert second.graph.nodes["conv"].frozen and second.graph.nodes["fc1"].lr_mult == 0.5

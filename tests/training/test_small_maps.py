@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from cnn_studio.training import small_maps
+from training_helpers import StopAt
 
 
 def _grads(conv, x, autocast=False):
@@ -171,19 +172,14 @@ def test_a_run_recorded_before_it_resumes_without_it(bundle, tmp_path):
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_resume_with_it_from_a_mid_epoch_stop_is_exact(bundle, tmp_path, precision):
-    from cnn_studio.training import Callback, Trainer
+    from cnn_studio.training import Trainer
 
     cfg = _cfg(epochs=2, lr=0.01, schedule="onecycle", seed=3, speed="channels_last", precision=precision)
     g = _small_map_graph(bundle.input_shape(), bundle.num_classes)
     straight = Trainer(g, bundle, cfg, run_dir=tmp_path / "straight")
     assert straight.fit()["speed"]["small_map_grads"] is True
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 2:
-                trainer.request_stop()
-
-    Trainer(g, bundle, cfg, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()]).fit()
+    Trainer(g, bundle, cfg, run_dir=tmp_path / "run", callbacks=[StopAt(2, 2)]).fit()
     second = Trainer.from_run(tmp_path / "run")
     assert second.fit()["stop_reason"] == "finished"
     a, b = straight.model.state_dict(), second.model.state_dict()

@@ -8,13 +8,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hs
-from training_helpers import TINY, tiny_graph
+from training_helpers import TINY, StopAt, tiny_graph
 
 from cnn_studio.cli import build_parser, main
 from cnn_studio.cli_train import _train_config
 from cnn_studio.core.errors import StudioError
 from cnn_studio.data import AugmentConfig, DataConfig
-from cnn_studio.training import Callback, Trainer, TrainConfig
+from cnn_studio.training import Trainer, TrainConfig
 from cnn_studio.training import speed as sp
 from cnn_studio.training.checkpoint import load_checkpoint
 
@@ -228,12 +228,7 @@ def test_channels_last_resume_from_a_mid_epoch_stop_is_exact(bundle, tmp_path):
     straight = Trainer(g, data, config, run_dir=tmp_path / "straight")
     straight.fit()
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 2:
-                trainer.request_stop()
-
-    first = Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()])
+    first = Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopAt(2, 2)])
     assert first.fit()["stop_reason"] == "stopped_by_user"
     second = Trainer.from_run(tmp_path / "run")
     s = second.fit()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hs
-from training_helpers import TINY, tiny_graph
+from training_helpers import TINY, StopAt, tiny_graph
 
 from cnn_studio.data import DataConfig
 from cnn_studio.training import Callback, Trainer, TrainConfig
@@ -405,12 +405,7 @@ def test_bf16_resume_from_a_mid_epoch_stop_is_exact_as_the_run_config_says(bundl
     straight = Trainer(g, data, config, run_dir=tmp_path / "straight")
     assert straight.fit()["speed"]["exact_resume"] is True
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 2:
-                trainer.request_stop()
-
-    Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()]).fit()
+    Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopAt(2, 2)]).fit()
     second = Trainer.from_run(tmp_path / "run")
     s = second.fit()
     assert s["stop_reason"] == "finished" and s["speed"]["precision"] == "bf16" and s["speed"]["fused_optimizer"]

@@ -20,7 +20,7 @@ from cnn_studio.training import (
     load_checkpoint,
 )
 
-from training_helpers import TINY, tiny_graph
+from training_helpers import TINY, StopAt, tiny_graph
 
 
 def cfg(**kw):
@@ -457,12 +457,7 @@ def test_resume_from_a_mid_epoch_stop_is_exact(straight_run, bundle, tmp_path):
     data, config = _resume_setup()
     g = tiny_graph(bundle.input_shape(), bundle.num_classes, dropout=0.2)
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 3:
-                trainer.request_stop()
-
-    first = Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopMidEpoch()])
+    first = Trainer(g, data, config, run_dir=tmp_path / "run", callbacks=[StopAt(2, 3)])
     s1 = first.fit()
     assert s1["stop_reason"] == "stopped_by_user" and s1["epochs_completed"] == 1
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
@@ -506,12 +501,7 @@ def test_device_side_sums_resume_mid_epoch_exactly(bundle, tmp_path):
     straight.sync_loss_every_batch = False
     straight.fit()
 
-    class StopMidEpoch(Callback):
-        def on_batch_end(self, trainer, m):
-            if m["epoch"] == 2 and m["batch"] == 2:
-                trainer.request_stop()
-
-    first = Trainer(g, data, config, run_dir=tmp_path / "b", callbacks=[StopMidEpoch()])
+    first = Trainer(g, data, config, run_dir=tmp_path / "b", callbacks=[StopAt(2, 2)])
     first.sync_loss_every_batch = False
     assert first.fit()["stop_reason"] == "stopped_by_user"
     second = Trainer.from_run(tmp_path / "b")

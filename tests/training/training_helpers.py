@@ -1,5 +1,6 @@
 """Tiny data settings and networks shared by the training tests (kept tiny: two cores, < 2 minutes)."""
 from cnn_studio.core.graph import Graph, chain
+from cnn_studio.training import Callback
 
 TINY = dict(source="shapes", shapes_train=240, shapes_test=60, height=16, width=16, val_fraction=0.25, seed=0)
 
@@ -19,3 +20,15 @@ def tiny_graph(shape, classes, dropout=0.0, name="tiny"):
     steps += [("flatten", {}, "flatten"), ("linear", {"out_features": classes}, "fc"), ("cross_entropy", {}, "loss")]
     chain(g, steps)
     return g
+
+
+class StopAt(Callback):
+    """Asks the trainer to stop after batch ``batch`` (1-based) of epoch ``epoch`` (1-based): the
+    interrupted run the exact-resume tests continue."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, trainer, m):
+        if m["epoch"] == self.epoch and m["batch"] == self.batch:
+            trainer.request_stop()
