@@ -54,14 +54,20 @@ class _SmallMapConv(torch.autograd.Function):
                 grad, x, weight, None, list(ctx.stride), list(ctx.padding), [1, 1], False, [0, 0], 1,
                 [True, False, False])[0]
         if need_w:
-            n, c = x.shape[:2]
-            out_c, _, kh, kw = weight.shape
-            cols = F.unfold(x, (kh, kw), padding=ctx.padding, stride=ctx.stride)  # n, c*kh*kw, pixels
-            g = grad.reshape(n, out_c, -1).transpose(0, 1).reshape(out_c, -1)  # out_c, n*pixels
-            grad_w = (g @ cols.transpose(0, 1).reshape(c * kh * kw, -1).t()).reshape(out_c, c, kh, kw)
+            grad_w = weight_grad_by_product(x, grad, weight.shape, ctx.stride, ctx.padding)
         if need_b and ctx.has_bias:
             grad_b = grad.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None
+
+
+def weight_grad_by_product(x: torch.Tensor, grad: torch.Tensor, weight_shape, stride, padding) -> torch.Tensor:
+    """A convolution's weight gradient (groups 1, dilation 1, zero padding) from its input ``x`` and output
+    gradient ``grad``, as unfold + one matrix product (``benchmarks/small_maps.py`` times it against oneDNN's)."""
+    n, c = x.shape[:2]
+    out_c, _, kh, kw = weight_shape
+    cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # n, c*kh*kw, pixels
+    g = grad.reshape(n, out_c, -1).transpose(0, 1).reshape(out_c, -1)  # out_c, n*pixels
+    return (g @ cols.transpose(0, 1).reshape(c * kh * kw, -1).t()).reshape(out_c, c, kh, kw)
 
 
 def eligible(conv: nn.Module) -> bool:

@@ -102,6 +102,24 @@ def test_any_small_map_shape_gives_the_plain_gradients(c_in, c_out, k, stride, p
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@settings(max_examples=20, deadline=None)
+@given(c_in=st.integers(1, 8), c_out=st.integers(1, 8), k=st.integers(1, 3), stride=st.integers(1, 2),
+       pad=st.integers(0, 1), h=st.integers(3, 9), batch=st.integers(1, 3), channels_last=st.booleans())
+def test_the_product_weight_gradient_equals_atens_at_any_map_size(c_in, c_out, k, stride, pad, h, batch, channels_last):
+    """weight_grad_by_product (what the backward and benchmarks/small_maps.py run) is ATen's weight gradient
+    for maps of any size, not only the small ones the path takes, and in either memory format."""
+    torch.manual_seed(5)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(batch, c_in, h, h + 1).contiguous(memory_format=fmt)
+    w = torch.randn(c_out, c_in, k, k).contiguous(memory_format=fmt)
+    out = torch.nn.functional.conv2d(x, w, None, stride, pad)
+    g = torch.randn_like(out)
+    ref = torch.ops.aten.convolution_backward(g, x, w, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1,
+                                              [False, True, False])[1]
+    got = small_maps.weight_grad_by_product(x, g, w.shape, (stride, stride), (pad, pad))
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
+
+
 def _small_map_graph(shape, classes):
     """16x16 -> conv -> pool 4 -> 4x4 -> conv stride 2 -> 2x2 (the small-map path) -> linear."""
     from cnn_studio.core.graph import Graph, chain
