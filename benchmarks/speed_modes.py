@@ -52,6 +52,7 @@ machine's own kernels reach, where the peak above is what its data sheet allows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -299,6 +300,26 @@ def pair_ratios(trainer_rows: list, hand_rows: list) -> list[float]:
     return [(tn / tt) / (hn / ht) for (tt, tn), (ht, hn) in list(zip(trainer_rows, hand_rows))[1:]]
 
 
+@contextlib.contextmanager
+def deciding_as_for(run_steps: int | None):
+    """Within it, the Trainer's speed choice (probe, compile trial) is made as for a run of ``run_steps``
+    steps rather than the measured run's own few (``None``: the run's own): a short benchmark run then
+    uses the mode the long run it stands for would."""
+    real = speed.choose_mode
+
+    def as_for_the_long_run(*a, **k):
+        if run_steps is not None:
+            k["run_steps"] = run_steps
+        return real(*a, **k)
+
+    as_for_the_long_run.__kwdefaults__ = real.__kwdefaults__
+    speed.choose_mode = as_for_the_long_run
+    try:
+        yield
+    finally:
+        speed.choose_mode = real
+
+
 def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, threads: int, out: Path,
                 mode: tuple[str, str], long_steps: int, hand: HandLoop) -> dict:
     """The Trainer in ``mode`` (speed, precision), deciding as it would for a run of ``long_steps`` steps,
@@ -307,22 +328,11 @@ def trainer_run(graph, bundle, batch: int, epochs: int, lr: float, seed: int, th
     cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, optimizer="adam", schedule="constant", device="cpu", seed=seed,
                       num_threads=threads, save_checkpoints=False, layer_stats_every=0, speed=mode[0], precision=mode[1],
                       restore_best_weights=False)  # tested on its last epoch's weights, as the hand loop is
-    real = speed.choose_mode
-
-    def as_for_the_long_run(*a, **k):
-        if long_steps is not None:
-            k["run_steps"] = long_steps
-        return real(*a, **k)
-
-    as_for_the_long_run.__kwdefaults__ = real.__kwdefaults__
-    speed.choose_mode = as_for_the_long_run
     # a cold compiler: no compiled code in this process or in inductor's disk cache from an earlier mode or run
     torch._dynamo.reset()
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(out) + "-inductor"
-    try:
+    with deciding_as_for(long_steps):
         s = Trainer(graph, bundle, cfg, run_dir=out, callbacks=[timer]).fit()
-    finally:
-        speed.choose_mode = real
     sp = s["speed"]
     return {"epochs": timer.epochs, "probe_seconds": sp["probe_seconds"] + sp.get("warmup_seconds", 0.0),
             "compiled": sp["compiled"],
