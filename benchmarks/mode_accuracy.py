@@ -24,9 +24,10 @@ order only, so its spread against the reference is the floor any mode's differen
 tinyvgg after 6 epochs its per-seed differences swing by several points), and a narrow interval
 takes many seeds.
 
-``auto`` decides its mode as for the issue's run (10 epochs of 9,000 images, ``--plan-steps``), not for the
-measured run's few hundred steps, which are too few to repay a probe on a big network (resnet18 at
-2,048 images kept NCHW fp32 without probing, so its row was eager/fp32's again). The reduced-precision choice of ``auto`` comes from a 4-step loss check at the start of a run
+``auto`` decides its mode as for the issue's run (10 epochs of 9,000 images, ``--plan-steps``), not for
+the measured run's few hundred steps, which are too few to repay a probe on a big network (resnet18
+at 2,048 images kept NCHW fp32 without probing, so its row was eager/fp32's again). The
+reduced-precision choice of ``auto`` comes from a 4-step loss check at the start of a run
 (``cnn_studio/training/speed.py``); this benchmark is the longer check behind it. Test accuracy is
 taken in eval mode and fp32 on the last epoch's weights (no best-weights restore), the same way for
 every setting (``speed_modes.test_accuracy``). The speed cache lives in a fresh folder, so ``auto``'s
@@ -52,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import paired_summary  # noqa: E402
-from speed_modes import ACC_EPOCHS, MODELS, deciding_as_for, test_accuracy  # noqa: E402  (also keeps freed memory, as cnn-studio does)
+from speed_modes import ACC_EPOCHS, LONG_EPOCHS, LONG_SAMPLES, MODELS, deciding_as_for, test_accuracy  # noqa: E402  (also keeps freed memory, as cnn-studio does)
 
 import torch  # noqa: E402
 
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
                         "short run may keep NCHW fp32 without a probe)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    plan = (10 * math.ceil(9000 / args.batch_size) if args.plan_steps is None else args.plan_steps) or None
+    plan = (LONG_EPOCHS * math.ceil(LONG_SAMPLES / args.batch_size) if args.plan_steps is None else args.plan_steps) or None
     models = [m.strip() for m in (args.models or "lenet5,tinyvgg").split(",") if m.strip()]
     modes = [tuple(m.strip().split("/")) for m in args.modes.split(",") if m.strip()]
     if any(len(m) != 2 for m in modes):

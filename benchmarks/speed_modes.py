@@ -82,6 +82,8 @@ from cnn_studio.training import Callback, TrainConfig, Trainer, speed
 MODELS = (("lenet5", 32), ("tinyvgg", 32), ("vgg11", 32), ("resnet18", 64))
 #: test accuracy is averaged over the runs' last ACC_EPOCHS epochs on both sides (accN)
 ACC_EPOCHS = 3
+#: the issue's run: 10 epochs of shapes' default 9,000 training images (10,000 less a 10% validation split)
+LONG_EPOCHS, LONG_SAMPLES = 10, 9000
 GOALS = {"lenet5": 1.2, "tinyvgg": 1.5, "vgg11": 1.5, "resnet18": 1.5}  # issue 14
 
 
@@ -414,8 +416,8 @@ def main(argv=None) -> int:
                         "e.g. channels_last/fp32,eager/bf16,compile/fp32)")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of each measured run (default 4, --quick 4; >= 2: the first is warm-up, each later one a pair)")
-    p.add_argument("--long-epochs", type=int, default=10, help="the projected run's epochs (default 10)")
-    p.add_argument("--long-samples", type=int, default=9000,
+    p.add_argument("--long-epochs", type=int, default=LONG_EPOCHS, help=f"the projected run's epochs (default {LONG_EPOCHS})")
+    p.add_argument("--long-samples", type=int, default=LONG_SAMPLES,
                    help="the projected run's training images per epoch (default 9000: shapes' default --train 10000 less "
                         "its 10%% validation split)")
     p.add_argument("--batch-size", type=int, default=64)
